@@ -1,0 +1,35 @@
+//! asciicast v1, v2 and v3: streaming readers into the [`crate::model`], pure encoders out of it.
+//!
+//! Readers detect the version from the first line (v1 is one JSON document and is read whole,
+//! up to [`V1_LIMIT`]). v3 `#` comments and blank lines are skipped. Unknown header keys are kept in
+//! [`Header::extra`]; unknown event codes become [`EventData::Other`]. Invalid UTF-8 travels in `b`
+//! events (see the crate's `utf8` module docs in the README).
+
+mod header;
+mod reader;
+mod v1;
+mod writer;
+
+pub use reader::AsciicastReader;
+pub use v1::V1_LIMIT;
+pub use writer::{Encoder, V2Encoder, V3Encoder};
+
+use crate::model::Header;
+
+/// The asciicast versions this crate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// v1: one JSON document with a `stdout` array of `[delay, data]`.
+    V1,
+    /// v2: header line, then `[absolute_time, code, data]` lines.
+    V2,
+    /// v3: header line, then `[interval, code, data]` lines, `#` comments allowed.
+    V3,
+}
+
+/// Parses a header line of v2 or v3 (the version is read from it).
+pub fn parse_header_line(line: &[u8]) -> crate::Result<(Version, Header)> {
+    header::parse(line)
+}
+
+pub(crate) use v1::read as read_v1;

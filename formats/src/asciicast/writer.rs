@@ -1,0 +1,169 @@
+//! Pure asciicast encoders: they turn the model into bytes and do no I/O, so a failure to write
+//! is always the caller's to see and handle.
+
+use super::header;
+use crate::model::{Event, EventData, Header, Micros};
+use crate::time::{Quantizer, format_micros, format_millis};
+use crate::utf8::{self, Piece, RAW_CODE};
+
+/// A pure asciicast encoder: header and event lines as bytes, no I/O.
+pub trait Encoder {
+    /// The header line.
+    fn header(&self, header: &Header) -> Vec<u8>;
+    /// Appends the line(s) for `event` to `out`.
+    fn event(&mut self, event: &Event, out: &mut Vec<u8>);
+}
+
+impl Encoder for V3Encoder {
+    fn header(&self, header: &Header) -> Vec<u8> {
+        V3Encoder::header(self, header)
+    }
+    fn event(&mut self, event: &Event, out: &mut Vec<u8>) {
+        V3Encoder::event(self, event, out)
+    }
+}
+
+impl Encoder for V2Encoder {
+    fn header(&self, header: &Header) -> Vec<u8> {
+        V2Encoder::header(self, header)
+    }
+    fn event(&mut self, event: &Event, out: &mut Vec<u8>) {
+        V2Encoder::event(self, event, out)
+    }
+}
+
+/// Encodes asciicast v3: intervals quantised to milliseconds with error diffusion.
+#[derive(Debug, Clone, Default)]
+pub struct V3Encoder {
+    quantizer: Quantizer,
+}
+
+impl V3Encoder {
+    /// A new encoder for a recording starting at time 0.
+    pub fn new() -> Self {
+        V3Encoder::default()
+    }
+
+    /// An encoder continuing a recording whose last written event was at `last_ms` milliseconds.
+    pub fn continuing_at(last_ms: u64) -> Self {
+        V3Encoder {
+            quantizer: Quantizer::starting_at(last_ms),
+        }
+    }
+
+    /// The header line.
+    pub fn header(&self, header: &Header) -> Vec<u8> {
+        header::to_v3_line(header)
+    }
+
+    /// Appends the line(s) for `event` to `out`. Output or input that is not valid UTF-8 takes
+    /// more than one line (see [`crate::asciicast`]).
+    pub fn event(&mut self, event: &Event, out: &mut Vec<u8>) {
+        let interval = self.quantizer.interval_ms(event.time);
+        let mut first = true;
+        encode_data(&event.data, |code, data| {
+            let mut t = Vec::with_capacity(12);
+            format_millis(if first { interval } else { 0 }, &mut t);
+            first = false;
+            write_line(out, &t, code, data);
+        });
+    }
+
+    /// Absolute time in milliseconds of the last event encoded.
+    pub fn last_ms(&self) -> u64 {
+        self.quantizer.last_ms()
+    }
+}
+
+/// Encodes asciicast v2: absolute times in microseconds.
+#[derive(Debug, Clone, Default)]
+pub struct V2Encoder;
+
+impl V2Encoder {
+    /// The header line.
+    pub fn header(&self, header: &Header) -> Vec<u8> {
+        header::to_v2_line(header)
+    }
+
+    /// Appends the line(s) for `event` to `out`.
+    pub fn event(&mut self, event: &Event, out: &mut Vec<u8>) {
+        let mut t = Vec::with_capacity(16);
+        format_micros(event.time as Micros, &mut t);
+        encode_data(&event.data, |code, data| write_line(out, &t, code, data));
+    }
+}
+
+/// Calls `emit(code, data)` for each asciicast event `data` needs.
+fn encode_data(data: &EventData, mut emit: impl FnMut(&str, &str)) {
+    match data {
+        EventData::Output(bytes) => encode_stream('o', bytes, emit),
+        EventData::Input(bytes) => encode_stream('i', bytes, emit),
+        EventData::Resize { cols, rows } => emit("r", &format!("{cols}x{rows}")),
+        EventData::Marker(label) => emit("m", label),
+        EventData::Exit(status) => emit("x", &status.to_string()),
+        EventData::Other { code, data } => emit(code, data),
+    }
+}
+
+fn encode_stream(stream: char, bytes: &[u8], mut emit: impl FnMut(&str, &str)) {
+    let code = if stream == 'o' { "o" } else { "i" };
+    if bytes.is_empty() {
+        emit(code, "");
+        return;
+    }
+    for piece in utf8::pieces(bytes) {
+        match piece {
+            Piece::Text(text) => emit(code, text),
+            Piece::Raw(raw) => emit(RAW_CODE, &utf8::encode_raw(stream, raw)),
+        }
+    }
+}
+
+fn write_line(out: &mut Vec<u8>, time: &[u8], code: &str, data: &str) {
+    out.push(b'[');
+    out.extend_from_slice(time);
+    out.extend_from_slice(b", ");
+    write_json_str(out, code);
+    out.extend_from_slice(b", ");
+    write_json_str(out, data);
+    out.extend_from_slice(b"]\n");
+}
+
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v3_lines() {
+        let mut enc = V3Encoder::new();
+        let mut out = Vec::new();
+        enc.event(&Event::output(11_400, "$ "), &mut out);
+        enc.event(
+            &Event {
+                time: 1_500_000,
+                data: EventData::Exit(3),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[0.011, \"o\", \"$ \"]\n[1.489, \"x\", \"3\"]\n"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_takes_extra_lines() {
+        let mut enc = V2Encoder;
+        let mut out = Vec::new();
+        enc.event(&Event::output(1_000_000, &b"a\xffb"[..]), &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[1.0, \"o\", \"a\"]\n[1.0, \"b\", \"o:/w==\"]\n[1.0, \"o\", \"b\"]\n"
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! Seeking: the trailer's frame index, or for a crashed file the checkpoints, found by walking
+//! frame headers without decompressing anything.
+
+use std::io::{BufRead, Read, Seek, SeekFrom};
+
+use super::records::{Checkpoint, FrameEntry, parse_trailer_payload};
+use super::walk::{Item, walk};
+use super::{ContainerReader, TRAILER_FOOTER};
+use crate::asciicast::{AsciicastReader, Version, parse_header_line};
+use crate::model::{Event, Micros};
+use crate::open::{EventReader, EventSource, Format};
+use crate::{FormatError, Result};
+
+/// Where each data frame is and which times it covers.
+#[derive(Debug, Clone, Default)]
+pub struct SeekIndex {
+    /// The frames, in order.
+    pub frames: Vec<FrameEntry>,
+    /// Whether the index came from a trailer (the file is complete).
+    pub from_trailer: bool,
+}
+
+impl SeekIndex {
+    /// Reads the trailer's index, or rebuilds one from the checkpoints of a crashed file.
+    pub fn load<R: Read + Seek>(file: &mut R) -> Result<SeekIndex> {
+        if let Some(frames) = read_trailer_index(file)? {
+            return Ok(SeekIndex {
+                frames,
+                from_trailer: true,
+            });
+        }
+        let mut frames = Vec::new();
+        walk(file, |_, item| {
+            if let Item::Checkpoint(payload) = item {
+                if let Ok(cp) = serde_json::from_slice::<Checkpoint>(&payload) {
+                    frames.push(cp.entry);
+                }
+            }
+        })
+        .map_err(|e| FormatError::io("reading the recording's frames", e))?;
+        Ok(SeekIndex {
+            frames,
+            from_trailer: false,
+        })
+    }
+
+    /// The number of the frame to start decoding at to see every event at or after `t_ms`.
+    pub fn frame_for(&self, t_ms: u64) -> Option<usize> {
+        let after = self.frames.partition_point(|f| f.base_ms < t_ms);
+        after.checked_sub(1)
+    }
+}
+
+fn read_trailer_index<R: Read + Seek>(file: &mut R) -> Result<Option<Vec<FrameEntry>>> {
+    let io = |e| FormatError::io("reading the trailer", e);
+    let len = file.seek(SeekFrom::End(0)).map_err(io)?;
+    if len < 16 {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::End(-8)).map_err(io)?;
+    let mut foot = [0u8; 8];
+    file.read_exact(&mut foot).map_err(io)?;
+    if &foot[4..] != TRAILER_FOOTER {
+        return Ok(None);
+    }
+    let json_len = u64::from(u32::from_le_bytes([foot[0], foot[1], foot[2], foot[3]]));
+    if json_len + 16 > len || json_len > super::MAX_SKIPPABLE {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::End(-(json_len as i64) - 8)).map_err(io)?;
+    let mut payload = vec![0u8; json_len as usize + 8];
+    file.read_exact(&mut payload).map_err(io)?;
+    Ok(parse_trailer_payload(&payload).map(|t| t.frames))
+}
+
+/// Opens a container and returns its events from time `t` on, decoding only from the frame that
+/// holds `t` (the header comes from frame 0). The hash chain is not checked on this path; use
+/// [`super::verify`] for that.
+pub fn open_at<R: Read + Seek + Send + 'static>(mut file: R, t: Micros) -> Result<EventReader> {
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| FormatError::io("seeking in the recording", e))?;
+    let header = {
+        let mut head = ContainerReader::new(&mut file, Vec::new())
+            .map_err(|e| FormatError::io("starting the zstd decoder", e))?;
+        let mut line = Vec::new();
+        (&mut head)
+            .take(crate::MAX_LINE as u64)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| FormatError::io("reading the header", e))?;
+        let (version, header) = parse_header_line(line.trim_ascii_end())?;
+        if version != Version::V3 {
+            return Err(FormatError::Header("a .cast.zst must hold asciicast v3".into()));
+        }
+        header
+    };
+    let index = SeekIndex::load(&mut file)?;
+    let (frame_no, frame) = match index.frame_for(t / 1000) {
+        Some(i) if i > 0 => (i, index.frames[i].clone()),
+        _ => return skip_from_start(file, header, t),
+    };
+    file.seek(SeekFrom::Start(frame.offset))
+        .map_err(|e| FormatError::io("seeking in the recording", e))?;
+    let reader = ContainerReader::from_frame(file, frame_no as u64, frame.offset)
+        .map_err(|e| FormatError::io("starting the zstd decoder", e))?;
+    let events = AsciicastReader::after_header(reader, Version::V3, frame.base_ms * 1000);
+    Ok(EventReader::new(
+        Format::CastZst,
+        header,
+        Box::new(SkipUntil { inner: events, t }),
+    ))
+}
+
+fn skip_from_start<R: Read + Seek + Send + 'static>(
+    mut file: R,
+    header: crate::Header,
+    t: Micros,
+) -> Result<EventReader> {
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| FormatError::io("seeking in the recording", e))?;
+    let mut reader = ContainerReader::new(file, Vec::new())
+        .map_err(|e| FormatError::io("starting the zstd decoder", e))?;
+    let mut line = Vec::new();
+    (&mut reader)
+        .take(crate::MAX_LINE as u64)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| FormatError::io("reading the header", e))?;
+    let events = AsciicastReader::after_header(reader, Version::V3, 0);
+    Ok(EventReader::new(
+        Format::CastZst,
+        header,
+        Box::new(SkipUntil { inner: events, t }),
+    ))
+}
+
+/// Drops events before `t`.
+struct SkipUntil<S> {
+    inner: S,
+    t: Micros,
+}
+
+impl<S: EventSource> EventSource for SkipUntil<S> {
+    fn next_event(&mut self) -> Result<Option<Event>> {
+        loop {
+            match self.inner.next_event()? {
+                Some(e) if e.time < self.t => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn truncation(&self) -> Option<String> {
+        self.inner.truncation()
+    }
+}

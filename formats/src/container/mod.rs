@@ -1,0 +1,55 @@
+//! The `.cast.zst` container.
+//!
+//! ```text
+//! [zstd frame 0: header line + event lines] [checkpoint 0] [zstd frame 1] [checkpoint 1] ... [trailer]
+//! ```
+//!
+//! * Data frames are ordinary, independent zstd frames holding whole asciicast v3 lines, so
+//!   `zstd -dc file.cast.zst` prints a valid asciicast v3 file. Inside a frame the writer flushes
+//!   the compressor on the caller's timer (every 200 ms in the recorder), so a cut file decodes up
+//!   to the last flush. A frame ends at ≥ 1 MiB of plain text or ≥ 5 s.
+//! * After each data frame comes a zstd *skippable* frame (magic [`CHECKPOINT_MAGIC`]) holding a
+//!   [`Checkpoint`] as JSON: frame number, offsets, time range, totals, the hash chain
+//!   `h[n] = SHA-256(h[n-1] || compressed bytes of frame n)` with `h[-1]` = 32 zero bytes, and an
+//!   ed25519 signature.
+//! * The file ends with a skippable frame (magic [`TRAILER_MAGIC`]) holding the [`Trailer`]: the
+//!   frame index, end time, exit status, totals, final hash and signature. Its payload is the JSON
+//!   followed by the JSON's length (u32 little-endian) and `SRT1`, so it can be found from the end.
+//!
+//! Signatures cover `DOMAIN || JSON of the record without its "sig" field`, where DOMAIN is
+//! [`CHECKPOINT_DOMAIN`] or [`TRAILER_DOMAIN`].
+
+mod index;
+mod integrity;
+mod reader;
+mod records;
+mod verify;
+mod walk;
+mod writer;
+
+pub use index::{SeekIndex, open_at};
+pub use integrity::{Cut, Integrity, Verdict};
+pub use reader::ContainerReader;
+pub use records::{Checkpoint, FrameEntry, Trailer};
+pub use verify::{VerifyReport, verify};
+pub use writer::{ContainerWriter, WriterOptions};
+
+/// Magic of a zstd data frame (little-endian on disk).
+pub const ZSTD_MAGIC: u32 = 0xFD2F_B528;
+/// Magic of the skippable frame holding a checkpoint.
+pub const CHECKPOINT_MAGIC: u32 = 0x184D_2A53;
+/// Magic of the skippable frame holding the trailer.
+pub const TRAILER_MAGIC: u32 = 0x184D_2A54;
+/// The last four bytes of a finished file.
+pub const TRAILER_FOOTER: &[u8; 4] = b"SRT1";
+/// Signature domain of checkpoints.
+pub const CHECKPOINT_DOMAIN: &[u8] = b"sessrec checkpoint v1\n";
+/// Signature domain of the trailer.
+pub const TRAILER_DOMAIN: &[u8] = b"sessrec trailer v1\n";
+/// Largest skippable frame payload read.
+pub const MAX_SKIPPABLE: u64 = 64 * 1024 * 1024;
+
+/// Whether `magic` is any zstd skippable frame magic.
+pub fn is_skippable(magic: u32) -> bool {
+    magic & 0xFFFF_FFF0 == 0x184D_2A50
+}

@@ -1,0 +1,383 @@
+//! Writes the container. The caller owns the clock: events carry their times, and [`tick`]
+//! (called on a timer by a live recorder) flushes the compressor and closes frames when idle.
+//!
+//! [`tick`]: ContainerWriter::tick
+
+use std::io::Write;
+
+use sha2::{Digest, Sha256};
+use zstd::stream::raw::{CParameter, Encoder, InBuffer, Operation, OutBuffer};
+
+use super::records::{Checkpoint, FrameEntry, Signed, Trailer, checkpoint_frame, hex, trailer_frame};
+use crate::asciicast::V3Encoder;
+use crate::keys::SigningKey;
+use crate::model::{Event, EventData, Header};
+use crate::{FormatError, Result};
+
+/// Tuning of the writer; the defaults are the design's.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// zstd level.
+    pub level: i32,
+    /// A frame ends once it holds this many plain bytes.
+    pub frame_bytes: u64,
+    /// A frame ends once its events span this many milliseconds.
+    pub frame_ms: u64,
+    /// [`ContainerWriter::tick`] flushes the compressor when this many milliseconds passed since
+    /// the last flush and there is new data.
+    pub flush_ms: u64,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            level: 3,
+            frame_bytes: 1024 * 1024,
+            frame_ms: 5_000,
+            flush_ms: 200,
+        }
+    }
+}
+
+struct OpenFrame {
+    entry: FrameEntry,
+    hasher: Sha256,
+    has_events: bool,
+}
+
+/// Streams events into a `.cast.zst`. After any error the writer refuses further use: the caller
+/// decides what a failed recording means (end the session, raise an alert), never us.
+pub struct ContainerWriter<W: Write> {
+    out: W,
+    offset: u64,
+    cctx: Encoder<'static>,
+    zbuf: Vec<u8>,
+    pending: Vec<u8>,
+    line: Vec<u8>,
+    encoder: V3Encoder,
+    opts: WriterOptions,
+    session: String,
+    signer: Option<SigningKey>,
+    frame: Option<OpenFrame>,
+    chain: [u8; 32],
+    frames: Vec<FrameEntry>,
+    plain: u64,
+    events: u64,
+    last_flush_ms: u64,
+    dirty: bool,
+    exit: Option<i32>,
+    failed: bool,
+}
+
+const PENDING_LIMIT: usize = 128 * 1024;
+
+impl<W: Write> ContainerWriter<W> {
+    /// Starts a container. The header must carry sessrec metadata with a session id; when a
+    /// signer is given, its key id and public key are written into the header.
+    pub fn new(
+        out: W,
+        header: &Header,
+        signer: Option<SigningKey>,
+        opts: WriterOptions,
+    ) -> Result<Self> {
+        let mut header = header.clone();
+        let meta = header.sessrec.as_mut().ok_or_else(|| {
+            FormatError::Invalid("a .cast.zst header needs sessrec metadata".into())
+        })?;
+        if meta.session_id.is_empty() {
+            return Err(FormatError::Invalid("a .cast.zst header needs a session id".into()));
+        }
+        match &signer {
+            Some(key) => {
+                meta.key_id = Some(key.id().to_string());
+                meta.public_key = Some(key.public().to_base64());
+            }
+            None => {
+                meta.key_id = None;
+                meta.public_key = None;
+            }
+        }
+        let session = meta.session_id.clone();
+        let mut cctx = Encoder::new(opts.level)
+            .map_err(|e| FormatError::io("starting the zstd compressor", e))?;
+        cctx.set_parameter(CParameter::ChecksumFlag(true))
+            .map_err(|e| FormatError::io("configuring the zstd compressor", e))?;
+        let encoder = V3Encoder::new();
+        let mut w = ContainerWriter {
+            out,
+            offset: 0,
+            cctx,
+            zbuf: vec![0; 128 * 1024],
+            pending: Vec::with_capacity(PENDING_LIMIT * 2),
+            line: Vec::new(),
+            opts,
+            session,
+            signer,
+            frame: None,
+            chain: [0; 32],
+            frames: Vec::new(),
+            plain: 0,
+            events: 0,
+            last_flush_ms: 0,
+            dirty: false,
+            exit: None,
+            failed: false,
+            encoder,
+        };
+        let line = w.encoder.header(&header);
+        w.open_frame(0);
+        w.push_plain(&line)?;
+        Ok(w)
+    }
+
+    /// Appends one event.
+    pub fn write_event(&mut self, event: &Event) -> Result<()> {
+        self.check()?;
+        let t_ms = event.time.saturating_add(500) / 1000;
+        if let Some(f) = &self.frame {
+            if f.has_events && t_ms.saturating_sub(f.entry.start_ms) >= self.opts.frame_ms {
+                self.end_frame()?;
+            }
+        }
+        if self.frame.is_none() {
+            self.open_frame(self.encoder.last_ms());
+        }
+        if let EventData::Exit(status) = event.data {
+            self.exit = Some(status);
+        }
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        self.encoder.event(event, &mut line);
+        let lines = memchr::memchr_iter(b'\n', &line).count() as u64;
+        self.events += lines;
+        let now = self.encoder.last_ms();
+        if let Some(f) = &mut self.frame {
+            if !f.has_events {
+                f.entry.start_ms = now;
+                f.has_events = true;
+            }
+            f.entry.end_ms = now;
+        }
+        let pushed = self.push_plain(&line);
+        self.line = line;
+        pushed?;
+        let full = self
+            .frame
+            .as_ref()
+            .is_some_and(|f| f.entry.plain_len >= self.opts.frame_bytes);
+        if full {
+            self.end_frame()?;
+        }
+        Ok(())
+    }
+
+    /// Drives time-based work at `now_ms` (milliseconds since the start, on the events' clock):
+    /// flushes the compressor when there is new data and `flush_ms` passed since the last flush,
+    /// and ends the frame once it spans `frame_ms`, so a checkpoint is never far behind.
+    pub fn tick(&mut self, now_ms: u64) -> Result<()> {
+        self.check()?;
+        let frame_due = self
+            .frame
+            .as_ref()
+            .is_some_and(|f| f.has_events && now_ms.saturating_sub(f.entry.start_ms) >= self.opts.frame_ms);
+        if frame_due {
+            return self.end_frame();
+        }
+        if self.dirty && now_ms.saturating_sub(self.last_flush_ms) >= self.opts.flush_ms {
+            self.flush()?;
+            self.last_flush_ms = now_ms;
+        }
+        Ok(())
+    }
+
+    /// Pushes everything written so far through the compressor (ZSTD_e_flush) to the output and
+    /// flushes the output, so a reader (or `zstd -dc`) sees every event up to here.
+    pub fn flush(&mut self) -> Result<()> {
+        self.check()?;
+        self.compress_pending()?;
+        self.drive(Drive::Flush)?;
+        self.dirty = false;
+        self.out
+            .flush()
+            .map_err(|e| self.fail(FormatError::io("flushing the recording", e)))
+    }
+
+    /// Ends the current frame now (it is followed by its checkpoint).
+    pub fn end_frame(&mut self) -> Result<()> {
+        self.check()?;
+        if self.frame.is_none() {
+            return Ok(());
+        }
+        self.compress_pending()?;
+        self.drive(Drive::End)?;
+        let Some(frame) = self.frame.take() else {
+            return Ok(());
+        };
+        let mut entry = frame.entry;
+        entry.len = self.offset - entry.offset;
+        self.chain = frame.hasher.finalize().into();
+        let mut cp = Checkpoint {
+            v: 1,
+            session: self.session.clone(),
+            frame: self.frames.len() as u64,
+            entry: entry.clone(),
+            events: self.events,
+            hash: hex(&self.chain),
+            key: None,
+            sig: None,
+        };
+        if let Some(key) = &self.signer {
+            cp.sign_with(key);
+        }
+        self.frames.push(entry);
+        self.write_raw(&checkpoint_frame(&cp))?;
+        self.cctx
+            .reinit()
+            .map_err(|e| self.fail(FormatError::io("restarting the zstd compressor", e)))?;
+        self.dirty = false;
+        self.out
+            .flush()
+            .map_err(|e| self.fail(FormatError::io("flushing the recording", e)))
+    }
+
+    /// Ends the last frame, writes the trailer and returns the output. `end_ms` is the session's
+    /// end on the events' clock (defaults to the last event).
+    pub fn finish(mut self, end_ms: Option<u64>) -> Result<W> {
+        self.end_frame()?;
+        let mut trailer = Trailer {
+            v: 1,
+            session: self.session.clone(),
+            frames: self.frames.clone(),
+            end_ms: end_ms.unwrap_or(0).max(self.encoder.last_ms()),
+            exit: self.exit,
+            events: self.events,
+            plain: self.plain,
+            hash: hex(&self.chain),
+            key: None,
+            sig: None,
+        };
+        if let Some(key) = &self.signer {
+            trailer.sign_with(key);
+        }
+        self.write_raw(&trailer_frame(&trailer))?;
+        self.out
+            .flush()
+            .map_err(|e| self.fail(FormatError::io("flushing the recording", e)))?;
+        Ok(self.out)
+    }
+
+    /// The output, e.g. to `fdatasync` it.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
+    /// Bytes written to the output so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.offset
+    }
+
+    fn open_frame(&mut self, base_ms: u64) {
+        let mut hasher = Sha256::new();
+        hasher.update(self.chain);
+        self.frame = Some(OpenFrame {
+            entry: FrameEntry {
+                offset: self.offset,
+                len: 0,
+                base_ms,
+                start_ms: base_ms,
+                end_ms: base_ms,
+                plain_offset: self.plain,
+                plain_len: 0,
+            },
+            hasher,
+            has_events: false,
+        });
+    }
+
+    fn push_plain(&mut self, bytes: &[u8]) -> Result<()> {
+        self.pending.extend_from_slice(bytes);
+        self.plain += bytes.len() as u64;
+        if let Some(f) = &mut self.frame {
+            f.entry.plain_len += bytes.len() as u64;
+        }
+        self.dirty = true;
+        if self.pending.len() >= PENDING_LIMIT {
+            self.compress_pending()?;
+        }
+        Ok(())
+    }
+
+    fn compress_pending(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut input = InBuffer::around(&pending);
+        while input.pos < pending.len() {
+            let mut output = OutBuffer::around(&mut self.zbuf[..]);
+            let r = self.cctx.run(&mut input, &mut output);
+            let n = output.pos();
+            if let Err(e) = r {
+                return Err(self.fail(FormatError::io("compressing the recording", e)));
+            }
+            self.emit_frame_bytes(n)?;
+        }
+        self.pending = pending;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn drive(&mut self, how: Drive) -> Result<()> {
+        loop {
+            let mut output = OutBuffer::around(&mut self.zbuf[..]);
+            let r = match how {
+                Drive::Flush => self.cctx.flush(&mut output),
+                Drive::End => self.cctx.finish(&mut output, true),
+            };
+            let n = output.pos();
+            let remaining = r.map_err(|e| self.fail(FormatError::io("compressing the recording", e)))?;
+            self.emit_frame_bytes(n)?;
+            if remaining == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes `zbuf[..n]`, which belongs to the open frame.
+    fn emit_frame_bytes(&mut self, n: usize) -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        if let Some(f) = &mut self.frame {
+            f.hasher.update(&self.zbuf[..n]);
+        }
+        let r = self.out.write_all(&self.zbuf[..n]);
+        r.map_err(|e| self.fail(FormatError::io("writing the recording", e)))?;
+        self.offset += n as u64;
+        Ok(())
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        let r = self.out.write_all(bytes);
+        r.map_err(|e| self.fail(FormatError::io("writing the recording", e)))?;
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn fail(&mut self, e: FormatError) -> FormatError {
+        self.failed = true;
+        e
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.failed {
+            return Err(FormatError::Invalid(
+                "the recording writer failed earlier and cannot be used".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Drive {
+    Flush,
+    End,
+}

@@ -1,0 +1,30 @@
+//! sessrec's recording formats.
+//!
+//! * [`model`]: the version-neutral recording model ([`Header`], [`Event`]).
+//! * [`asciicast`]: streaming readers for asciicast v1, v2 and v3, and pure encoders for v2 and v3.
+//! * [`container`]: the `.cast.zst` container: independent zstd frames of asciicast v3 lines, each
+//!   followed by a signed checkpoint, and a signed trailer with the frame index.
+//! * [`import`]: readers for recordings made by other tools (ttyrec, util-linux `script`, tlog).
+//! * [`open`]: detect any of these formats from the first bytes and stream its events.
+//!
+//! This crate is pure: no async runtime, no terminal I/O. Every reader streams with bounded memory
+//! and returns a [`FormatError`] naming the line or frame it could not read; none panics on bad input.
+
+pub mod asciicast;
+pub mod container;
+mod error;
+pub mod import;
+pub mod keys;
+mod lines;
+pub mod model;
+pub mod open;
+pub mod time;
+mod utf8;
+
+pub use error::{FormatError, Result};
+pub use model::{Event, EventData, Header, SessrecMeta};
+pub use open::{EventReader, EventSource, Format, OpenOptions, open_path, open_reader};
+
+/// The longest line (or record) any reader accepts, in bytes. Longer input is refused with
+/// [`FormatError::TooLong`] instead of being allocated without bound.
+pub const MAX_LINE: usize = 8 * 1024 * 1024;

@@ -1,0 +1,108 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Terminal session recorder for bastion hosts: signed, crash-safe, asciicast-compatible
+/// recordings that auditors can verify offline.
+#[derive(Debug, Parser)]
+#[command(name = "sessrec", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Convert(Convert),
+    Info(Info),
+    Verify(Verify),
+    Keygen(Keygen),
+}
+
+/// Convert a recording between formats.
+///
+/// The input format is detected: asciicast v1/v2/v3, sessrec .cast.zst, gzip of any of these,
+/// ttyrec (ttyrec, termrec), util-linux script typescript + timing file, tlog JSON.
+/// Exit status 3 when the input was cut short (everything before the cut is converted), 4 when a
+/// .cast.zst input is altered or damaged (everything before the damage is converted).
+#[derive(Debug, clap::Args)]
+pub struct Convert {
+    /// Input file, or - for standard input.
+    pub input: PathBuf,
+    /// Output file, or - for standard output. Written to a temporary file and renamed when done.
+    pub output: PathBuf,
+    /// Output format. Default: from the output's name (.cast.zst/.zst: zst, .txt: txt,
+    /// .raw: raw), else asciicast v3.
+    #[arg(long, value_enum)]
+    pub to: Option<Target>,
+    /// Timing file of a script typescript (default: INPUT.tm, INPUT.timing or INPUT.tim).
+    #[arg(long, value_name = "FILE")]
+    pub timing: Option<PathBuf>,
+    /// Sign the .cast.zst with this secret key (from `sessrec keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// Replace the output if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Output formats of `convert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// asciicast v2 (absolute times; for asciinema 2.x and older players).
+    V2,
+    /// asciicast v3.
+    V3,
+    /// sessrec .cast.zst: compressed, hash-chained, signed with --sign-key.
+    Zst,
+    /// Plain transcript of what the user saw (rendered through a virtual terminal).
+    Txt,
+    /// The output bytes, exactly as recorded.
+    Raw,
+}
+
+/// Show a recording's header, metadata, duration, event counts, sizes and integrity status.
+#[derive(Debug, clap::Args)]
+pub struct Info {
+    /// Recording file, or - for standard input.
+    pub file: PathBuf,
+    /// Timing file of a script typescript.
+    #[arg(long, value_name = "FILE")]
+    pub timing: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Verify a .cast.zst: hash chain, checkpoints, signatures and trailer.
+///
+/// Exit status: 0 intact and signed by a key given with --key; 3 truncated (consistent up to
+/// the cut); 4 altered or damaged; 5 unsigned or not a sessrec recording; 6 signed by a key not
+/// given with --key; 1 error.
+#[derive(Debug, clap::Args)]
+pub struct Verify {
+    /// The .cast.zst file.
+    pub file: PathBuf,
+    /// A trusted public key (the .pub file from `sessrec keygen`); repeatable.
+    #[arg(long = "key", value_name = "PUBKEY")]
+    pub keys: Vec<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Generate an ed25519 key pair for signing recordings.
+///
+/// Writes the secret key to PATH (PKCS#8 PEM, mode 0600; never printed) and the public key to
+/// PATH.pub (minisign format).
+#[derive(Debug, clap::Args)]
+pub struct Keygen {
+    /// Where to write the secret key.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: PathBuf,
+    /// Replace existing key files.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,111 @@
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sessrec_formats::asciicast::{Encoder, V2Encoder, V3Encoder};
+use sessrec_formats::container::{ContainerWriter, WriterOptions};
+use sessrec_formats::{EventData, EventReader, Header, OpenOptions, SessrecMeta, open_path};
+
+use super::input_status;
+use crate::cli::{Convert, Target};
+use crate::exit::Status;
+use crate::keyfile::read_signing_key;
+use crate::output::Output;
+
+impl Convert {
+    pub fn run(self) -> Result<Status> {
+        let target = self.to.unwrap_or_else(|| Target::from_path(&self.output));
+        let signer = self.sign_key.as_deref().map(read_signing_key).transpose()?;
+        let opts = OpenOptions {
+            timing: self.timing.clone(),
+            ..OpenOptions::default()
+        };
+        let mut reader = open_path(&self.input, &opts)
+            .with_context(|| format!("cannot read {}", self.input.display()))?;
+        let mut out = Output::create(&self.output, self.force)?;
+        let context = || format!("converting {}", self.input.display());
+        match target {
+            Target::V3 => write_asciicast(V3Encoder::new(), &mut reader, &mut out).with_context(context)?,
+            Target::V2 => write_asciicast(V2Encoder, &mut reader, &mut out).with_context(context)?,
+            Target::Raw => write_raw(&mut reader, &mut out).with_context(context)?,
+            Target::Txt => {
+                let (cols, rows) = (reader.header().cols, reader.header().rows);
+                sessrec_player::write_transcript(&mut reader, cols, rows, &mut out).with_context(context)?
+            }
+            Target::Zst => {
+                let header = with_session(reader.header().clone(), &reader);
+                let mut writer = ContainerWriter::new(&mut out, &header, signer, WriterOptions::default())?;
+                for event in &mut reader {
+                    writer.write_event(&event.with_context(context)?)?;
+                }
+                writer.finish(None)?;
+            }
+        }
+        out.commit()?;
+        let (status, warning) = input_status(&reader);
+        if let Some(w) = warning {
+            eprintln!("sessrec: warning: {w}");
+        }
+        Ok(status)
+    }
+}
+
+impl Target {
+    fn from_path(path: &Path) -> Target {
+        let name = path.to_string_lossy();
+        if name.ends_with(".zst") {
+            Target::Zst
+        } else if name.ends_with(".txt") {
+            Target::Txt
+        } else if name.ends_with(".raw") {
+            Target::Raw
+        } else {
+            Target::V3
+        }
+    }
+}
+
+/// A .cast.zst needs a session id: keep the input's, or give the converted recording a new one
+/// and say where it came from.
+fn with_session(mut header: Header, reader: &EventReader) -> Header {
+    if header.sessrec.is_none() {
+        let mut source = serde_json::Map::new();
+        source.insert("format".into(), reader.format().name().into());
+        source.insert("converted_by".into(), concat!("sessrec ", env!("CARGO_PKG_VERSION")).into());
+        header.sessrec = Some(SessrecMeta {
+            format: 1,
+            session_id: uuid::Uuid::now_v7().to_string(),
+            start: header
+                .timestamp
+                .and_then(|t| jiff::Timestamp::from_second(t).ok())
+                .map(|t| t.to_string()),
+            recorder: Some(reader.format().name().into()),
+            source: Some(source.into()),
+            ..SessrecMeta::default()
+        });
+    }
+    header
+}
+
+fn write_asciicast(mut enc: impl Encoder, reader: &mut EventReader, out: &mut impl Write) -> Result<()> {
+    out.write_all(&enc.header(reader.header()))?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    for event in reader {
+        enc.event(&event?, &mut buf);
+        if buf.len() >= 32 * 1024 {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf)?;
+    Ok(())
+}
+
+fn write_raw(reader: &mut EventReader, out: &mut impl Write) -> Result<()> {
+    for event in reader {
+        if let EventData::Output(bytes) = event?.data {
+            out.write_all(&bytes)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use sessrec_formats::time::clock;
+use sessrec_formats::{EventData, OpenOptions, open_path};
+use serde_json::{Value, json};
+
+use super::input_status;
+use crate::cli::Info;
+use crate::exit::Status;
+
+#[derive(Default)]
+struct Counts {
+    by_kind: BTreeMap<&'static str, u64>,
+    output_bytes: u64,
+    input_bytes: u64,
+    last_us: u64,
+    exit: Option<i32>,
+    markers: Vec<(u64, String)>,
+}
+
+impl Info {
+    pub fn run(self) -> Result<Status> {
+        let opts = OpenOptions {
+            timing: self.timing.clone(),
+            ..OpenOptions::default()
+        };
+        let mut reader =
+            open_path(&self.file, &opts).with_context(|| format!("cannot read {}", self.file.display()))?;
+        let mut c = Counts::default();
+        for event in &mut reader {
+            let event = event.with_context(|| format!("reading {}", self.file.display()))?;
+            c.last_us = c.last_us.max(event.time);
+            let kind = match &event.data {
+                EventData::Output(b) => {
+                    c.output_bytes += b.len() as u64;
+                    "output"
+                }
+                EventData::Input(b) => {
+                    c.input_bytes += b.len() as u64;
+                    "input"
+                }
+                EventData::Resize { .. } => "resize",
+                EventData::Marker(label) => {
+                    if c.markers.len() < 1000 {
+                        c.markers.push((event.time, label.clone()));
+                    }
+                    "marker"
+                }
+                EventData::Exit(s) => {
+                    c.exit = Some(*s);
+                    "exit"
+                }
+                EventData::Other { .. } => "other",
+            };
+            *c.by_kind.entry(kind).or_default() += 1;
+        }
+        let (status, warning) = input_status(&reader);
+        let file_size = std::fs::metadata(&self.file).ok().filter(|m| m.is_file()).map(|m| m.len());
+        let h = reader.header();
+        let integ = reader.integrity();
+        let plain = integ.as_ref().map(|i| i.plain_bytes);
+        let doc = json!({
+            "file": self.file,
+            "format": reader.format().name(),
+            "gzip": reader.gzip(),
+            "size_bytes": file_size,
+            "plain_bytes": plain,
+            "compression_ratio": match (plain, file_size) {
+                (Some(p), Some(f)) if f > 0 => Some((p as f64 / f as f64 * 100.0).round() / 100.0),
+                _ => None,
+            },
+            "term": {"cols": h.cols, "rows": h.rows, "type": h.term_type},
+            "timestamp": h.timestamp,
+            "command": h.command,
+            "title": h.title,
+            "sessrec": h.sessrec,
+            "duration_ms": c.last_us / 1000,
+            "events": c.by_kind,
+            "output_bytes": c.output_bytes,
+            "input_bytes": c.input_bytes,
+            "exit_status": c.exit,
+            "markers": c.markers.iter().map(|(t, l)| json!([t / 1000, l])).collect::<Vec<_>>(),
+            "container": integ.as_ref().map(|i| json!({
+                "frames": i.data_frames,
+                "checkpoints_matching": i.verified_frames,
+                "trailer": i.trailer.is_some(),
+                "signed_by": i.signer,
+                "cut_at_byte": i.cut.as_ref().map(|c| c.offset),
+                "damage": i.damage.as_ref().map(|d| format!("frame {}: {}", d.frame, d.reason)),
+            })),
+            "warning": warning,
+        });
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        } else {
+            print_text(&doc);
+            if let Some(w) = &warning {
+                eprintln!("sessrec: warning: {w}");
+            }
+        }
+        Ok(status)
+    }
+}
+
+fn print_text(d: &Value) {
+    let s = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    println!("file:         {}", s(&d["file"]));
+    let gz = if d["gzip"] == true { " (gzip)" } else { "" };
+    println!("format:       {}{gz}", s(&d["format"]));
+    println!(
+        "terminal:     {}x{} {}",
+        d["term"]["cols"], d["term"]["rows"], s(&d["term"]["type"])
+    );
+    if let Some(t) = d["timestamp"].as_i64().and_then(|t| jiff::Timestamp::from_second(t).ok()) {
+        println!("started:      {t}");
+    }
+    if !d["command"].is_null() {
+        println!("command:      {}", s(&d["command"]));
+    }
+    println!("duration:     {}", clock(d["duration_ms"].as_u64().unwrap_or(0) * 1000));
+    let events: Vec<String> = d["events"]
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| format!("{k} {v}")).collect())
+        .unwrap_or_default();
+    println!("events:       {}", if events.is_empty() { "none".into() } else { events.join(", ") });
+    println!("bytes:        output {}, input {}", d["output_bytes"], d["input_bytes"]);
+    println!("exit status:  {}", s(&d["exit_status"]));
+    if let Some(size) = d["size_bytes"].as_u64() {
+        let ratio = d["compression_ratio"].as_f64().map(|r| format!(", compression {r}x")).unwrap_or_default();
+        println!("size:         {size} bytes{ratio}");
+    }
+    if let Some(m) = d["sessrec"].as_object() {
+        for (k, v) in m {
+            println!("sessrec.{k:<12} {}", s(v));
+        }
+    }
+    if let Some(c) = d["container"].as_object() {
+        println!(
+            "container:    {} frames, {} checkpoints matching, trailer {}, signed by {} (run `sessrec verify --key` to check signatures)",
+            c["frames"],
+            c["checkpoints_matching"],
+            if c["trailer"] == true { "present" } else { "missing" },
+            s(&c["signed_by"]),
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! One module per subcommand, each an `impl` on its clap struct.
+
+mod convert;
+mod info;
+mod keygen;
+mod verify;
+
+use anyhow::Result;
+
+use crate::cli::Command;
+use crate::exit::Status;
+
+impl Command {
+    /// Runs the command.
+    pub fn run(self) -> Result<Status> {
+        match self {
+            Command::Convert(c) => c.run(),
+            Command::Info(c) => c.run(),
+            Command::Verify(c) => c.run(),
+            Command::Keygen(c) => c.run(),
+        }
+    }
+}
+
+/// After a whole input was read: was it cut short or damaged? Everything readable was used.
+fn input_status(reader: &sessrec_formats::EventReader) -> (Status, Option<String>) {
+    if let Some(damage) = reader.integrity().and_then(|i| i.damage) {
+        return (
+            Status::Altered,
+            Some(format!(
+                "the input is altered or damaged at frame {} ({}); only the events before it were read",
+                damage.frame, damage.reason
+            )),
+        );
+    }
+    match reader.truncation() {
+        Some(cut) => (Status::Truncated, Some(cut)),
+        None => (Status::Ok, None),
+    }
+}

@@ -1,0 +1,102 @@
+use std::fs::File;
+
+use anyhow::{Context, Result, bail};
+use sessrec_formats::container::{Verdict, VerifyReport, verify};
+use sessrec_formats::time::clock;
+use serde_json::json;
+
+use crate::cli::Verify;
+use crate::exit::Status;
+use crate::keyfile::read_public_keys;
+
+impl Verify {
+    pub fn run(self) -> Result<Status> {
+        if self.file.as_os_str() == "-" {
+            bail!("verify needs a file it can seek in; save standard input to a file first");
+        }
+        let trusted = read_public_keys(&self.keys)?;
+        let file = File::open(&self.file).with_context(|| format!("cannot open {}", self.file.display()))?;
+        let report = verify(file, trusted).with_context(|| format!("cannot verify {}", self.file.display()))?;
+        let (status, line) = describe(&report, !self.keys.is_empty());
+        if self.json {
+            let i = &report.integrity;
+            let doc = json!({
+                "file": self.file,
+                "verdict": format!("{:?}", report.verdict).to_lowercase(),
+                "exit_status": status.code(),
+                "message": line,
+                "session_id": i.session_id,
+                "signer": i.signer,
+                "frames": i.data_frames,
+                "verified_frames": i.verified_frames,
+                "verified_until_ms": i.verified_end_ms,
+                "unverified_tail_ms": report.unverified_tail_ms(),
+                "events": report.events,
+                "last_event_ms": report.last_event_ms,
+                "altered": i.damage.as_ref().map(|d| json!({"frame": d.frame, "offset": d.offset, "reason": d.reason})),
+                "cut_at_byte": i.cut.as_ref().map(|c| c.offset),
+                "trailer": i.trailer.is_some(),
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        } else {
+            println!("{}: {line}", self.file.display());
+        }
+        Ok(status)
+    }
+}
+
+/// The exit status and the one-line verdict.
+fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
+    let i = &r.integrity;
+    let state = || match (&i.trailer, i.verified_frames) {
+        (Some(_), _) => format!("complete, {} frames, {} events, {}", i.data_frames, r.events, clock(r.last_event_ms * 1000)),
+        (None, 0) => "truncated before its first checkpoint".to_string(),
+        (None, n) => format!(
+            "truncated after frame {} (complete up to {})",
+            n - 1,
+            clock(i.verified_end_ms.unwrap_or(0) * 1000)
+        ),
+    };
+    match r.verdict {
+        Verdict::Intact => (
+            Status::Ok,
+            format!("intact and signed by trusted key {}: {}", i.signer.as_deref().unwrap_or("?"), state()),
+        ),
+        Verdict::Altered => {
+            let d = i.damage.as_ref();
+            (
+                Status::Altered,
+                format!(
+                    "altered at frame {} (byte {}): {}",
+                    d.map_or(0, |d| d.frame),
+                    d.map_or(0, |d| d.offset),
+                    d.map_or("", |d| d.reason.as_str())
+                ),
+            )
+        }
+        Verdict::Unsigned if i.session_id.is_none() => (
+            Status::Unsigned,
+            "unsigned: not a sessrec recording (no session id in its header), nothing to verify".into(),
+        ),
+        Verdict::Unsigned => (Status::Unsigned, format!("unsigned: the recording carries no signatures; {}", state())),
+        Verdict::UntrustedKey => {
+            let hint = if keys_given {
+                "none of the --key files is that key"
+            } else {
+                "pass --key with the recording host's public key"
+            };
+            (
+                Status::UntrustedKey,
+                format!("signed by untrusted key {} ({hint}); {}", i.signer.as_deref().unwrap_or("?"), state()),
+            )
+        }
+        Verdict::Truncated => {
+            let tail = r.unverified_tail_ms();
+            let mut line = state();
+            if tail > 0 || i.cut.as_ref().is_some_and(|c| c.in_frame) {
+                line.push_str(&format!("; unverified tail of {:.3} s after it", tail as f64 / 1000.0));
+            }
+            (Status::Truncated, line)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Reading and writing key files.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sessrec_formats::keys::{PublicKey, SigningKey};
+
+/// Reads a secret key (PKCS#8 PEM).
+pub fn read_signing_key(path: &Path) -> Result<SigningKey> {
+    let pem = fs::read_to_string(path)
+        .with_context(|| format!("cannot read the signing key {}", path.display()))?;
+    SigningKey::from_pem(&pem).with_context(|| format!("{} is not a usable signing key", path.display()))
+}
+
+/// Reads public keys (minisign format), one file each.
+pub fn read_public_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
+    paths
+        .iter()
+        .map(|p| {
+            let text = fs::read_to_string(p)
+                .with_context(|| format!("cannot read the public key {}", p.display()))?;
+            PublicKey::from_file_text(&text)
+                .with_context(|| format!("{} is not a sessrec public key (pass the .pub file)", p.display()))
+        })
+        .collect()
+}
+
+/// Writes a new key pair: `path` (secret, mode 0600) and `path.pub`.
+pub fn write_key_pair(key: &SigningKey, path: &Path, overwrite: bool) -> Result<PathBuf> {
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    let pub_path = PathBuf::from(pub_path);
+    if !overwrite {
+        for p in [path, pub_path.as_path()] {
+            if p.exists() {
+                bail!("{} exists; pass --force to replace it", p.display());
+            }
+        }
+    }
+    let pem = key.to_pem()?;
+    write_file(path, pem.as_bytes(), 0o600, overwrite)
+        .with_context(|| format!("cannot write the secret key {}", path.display()))?;
+    write_file(&pub_path, key.public().to_file_text().as_bytes(), 0o644, overwrite)
+        .with_context(|| format!("cannot write the public key {}", pub_path.display()))?;
+    Ok(pub_path)
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> std::io::Result<()> {
+    if overwrite {
+        // Never widen an existing file's permissions by reusing it: replace it.
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
