@@ -8,7 +8,7 @@ pub type Result<T, E = FormatError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
     /// The underlying reader or writer failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

@@ -22,10 +22,15 @@ pub(crate) struct LineReader<R> {
 
 impl<R: BufRead> LineReader<R> {
     pub(crate) fn new(inner: R) -> Self {
+        Self::after_lines(inner, 0)
+    }
+
+    /// A reader whose first line is line `before + 1` (the lines before were read elsewhere).
+    pub(crate) fn after_lines(inner: R, before: u64) -> Self {
         LineReader {
             inner,
             buf: Vec::new(),
-            number: 0,
+            number: before,
         }
     }
 

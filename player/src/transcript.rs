@@ -17,7 +17,7 @@ pub enum TranscriptError {
     #[error(transparent)]
     Read(#[from] FormatError),
     /// Writing the transcript failed.
-    #[error("writing the transcript: {0}")]
+    #[error("writing the transcript")]
     Write(#[from] std::io::Error),
 }
 

@@ -79,7 +79,6 @@ fn with_session(mut header: Header, reader: &EventReader) -> Header {
                 .timestamp
                 .and_then(|t| jiff::Timestamp::from_second(t).ok())
                 .map(|t| t.to_string()),
-            recorder: Some(reader.format().name().into()),
             source: Some(source.into()),
             ..SessrecMeta::default()
         });

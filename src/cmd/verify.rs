@@ -93,7 +93,7 @@ fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
         Verdict::Truncated => {
             let tail = r.unverified_tail_ms();
             let mut line = state();
-            if tail > 0 || i.cut.as_ref().is_some_and(|c| c.in_frame) {
+            if tail > 0 {
                 line.push_str(&format!("; unverified tail of {:.3} s after it", tail as f64 / 1000.0));
             }
             (Status::Truncated, line)

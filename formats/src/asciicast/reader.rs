@@ -27,7 +27,7 @@ impl<R: BufRead> AsciicastReader<R> {
     /// interval is relative to (0 at the start of a file; a frame's base time when seeking).
     pub fn after_header(reader: R, version: Version, clock: Micros) -> Self {
         AsciicastReader {
-            lines: LineReader::new(reader),
+            lines: LineReader::after_lines(reader, 1),
             version,
             clock,
             cut: None,
@@ -44,7 +44,7 @@ impl<R: BufRead> AsciicastReader<R> {
         self.clock
     }
 
-    /// Line numbers count the header as line 1 unless the reader starts mid-file.
+    /// The number of the next line to read, counting the header as line 1.
     fn line_no(&self) -> u64 {
         self.lines.number() + 1
     }

@@ -82,7 +82,7 @@ impl Integrity {
     pub fn verdict(&self) -> Verdict {
         if self.damage.is_some() {
             Verdict::Altered
-        } else if self.session_id.is_none() || self.unsigned > 0 {
+        } else if (self.session_id.is_none() && self.cut.is_none()) || self.unsigned > 0 {
             Verdict::Unsigned
         } else if self.untrusted_signatures > 0 {
             Verdict::UntrustedKey
@@ -278,28 +278,49 @@ impl Tracker {
         self.integ.session_id.as_deref().is_none_or(|s| s == session)
     }
 
-    /// Checks a record's signature; false when that is an alteration.
+    /// Checks a record's signature; false when that is an alteration. A recording whose header
+    /// names a key must have every record signed by that key; one whose header names none must
+    /// have no signatures.
     fn check_signature<S: Signed>(&mut self, offset: u64, record: &S, key: Option<String>, frame: u64) -> bool {
-        let Some(key_id) = key else {
-            self.integ.unsigned += 1;
-            return true;
-        };
-        self.integ.signer.get_or_insert_with(|| key_id.clone());
-        if let Some(k) = self.trusted.iter().find(|k| k.id().to_string() == key_id) {
-            if record.signature_valid(k) {
-                self.integ.trusted_signatures += 1;
+        let expected = self.integ.header_key_id.clone();
+        let key_id = match (key, expected) {
+            (None, None) if !record.has_signature() => {
+                self.integ.unsigned += 1;
                 return true;
             }
-            self.damaged(offset, format!("the signature after frame {frame} is invalid"));
-            return false;
-        }
-        if let Some(k) = self.header_key.as_ref().filter(|k| k.id().to_string() == key_id) {
-            if !record.signature_valid(k) {
-                self.damaged(offset, format!("the signature after frame {frame} is invalid"));
+            (Some(k), Some(e)) if k == e => k,
+            (k, e) => {
+                self.damaged(
+                    offset,
+                    format!(
+                        "the record after frame {frame} is signed by {} but the header names {}",
+                        k.as_deref().unwrap_or("no key"),
+                        e.as_deref().unwrap_or("no key")
+                    ),
+                );
                 return false;
             }
+        };
+        self.integ.signer.get_or_insert_with(|| key_id.clone());
+        let key = self
+            .trusted
+            .iter()
+            .chain(self.header_key.iter())
+            .find(|k| k.id().to_string() == key_id);
+        let trusted = self.trusted.iter().any(|k| k.id().to_string() == key_id);
+        match key {
+            Some(k) if !record.signature_valid(k) => {
+                self.damaged(offset, format!("the signature after frame {frame} is invalid"));
+                false
+            }
+            _ => {
+                if trusted {
+                    self.integ.trusted_signatures += 1;
+                } else {
+                    self.integ.untrusted_signatures += 1;
+                }
+                true
+            }
         }
-        self.integ.untrusted_signatures += 1;
-        true
     }
 }

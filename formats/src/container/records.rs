@@ -101,6 +101,11 @@ pub(crate) trait Signed: Serialize + Clone {
         *self.sig_mut() = Some(STANDARD.encode(sig));
     }
 
+    /// Whether a signature is present.
+    fn has_signature(&self) -> bool {
+        self.clone().sig_mut().is_some()
+    }
+
     /// Whether the signature is valid under `key`.
     fn signature_valid(&self, key: &PublicKey) -> bool {
         let mut me = self.clone();
