@@ -1,7 +1,8 @@
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 
 use anyhow::{Context, Result, bail};
-use sessrec_formats::container::{Verdict, VerifyReport, verify};
+use sessrec_formats::container::{Verdict, VerifyReport, ZSTD_MAGIC, is_skippable, verify};
 use sessrec_formats::time::clock;
 use serde_json::json;
 
@@ -15,7 +16,15 @@ impl Verify {
             bail!("verify needs a file it can seek in; save standard input to a file first");
         }
         let trusted = read_public_keys(&self.keys)?;
-        let file = File::open(&self.file).with_context(|| format!("cannot open {}", self.file.display()))?;
+        let mut file = File::open(&self.file).with_context(|| format!("cannot open {}", self.file.display()))?;
+        if !is_container(&mut file)? {
+            println!(
+                "{}: unsigned: not a .cast.zst, so there is nothing to verify (sessrec convert IN OUT.cast.zst \
+                 --sign-key KEY makes a signed copy)",
+                self.file.display()
+            );
+            return Ok(Status::Unsigned);
+        }
         let report = verify(file, trusted).with_context(|| format!("cannot verify {}", self.file.display()))?;
         let (status, line) = describe(&report, !self.keys.is_empty());
         if self.json {
@@ -43,6 +52,15 @@ impl Verify {
         }
         Ok(status)
     }
+}
+
+/// Whether the file starts like a zstd stream.
+fn is_container(file: &mut File) -> Result<bool> {
+    let mut magic = [0u8; 4];
+    let n = file.read(&mut magic).context("reading the file")?;
+    file.seek(SeekFrom::Start(0)).context("reading the file")?;
+    let m = u32::from_le_bytes(magic);
+    Ok(n == 4 && (m == ZSTD_MAGIC || is_skippable(m)))
 }
 
 /// The exit status and the one-line verdict.

@@ -133,7 +133,7 @@ fn attributes(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(eq) = rest.find("=\"") {
-        let key = rest[..eq].trim().trim_start_matches('[').to_owned();
+        let key = rest[..eq].rsplit([' ', '[']).next().unwrap_or("").to_owned();
         let after = &rest[eq + 2..];
         let Some(end) = after.find('"') else { break };
         out.push((key, after[..end].to_owned()));
@@ -248,5 +248,18 @@ impl EventSource for ScriptReader {
 
     fn truncation(&self) -> Option<String> {
         self.cut.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_attributes() {
+        let a = attributes(r#"Script done on 2026-11-26 21:35:16+00:00 [COMMAND_EXIT_CODE="3"]"#);
+        assert_eq!(a, vec![("COMMAND_EXIT_CODE".to_string(), "3".to_string())]);
+        let h = header_from_start_line(r#"Script started on 2026-11-26 20:57:07+00:00 [COMMAND="bash -l" TERM="xterm" COLUMNS="100" LINES="30"]"#);
+        assert_eq!((h.cols, h.rows, h.command.as_deref()), (100, 30, Some("bash -l")));
     }
 }

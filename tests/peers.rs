@@ -1,0 +1,209 @@
+//! Recordings made right here by the real peer recorders (asciinema 2 and 3, ttyrec, termrec,
+//! tlog, util-linux script) convert to exactly the bytes the peer itself replays, and what
+//! sessrec writes is accepted by the peers' players.
+//!
+//! The test command (scripts/test.sh) installs the peers and sets SESSREC_PEERS=required, so a
+//! missing peer fails there; a bare `cargo test` skips them with a message.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use tempfile::TempDir;
+
+const SCRIPT: &str = r#"printf "hello \033[1;31mred\033[0m \033[38;5;82mgreen\033[0m 日本語 🎉\n"
+seq 1 300
+printf "\033[?1049h\033[Halt screen\033[?1049l"
+printf '\033(0lqqk\033(B\n'
+exit 3
+"#;
+
+struct Peer {
+    dir: TempDir,
+}
+
+impl Peer {
+    /// A scratch directory with the session script, or `None` (skip) when `tools` are missing.
+    fn new(test: &str, tools: &[&str]) -> Option<Peer> {
+        let missing: Vec<&str> = tools.iter().copied().filter(|t| which(t).is_none()).collect();
+        if !missing.is_empty() {
+            if std::env::var("SESSREC_PEERS").as_deref() == Ok("required") {
+                panic!("{test}: peer tools missing: {missing:?} (scripts/test.sh installs them)");
+            }
+            eprintln!("{test}: skipped, peer tools missing: {missing:?}");
+            return None;
+        }
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("cmd.sh"), SCRIPT).unwrap();
+        Some(Peer { dir })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Records: runs a recorder under a fresh pseudo-terminal (util-linux script) set up as a
+    /// user's terminal would be.
+    fn record(&self, line: &str) {
+        self.under_pty(&format!("stty cols 100 rows 30; {line}"));
+    }
+
+    /// Plays back: like [`Peer::record`] with output post-processing off, so the bytes pass
+    /// through as the player wrote them; returns what reached the terminal.
+    fn tty(&self, line: &str) -> Vec<u8> {
+        self.under_pty(&format!("stty -opost cols 100 rows 30; {line}"))
+    }
+
+    fn under_pty(&self, line: &str) -> Vec<u8> {
+        let out = Command::new("timeout")
+            .args(["120", "script", "-qec", line, "/dev/null"])
+            .current_dir(self.dir.path())
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        out.stdout
+    }
+
+    fn sessrec(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new(env!("CARGO_BIN_EXE_sessrec"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "sessrec {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    fn raw(&self, recording: &str, extra: &[&str]) -> Vec<u8> {
+        let mut args = vec!["convert", recording, "-", "--to", "raw"];
+        args.extend_from_slice(extra);
+        self.sessrec(&args)
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    if tool.contains('/') {
+        return Path::new(tool).exists().then(|| PathBuf::from(tool));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|p| p.join(tool)).find(|p| p.is_file())
+    })
+}
+
+fn assert_has_session(raw: &[u8]) {
+    let text = String::from_utf8_lossy(raw);
+    assert!(
+        text.contains("hello \x1b[1;31mred") && text.contains("日本語 🎉") && text.contains("\r\n300\r\n"),
+        "{text:?}"
+    );
+}
+
+/// asciinema 3 (built from crates.io by scripts/test.sh; `asciinema3` on PATH).
+fn asciinema3() -> &'static str {
+    "asciinema3"
+}
+
+#[test]
+fn asciinema2_recordings_match_asciinema_cat_and_our_v2_plays_in_it() {
+    let Some(p) = Peer::new("asciinema2", &["asciinema", "script"]) else { return };
+    p.record("asciinema rec --stdin -q -c 'sh cmd.sh' a2.cast");
+    let ours = p.raw("a2.cast", &[]);
+    assert_has_session(&ours);
+    assert_eq!(p.tty("asciinema cat a2.cast"), ours);
+    // Our v2, from our signed container, plays the same in asciinema 2.
+    p.sessrec(&["convert", "a2.cast", "a2.cast.zst"]);
+    p.sessrec(&["convert", "a2.cast.zst", "back.cast", "--to", "v2"]);
+    assert_eq!(p.tty("asciinema cat back.cast"), ours);
+}
+
+#[test]
+fn asciinema3_recordings_match_its_raw_export_and_it_reads_our_container() {
+    let Some(p) = Peer::new("asciinema3", &[asciinema3(), "script", "zstd"]) else { return };
+    p.record(&format!("{} rec --capture-input -q -c 'sh cmd.sh' a3.cast", asciinema3()));
+    let ours = p.raw("a3.cast", &[]);
+    assert_has_session(&ours);
+    let theirs = |cast: &str| {
+        let st = Command::new(asciinema3())
+            .args(["convert", "-f", "raw", "--overwrite", cast, "out.raw"])
+            .current_dir(p.dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "asciinema convert {cast}");
+        // asciinema's raw export starts with a resize sequence, CSI 8;rows;cols t.
+        let raw = p.read("out.raw");
+        let start = raw.iter().position(|&b| b == b't').map_or(0, |i| i + 1);
+        raw[start..].to_vec()
+    };
+    assert_eq!(theirs("a3.cast"), ours);
+    // zstd -dc of our .cast.zst is a v3 file asciinema 3 reads, with the same output.
+    p.sessrec(&["convert", "a3.cast", "ours.cast.zst"]);
+    let plain = Command::new("zstd").args(["-dc", "ours.cast.zst"]).current_dir(p.dir.path()).output().unwrap();
+    assert!(plain.status.success());
+    std::fs::write(p.path("plain.cast"), plain.stdout).unwrap();
+    assert_eq!(theirs("plain.cast"), ours);
+    // Our v2 too.
+    p.sessrec(&["convert", "ours.cast.zst", "ours-v2.cast", "--to", "v2"]);
+    assert_eq!(theirs("ours-v2.cast"), ours);
+}
+
+#[test]
+fn ttyrec_and_termrec_recordings_match_ttyplay() {
+    let Some(p) = Peer::new("ttyrec", &["ttyrec", "ttyplay", "termrec", "script"]) else { return };
+    p.record("ttyrec -e 'sh cmd.sh' t.ttyrec");
+    p.record("termrec -f ttyrec -e 'sh cmd.sh' tm.ttyrec");
+    for name in ["t.ttyrec", "tm.ttyrec"] {
+        let ours = p.raw(name, &[]);
+        assert_has_session(&ours);
+        assert_eq!(p.tty(&format!("ttyplay -n {name}")), ours, "{name}");
+    }
+}
+
+#[test]
+fn tlog_recordings_match_tlog_play() {
+    let Some(p) = Peer::new("tlog", &["tlog-rec", "tlog-play", "script"]) else { return };
+    p.record("tlog-rec -w file -o t.json --log-input sh cmd.sh");
+    let ours = p.raw("t.json", &[]);
+    assert_has_session(&ours);
+    let played = p.tty("tlog-play -i t.json");
+    // tlog-play resets the terminal after the recording: SGR 0 and show-cursor.
+    assert!(played.starts_with(&ours), "tlog-play output differs");
+    let rest = &played[ours.len()..];
+    assert!(rest.starts_with(b"\x1b[0m\x1b[?25h") && rest.len() <= 16, "{rest:?}");
+}
+
+#[test]
+fn script_recordings_match_scriptreplay() {
+    let Some(p) = Peer::new("script", &["script", "scriptreplay"]) else { return };
+    let run = |args: &[&str]| {
+        let st = Command::new("script")
+            .args(args)
+            .args(["-c", "sh cmd.sh"])
+            .current_dir(p.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(st.code(), Some(3), "script -e returns the session's exit status");
+    };
+    run(&["-q", "-e", "-f", "-O", "c.ts", "-T", "c.tm"]);
+    run(&["-q", "-e", "-f", "-m", "advanced", "-B", "a.io", "-T", "a.tm"]);
+    let classic = p.raw("c.ts", &["--timing", "c.tm"]);
+    let advanced = p.raw("a.io", &["--timing", "a.tm"]);
+    assert_has_session(&classic);
+    // scriptreplay ends with a newline of its own.
+    let mut expected = classic.clone();
+    expected.push(b'\n');
+    assert_eq!(p.tty("scriptreplay -t c.tm c.ts -d 1000"), expected);
+    let mut expected = advanced.clone();
+    expected.push(b'\n');
+    assert_eq!(p.tty("scriptreplay --log-timing a.tm --log-io a.io -d 1000"), expected);
+    // Exit status 3 is in both.
+    for (f, t) in [("c.ts", "c.tm"), ("a.io", "a.tm")] {
+        let info: serde_json::Value = serde_json::from_slice(&p.sessrec(&["info", "--json", f, "--timing", t])).unwrap();
+        assert_eq!(info["exit_status"], 3, "{f}");
+    }
+}
