@@ -12,7 +12,8 @@ use sessrec_formats::keys::{PublicKey, SigningKey};
 pub fn read_signing_key(path: &Path) -> Result<SigningKey> {
     let pem = fs::read_to_string(path)
         .with_context(|| format!("cannot read the signing key {}", path.display()))?;
-    SigningKey::from_pem(&pem).with_context(|| format!("{} is not a usable signing key", path.display()))
+    SigningKey::from_pem(&pem)
+        .with_context(|| format!("{} is not a usable signing key", path.display()))
 }
 
 /// Reads public keys (minisign format), one file each.
@@ -22,8 +23,12 @@ pub fn read_public_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
         .map(|p| {
             let text = fs::read_to_string(p)
                 .with_context(|| format!("cannot read the public key {}", p.display()))?;
-            PublicKey::from_file_text(&text)
-                .with_context(|| format!("{} is not a sessrec public key (pass the .pub file)", p.display()))
+            PublicKey::from_file_text(&text).with_context(|| {
+                format!(
+                    "{} is not a sessrec public key (pass the .pub file)",
+                    p.display()
+                )
+            })
         })
         .collect()
 }
@@ -43,8 +48,13 @@ pub fn write_key_pair(key: &SigningKey, path: &Path, overwrite: bool) -> Result<
     let pem = key.to_pem()?;
     write_file(path, pem.as_bytes(), 0o600, overwrite)
         .with_context(|| format!("cannot write the secret key {}", path.display()))?;
-    write_file(&pub_path, key.public().to_file_text().as_bytes(), 0o644, overwrite)
-        .with_context(|| format!("cannot write the public key {}", pub_path.display()))?;
+    write_file(
+        &pub_path,
+        key.public().to_file_text().as_bytes(),
+        0o644,
+        overwrite,
+    )
+    .with_context(|| format!("cannot write the public key {}", pub_path.display()))?;
     Ok(pub_path)
 }
 
@@ -56,7 +66,11 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> std::io:
             _ => {}
         }
     }
-    let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(path)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }

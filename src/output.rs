@@ -31,12 +31,15 @@ impl Output {
         if path.exists() && !overwrite {
             bail!("{} exists; pass --force to replace it", path.display());
         }
-        let name = path.file_name().context("the output path has no file name")?;
+        let name = path
+            .file_name()
+            .context("the output path has no file name")?;
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
         tmp_name.push(format!(".tmp-{}", std::process::id()));
         let tmp = path.with_file_name(tmp_name);
-        let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let file =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         Ok(Output {
             sink: Sink::File(BufWriter::with_capacity(256 * 1024, file)),
             pending: Some((tmp, path.to_owned())),
@@ -47,14 +50,15 @@ impl Output {
     pub fn commit(mut self) -> Result<()> {
         self.flush().context("writing the output")?;
         if let Sink::File(f) = &self.sink {
-            f.get_ref().sync_all().context("syncing the output to disk")?;
+            f.get_ref()
+                .sync_all()
+                .context("syncing the output to disk")?;
         }
         if let Some((tmp, target)) = self.pending.take() {
             if let Err(e) = fs::rename(&tmp, &target) {
                 self.pending = Some((tmp.clone(), target.clone()));
-                return Err(e).with_context(|| {
-                    format!("moving {} to {}", tmp.display(), target.display())
-                });
+                return Err(e)
+                    .with_context(|| format!("moving {} to {}", tmp.display(), target.display()));
             }
         }
         Ok(())

@@ -7,11 +7,17 @@ use assert_cmd::Command;
 use tempfile::TempDir;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/peers").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/peers")
+        .join(name)
 }
 
 fn sessrec(args: &[&str]) -> Output {
-    Command::cargo_bin("sessrec").unwrap().args(args).output().unwrap()
+    Command::cargo_bin("sessrec")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn s(p: &Path) -> &str {
@@ -41,7 +47,11 @@ fn converts_every_peer_fixture_to_the_exact_output_bytes() {
         assert_eq!(std::fs::read(&out).unwrap(), expected, "{name}");
         // Through the signed container and back: still the same bytes.
         let zst = dir.path().join(format!("{name}.cast.zst"));
-        assert!(sessrec(&["convert", s(&fixture(name)), s(&zst)]).status.success());
+        assert!(
+            sessrec(&["convert", s(&fixture(name)), s(&zst)])
+                .status
+                .success()
+        );
         let back = sessrec(&["convert", s(&zst), "-", "--to", "raw"]);
         assert_eq!(back.stdout, expected, "{name} via .cast.zst");
     }
@@ -61,11 +71,27 @@ fn script_advanced_keeps_input_output_and_exit() {
 #[test]
 fn stdin_to_stdout_and_format_detection() {
     let cast = std::fs::read(fixture("asciinema3-v3.cast")).unwrap();
-    let v2 = Command::cargo_bin("sessrec").unwrap().args(["convert", "-", "-", "--to", "v2"]).write_stdin(cast).output().unwrap();
+    let v2 = Command::cargo_bin("sessrec")
+        .unwrap()
+        .args(["convert", "-", "-", "--to", "v2"])
+        .write_stdin(cast)
+        .output()
+        .unwrap();
     assert!(v2.status.success());
-    assert!(v2.stdout.starts_with(b"{\"version\":2,\"width\":100,\"height\":30"));
-    let raw = Command::cargo_bin("sessrec").unwrap().args(["convert", "-", "-", "--to", "raw"]).write_stdin(v2.stdout).output().unwrap();
-    assert_eq!(raw.stdout, std::fs::read(fixture("asciinema3-v3.cast.expected.raw")).unwrap());
+    assert!(
+        v2.stdout
+            .starts_with(b"{\"version\":2,\"width\":100,\"height\":30")
+    );
+    let raw = Command::cargo_bin("sessrec")
+        .unwrap()
+        .args(["convert", "-", "-", "--to", "raw"])
+        .write_stdin(v2.stdout)
+        .output()
+        .unwrap();
+    assert_eq!(
+        raw.stdout,
+        std::fs::read(fixture("asciinema3-v3.cast.expected.raw")).unwrap()
+    );
 }
 
 #[test]
@@ -74,17 +100,30 @@ fn gzip_input_is_read() {
     let gz = dir.path().join("x.cast.gz");
     let status = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("gzip -c {} > {}", s(&fixture("asciinema2-v2.cast")), s(&gz)))
+        .arg(format!(
+            "gzip -c {} > {}",
+            s(&fixture("asciinema2-v2.cast")),
+            s(&gz)
+        ))
         .status()
         .unwrap();
     assert!(status.success());
     let o = sessrec(&["convert", s(&gz), "-", "--to", "raw"]);
-    assert_eq!(o.stdout, std::fs::read(fixture("asciinema2-v2.cast.expected.raw")).unwrap());
+    assert_eq!(
+        o.stdout,
+        std::fs::read(fixture("asciinema2-v2.cast.expected.raw")).unwrap()
+    );
 }
 
 #[test]
 fn transcript_is_plain_text_of_what_was_seen() {
-    let o = sessrec(&["convert", s(&fixture("asciinema3-v3.cast")), "-", "--to", "txt"]);
+    let o = sessrec(&[
+        "convert",
+        s(&fixture("asciinema3-v3.cast")),
+        "-",
+        "--to",
+        "txt",
+    ]);
     assert!(o.status.success());
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("hello sessrec"), "{text}");
@@ -102,20 +141,46 @@ fn keygen_sign_verify_and_every_verdict_exit_status() {
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(!stdout.contains("PRIVATE"), "secret printed: {stdout}");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-    assert!(!sessrec(&["keygen", "-o", s(&key)]).status.success(), "keygen must not overwrite");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        !sessrec(&["keygen", "-o", s(&key)]).status.success(),
+        "keygen must not overwrite"
+    );
     let public = dir.path().join("host.key.pub");
     let other = dir.path().join("other.key");
     assert!(sessrec(&["keygen", "-o", s(&other)]).status.success());
 
     let signed = dir.path().join("s.cast.zst");
-    assert!(sessrec(&["convert", s(&fixture("asciinema3-v3.cast")), s(&signed), "--sign-key", s(&key)]).status.success());
+    assert!(
+        sessrec(&[
+            "convert",
+            s(&fixture("asciinema3-v3.cast")),
+            s(&signed),
+            "--sign-key",
+            s(&key)
+        ])
+        .status
+        .success()
+    );
     let v = sessrec(&["verify", s(&signed), "--key", s(&public)]);
-    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stdout));
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
     assert!(String::from_utf8_lossy(&v.stdout).contains("intact and signed"));
     assert_eq!(sessrec(&["verify", s(&signed)]).status.code(), Some(6));
     let wrong = dir.path().join("other.key.pub");
-    assert_eq!(sessrec(&["verify", s(&signed), "--key", s(&wrong)]).status.code(), Some(6));
+    assert_eq!(
+        sessrec(&["verify", s(&signed), "--key", s(&wrong)])
+            .status
+            .code(),
+        Some(6)
+    );
 
     let bytes = std::fs::read(&signed).unwrap();
     let cut = dir.path().join("cut.cast.zst");
@@ -123,7 +188,10 @@ fn keygen_sign_verify_and_every_verdict_exit_status() {
     let v = sessrec(&["verify", s(&cut), "--key", s(&public)]);
     assert_eq!(v.status.code(), Some(3));
     let line = String::from_utf8_lossy(&v.stdout).into_owned();
-    assert!(line.contains("truncated after frame") && line.contains("complete up to 00:00:"), "{line}");
+    assert!(
+        line.contains("truncated after frame") && line.contains("complete up to 00:00:"),
+        "{line}"
+    );
     // Reading a cut file converts everything before the cut and says so.
     let c = sessrec(&["convert", s(&cut), "-", "--to", "raw"]);
     assert_eq!(c.status.code(), Some(3));
@@ -138,8 +206,17 @@ fn keygen_sign_verify_and_every_verdict_exit_status() {
     assert!(String::from_utf8_lossy(&v.stdout).contains("altered at frame 0"));
 
     let unsigned = dir.path().join("u.cast.zst");
-    assert!(sessrec(&["convert", s(&fixture("ttyrec.ttyrec")), s(&unsigned)]).status.success());
-    assert_eq!(sessrec(&["verify", s(&unsigned), "--key", s(&public)]).status.code(), Some(5));
+    assert!(
+        sessrec(&["convert", s(&fixture("ttyrec.ttyrec")), s(&unsigned)])
+            .status
+            .success()
+    );
+    assert_eq!(
+        sessrec(&["verify", s(&unsigned), "--key", s(&public)])
+            .status
+            .code(),
+        Some(5)
+    );
     let json = sessrec(&["verify", "--json", s(&signed), "--key", s(&public)]);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["verdict"], "intact");
@@ -150,28 +227,53 @@ fn keygen_sign_verify_and_every_verdict_exit_status() {
 fn zstd_cli_decodes_the_container_into_plain_asciicast_v3() {
     let dir = TempDir::new().unwrap();
     let zst = dir.path().join("x.cast.zst");
-    assert!(sessrec(&["convert", s(&fixture("tlog.json")), s(&zst)]).status.success());
-    let plain = std::process::Command::new("zstd").args(["-dc", s(&zst)]).output().unwrap();
+    assert!(
+        sessrec(&["convert", s(&fixture("tlog.json")), s(&zst)])
+            .status
+            .success()
+    );
+    let plain = std::process::Command::new("zstd")
+        .args(["-dc", s(&zst)])
+        .output()
+        .unwrap();
     assert!(plain.status.success());
     let first = plain.stdout.split(|&b| b == b'\n').next().unwrap();
     let header: serde_json::Value = serde_json::from_slice(first).unwrap();
     assert_eq!(header["version"], 3);
     assert!(header["sessrec"]["session_id"].is_string());
     // The plain file reads back to the same output.
-    let o = Command::cargo_bin("sessrec").unwrap().args(["convert", "-", "-", "--to", "raw"]).write_stdin(plain.stdout).output().unwrap();
-    assert_eq!(o.stdout, std::fs::read(fixture("tlog.json.expected.raw")).unwrap());
+    let o = Command::cargo_bin("sessrec")
+        .unwrap()
+        .args(["convert", "-", "-", "--to", "raw"])
+        .write_stdin(plain.stdout)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.stdout,
+        std::fs::read(fixture("tlog.json.expected.raw")).unwrap()
+    );
 }
 
 #[test]
 fn bad_input_gives_one_line_errors_and_nonzero_exits() {
     let dir = TempDir::new().unwrap();
     let garbage = dir.path().join("garbage.bin");
-    std::fs::write(&garbage, b"\x00\x01\x02 this is not a recording at all, sorry").unwrap();
+    std::fs::write(
+        &garbage,
+        b"\x00\x01\x02 this is not a recording at all, sorry",
+    )
+    .unwrap();
     for (args, needle) in [
         (vec!["info", s(&garbage)], "unrecognised recording format"),
-        (vec!["convert", "/nonexistent/x.cast", "-"], "cannot open /nonexistent/x.cast"),
+        (
+            vec!["convert", "/nonexistent/x.cast", "-"],
+            "cannot open /nonexistent/x.cast",
+        ),
         (vec!["verify", s(&garbage)], ""),
-        (vec!["convert", s(&fixture("script-classic.ts.tm")), "-"], "unrecognised"),
+        (
+            vec!["convert", s(&fixture("script-classic.ts.tm")), "-"],
+            "unrecognised",
+        ),
     ] {
         let o = sessrec(&args);
         assert!(!o.status.success(), "{args:?}");
@@ -180,7 +282,12 @@ fn bad_input_gives_one_line_errors_and_nonzero_exits() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
     let o = sessrec(&["verify", s(&garbage)]);
-    assert_eq!(o.status.code(), Some(5), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("not a .cast.zst"));
     let o = sessrec(&["convert", "--to", "mp4", "a", "b"]);
     assert_eq!(o.status.code(), Some(2));

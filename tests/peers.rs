@@ -24,7 +24,11 @@ struct Peer {
 impl Peer {
     /// A scratch directory with the session script, or `None` (skip) when `tools` are missing.
     fn new(test: &str, tools: &[&str]) -> Option<Peer> {
-        let missing: Vec<&str> = tools.iter().copied().filter(|t| which(t).is_none()).collect();
+        let missing: Vec<&str> = tools
+            .iter()
+            .copied()
+            .filter(|t| which(t).is_none())
+            .collect();
         if !missing.is_empty() {
             if std::env::var("SESSREC_PEERS").as_deref() == Ok("required") {
                 panic!("{test}: peer tools missing: {missing:?} (scripts/test.sh installs them)");
@@ -70,7 +74,11 @@ impl Peer {
             .current_dir(self.dir.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "sessrec {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sessrec {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     }
 
@@ -90,14 +98,18 @@ fn which(tool: &str) -> Option<PathBuf> {
         return Path::new(tool).exists().then(|| PathBuf::from(tool));
     }
     std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|p| p.join(tool)).find(|p| p.is_file())
+        std::env::split_paths(&paths)
+            .map(|p| p.join(tool))
+            .find(|p| p.is_file())
     })
 }
 
 fn assert_has_session(raw: &[u8]) {
     let text = String::from_utf8_lossy(raw);
     assert!(
-        text.contains("hello \x1b[1;31mred") && text.contains("日本語 🎉") && text.contains("\r\n300\r\n"),
+        text.contains("hello \x1b[1;31mred")
+            && text.contains("日本語 🎉")
+            && text.contains("\r\n300\r\n"),
         "{text:?}"
     );
 }
@@ -109,7 +121,9 @@ fn asciinema3() -> &'static str {
 
 #[test]
 fn asciinema2_recordings_match_asciinema_cat_and_our_v2_plays_in_it() {
-    let Some(p) = Peer::new("asciinema2", &["asciinema", "script"]) else { return };
+    let Some(p) = Peer::new("asciinema2", &["asciinema", "script"]) else {
+        return;
+    };
     p.record("asciinema rec --stdin -q -c 'sh cmd.sh' a2.cast");
     let ours = p.raw("a2.cast", &[]);
     assert_has_session(&ours);
@@ -122,8 +136,13 @@ fn asciinema2_recordings_match_asciinema_cat_and_our_v2_plays_in_it() {
 
 #[test]
 fn asciinema3_recordings_match_its_raw_export_and_it_reads_our_container() {
-    let Some(p) = Peer::new("asciinema3", &[asciinema3(), "script", "zstd"]) else { return };
-    p.record(&format!("{} rec --capture-input -q -c 'sh cmd.sh' a3.cast", asciinema3()));
+    let Some(p) = Peer::new("asciinema3", &[asciinema3(), "script", "zstd"]) else {
+        return;
+    };
+    p.record(&format!(
+        "{} rec --capture-input -q -c 'sh cmd.sh' a3.cast",
+        asciinema3()
+    ));
     let ours = p.raw("a3.cast", &[]);
     assert_has_session(&ours);
     let theirs = |cast: &str| {
@@ -141,7 +160,11 @@ fn asciinema3_recordings_match_its_raw_export_and_it_reads_our_container() {
     assert_eq!(theirs("a3.cast"), ours);
     // zstd -dc of our .cast.zst is a v3 file asciinema 3 reads, with the same output.
     p.sessrec(&["convert", "a3.cast", "ours.cast.zst"]);
-    let plain = Command::new("zstd").args(["-dc", "ours.cast.zst"]).current_dir(p.dir.path()).output().unwrap();
+    let plain = Command::new("zstd")
+        .args(["-dc", "ours.cast.zst"])
+        .current_dir(p.dir.path())
+        .output()
+        .unwrap();
     assert!(plain.status.success());
     std::fs::write(p.path("plain.cast"), plain.stdout).unwrap();
     assert_eq!(theirs("plain.cast"), ours);
@@ -152,7 +175,9 @@ fn asciinema3_recordings_match_its_raw_export_and_it_reads_our_container() {
 
 #[test]
 fn ttyrec_and_termrec_recordings_match_ttyplay() {
-    let Some(p) = Peer::new("ttyrec", &["ttyrec", "ttyplay", "termrec", "script"]) else { return };
+    let Some(p) = Peer::new("ttyrec", &["ttyrec", "ttyplay", "termrec", "script"]) else {
+        return;
+    };
     p.record("ttyrec -e 'sh cmd.sh' t.ttyrec");
     p.record("termrec -f ttyrec -e 'sh cmd.sh' tm.ttyrec");
     for name in ["t.ttyrec", "tm.ttyrec"] {
@@ -164,7 +189,9 @@ fn ttyrec_and_termrec_recordings_match_ttyplay() {
 
 #[test]
 fn tlog_recordings_match_tlog_play() {
-    let Some(p) = Peer::new("tlog", &["tlog-rec", "tlog-play", "script"]) else { return };
+    let Some(p) = Peer::new("tlog", &["tlog-rec", "tlog-play", "script"]) else {
+        return;
+    };
     p.record("tlog-rec -w file -o t.json --log-input sh cmd.sh");
     let ours = p.raw("t.json", &[]);
     assert_has_session(&ours);
@@ -172,12 +199,17 @@ fn tlog_recordings_match_tlog_play() {
     // tlog-play resets the terminal after the recording: SGR 0 and show-cursor.
     assert!(played.starts_with(&ours), "tlog-play output differs");
     let rest = &played[ours.len()..];
-    assert!(rest.starts_with(b"\x1b[0m\x1b[?25h") && rest.len() <= 16, "{rest:?}");
+    assert!(
+        rest.starts_with(b"\x1b[0m\x1b[?25h") && rest.len() <= 16,
+        "{rest:?}"
+    );
 }
 
 #[test]
 fn script_recordings_match_scriptreplay() {
-    let Some(p) = Peer::new("script", &["script", "scriptreplay"]) else { return };
+    let Some(p) = Peer::new("script", &["script", "scriptreplay"]) else {
+        return;
+    };
     let run = |args: &[&str]| {
         let st = Command::new("script")
             .args(args)
@@ -187,10 +219,16 @@ fn script_recordings_match_scriptreplay() {
             .stdout(Stdio::null())
             .status()
             .unwrap();
-        assert_eq!(st.code(), Some(3), "script -e returns the session's exit status");
+        assert_eq!(
+            st.code(),
+            Some(3),
+            "script -e returns the session's exit status"
+        );
     };
     run(&["-q", "-e", "-f", "-O", "c.ts", "-T", "c.tm"]);
-    run(&["-q", "-e", "-f", "-m", "advanced", "-B", "a.io", "-T", "a.tm"]);
+    run(&[
+        "-q", "-e", "-f", "-m", "advanced", "-B", "a.io", "-T", "a.tm",
+    ]);
     let classic = p.raw("c.ts", &["--timing", "c.tm"]);
     let advanced = p.raw("a.io", &["--timing", "a.tm"]);
     assert_has_session(&classic);
@@ -200,10 +238,14 @@ fn script_recordings_match_scriptreplay() {
     assert_eq!(p.tty("scriptreplay -t c.tm c.ts -d 1000"), expected);
     let mut expected = advanced.clone();
     expected.push(b'\n');
-    assert_eq!(p.tty("scriptreplay --log-timing a.tm --log-io a.io -d 1000"), expected);
+    assert_eq!(
+        p.tty("scriptreplay --log-timing a.tm --log-io a.io -d 1000"),
+        expected
+    );
     // Exit status 3 is in both.
     for (f, t) in [("c.ts", "c.tm"), ("a.io", "a.tm")] {
-        let info: serde_json::Value = serde_json::from_slice(&p.sessrec(&["info", "--json", f, "--timing", t])).unwrap();
+        let info: serde_json::Value =
+            serde_json::from_slice(&p.sessrec(&["info", "--json", f, "--timing", t])).unwrap();
         assert_eq!(info["exit_status"], 3, "{f}");
     }
 }

@@ -35,7 +35,9 @@ pub enum FormatError {
         message: String,
     },
     /// A line or record is longer than [`crate::MAX_LINE`].
-    #[error("{what} is longer than {limit} bytes; refusing to read it (the file is damaged or not a recording)")]
+    #[error(
+        "{what} is longer than {limit} bytes; refusing to read it (the file is damaged or not a recording)"
+    )]
     TooLong {
         /// Where ("line 12", "ttyrec record 3").
         what: String,

@@ -60,9 +60,8 @@ impl SigningKey {
 
     /// Parses a PKCS#8 PEM secret key.
     pub fn from_pem(pem: &str) -> Result<Self> {
-        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map_err(|e| {
-            FormatError::Key(format!("not an ed25519 PKCS#8 PEM secret key ({e})"))
-        })?;
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+            .map_err(|e| FormatError::Key(format!("not an ed25519 PKCS#8 PEM secret key ({e})")))?;
         Ok(SigningKey { key })
     }
 

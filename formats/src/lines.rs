@@ -96,8 +96,14 @@ mod tests {
     fn splits_lines_and_reports_cut_tail() {
         let mut r = LineReader::new(&b"a\r\nbc\nde"[..]);
         assert!(matches!(r.next_line().unwrap(), Some(Line::Complete(b"a"))));
-        assert!(matches!(r.next_line().unwrap(), Some(Line::Complete(b"bc"))));
-        assert!(matches!(r.next_line().unwrap(), Some(Line::Unterminated(b"de"))));
+        assert!(matches!(
+            r.next_line().unwrap(),
+            Some(Line::Complete(b"bc"))
+        ));
+        assert!(matches!(
+            r.next_line().unwrap(),
+            Some(Line::Unterminated(b"de"))
+        ));
         assert_eq!(r.number(), 3);
         assert!(r.next_line().unwrap().is_none());
     }

@@ -151,7 +151,11 @@ pub fn open_reader(input: Box<dyn Read + Send>, opts: &OpenOptions) -> Result<Ev
     open_detect(input, opts, false)
 }
 
-fn open_detect(mut input: Box<dyn Read + Send>, opts: &OpenOptions, gzip: bool) -> Result<EventReader> {
+fn open_detect(
+    mut input: Box<dyn Read + Send>,
+    opts: &OpenOptions,
+    gzip: bool,
+) -> Result<EventReader> {
     let mut head = Vec::with_capacity(64);
     (&mut input)
         .take(64)
@@ -160,7 +164,9 @@ fn open_detect(mut input: Box<dyn Read + Send>, opts: &OpenOptions, gzip: bool) 
     if head.is_empty() {
         return Err(FormatError::Empty);
     }
-    let magic = head.get(..4).map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
+    let magic = head
+        .get(..4)
+        .map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
     let stream = Cursor::new(head.clone()).chain(input);
     let mut reader = if head.starts_with(&[0x1f, 0x8b]) {
         if gzip {
@@ -206,10 +212,18 @@ fn open_container(stream: impl Read + Send + 'static, opts: &OpenOptions) -> Res
     if version != Version::V3 {
         // A zstd-compressed v2 file: read it as v2.
         let events = AsciicastReader::after_header(reader, version, 0);
-        return Ok(EventReader::new(Format::AsciicastV2, header, Box::new(events)));
+        return Ok(EventReader::new(
+            Format::AsciicastV2,
+            header,
+            Box::new(events),
+        ));
     }
     let events = AsciicastReader::after_header(reader, Version::V3, 0);
-    Ok(EventReader::new(Format::CastZst, header, Box::new(ContainerEvents(events))))
+    Ok(EventReader::new(
+        Format::CastZst,
+        header,
+        Box::new(ContainerEvents(events)),
+    ))
 }
 
 /// v3 events from a container, with its integrity.
@@ -226,7 +240,11 @@ impl<R: Read + Send> EventSource for ContainerEvents<R> {
             format!(
                 "the recording is cut at byte {} ({}); events up to the last flush were read",
                 c.offset,
-                if c.in_frame { "inside a frame" } else { "between frames" }
+                if c.in_frame {
+                    "inside a frame"
+                } else {
+                    "between frames"
+                }
             )
         })
     }
@@ -256,7 +274,11 @@ fn open_json(mut reader: BufReader<impl Read + Send + 'static>) -> Result<EventR
             let rest = Cursor::new(first).chain(reader);
             import::tlog::open(BufReader::new(rest))
         }
-        Some(o) if o.get("version").and_then(|v| v.as_u64()).is_some_and(|v| v == 2 || v == 3) => {
+        Some(o)
+            if o.get("version")
+                .and_then(|v| v.as_u64())
+                .is_some_and(|v| v == 2 || v == 3) =>
+        {
             let (version, header) = asciicast::parse_header_line(first.trim_ascii())?;
             let format = if version == Version::V2 {
                 Format::AsciicastV2
@@ -266,14 +288,21 @@ fn open_json(mut reader: BufReader<impl Read + Send + 'static>) -> Result<EventR
             let events = AsciicastReader::after_header(reader, version, 0);
             Ok(EventReader::new(format, header, Box::new(events)))
         }
-        Some(o) if !o.contains_key("stdout") && o.get("version").and_then(|v| v.as_u64()) != Some(1) => {
+        Some(o)
+            if !o.contains_key("stdout")
+                && o.get("version").and_then(|v| v.as_u64()) != Some(1) =>
+        {
             Err(FormatError::Header(
                 "line 1 is JSON but neither an asciicast header nor a tlog message".into(),
             ))
         }
         _ => {
             let (header, events) = asciicast::read_v1(Cursor::new(first).chain(reader))?;
-            Ok(EventReader::new(Format::AsciicastV1, header, Box::new(events)))
+            Ok(EventReader::new(
+                Format::AsciicastV1,
+                header,
+                Box::new(events),
+            ))
         }
     }
 }

@@ -9,7 +9,7 @@ pub fn parse_seconds(text: &str) -> Option<Micros> {
     let text = text.trim();
     if text.contains(['e', 'E']) {
         let v: f64 = text.parse().ok()?;
-        if !(v.is_finite() && v >= 0.0 && v < 1.0e12) {
+        if !(v.is_finite() && (0.0..1.0e12).contains(&v)) {
             return None;
         }
         return Some((v * 1_000_000.0).round() as Micros);

@@ -40,7 +40,8 @@ pub fn header() -> Header {
     h.term_type = Some("xterm-256color".into());
     h.timestamp = Some(1_795_726_591);
     h.command = Some("bash -l".into());
-    h.extra.insert("x_custom".into(), serde_json::json!({"kept": [1, 2]}));
+    h.extra
+        .insert("x_custom".into(), serde_json::json!({"kept": [1, 2]}));
     h.sessrec = Some(SessrecMeta {
         format: 1,
         session_id: "01a219c2-66b2-7139-aa10-2da86ce065b8".into(),
@@ -58,7 +59,10 @@ pub fn quantised(events: &[Event]) -> Vec<Event> {
         .map(|e| {
             let ms = ((e.time + 500) / 1000).max(last);
             last = ms;
-            Event { time: ms * 1000, data: e.data.clone() }
+            Event {
+                time: ms * 1000,
+                data: e.data.clone(),
+            }
         })
         .collect()
 }
@@ -71,7 +75,8 @@ pub fn merged(events: &[Event]) -> Vec<Event> {
         if let Some(last) = out.last_mut() {
             if last.time == e.time {
                 match (&mut last.data, &e.data) {
-                    (EventData::Output(a), EventData::Output(b)) | (EventData::Input(a), EventData::Input(b)) => {
+                    (EventData::Output(a), EventData::Output(b))
+                    | (EventData::Input(a), EventData::Input(b)) => {
                         a.extend_from_slice(b);
                         continue;
                     }
@@ -93,7 +98,11 @@ pub fn read_all(bytes: Vec<u8>) -> (Header, Vec<Event>) {
 
 /// Writes a container with small frames and a flush after every event, so cuts land everywhere.
 pub fn container(events: &[Event], key: Option<SigningKey>, frame_bytes: u64) -> Vec<u8> {
-    let opts = WriterOptions { frame_bytes, flush_ms: 0, ..WriterOptions::default() };
+    let opts = WriterOptions {
+        frame_bytes,
+        flush_ms: 0,
+        ..WriterOptions::default()
+    };
     let mut w = ContainerWriter::new(Vec::new(), &header(), key, opts).expect("writer");
     for e in events {
         w.write_event(e).expect("write");
@@ -108,16 +117,34 @@ pub fn session(n: usize) -> Vec<Event> {
     let mut t = 0;
     for i in 0..n {
         t += 37_000 + (i as u64 % 7) * 113_000;
-        events.push(Event { time: t, data: EventData::Input(format!("ls -l /var/log/{i}\r").into_bytes()) });
+        events.push(Event {
+            time: t,
+            data: EventData::Input(format!("ls -l /var/log/{i}\r").into_bytes()),
+        });
         t += 2_000;
-        let text = format!("\x1b[1;32mline {i}\x1b[0m total {}\r\n日本語 🎉 -rw-r--r-- 1 root root\r\n$ ", i * 7);
+        let text = format!(
+            "\x1b[1;32mline {i}\x1b[0m total {}\r\n日本語 🎉 -rw-r--r-- 1 root root\r\n$ ",
+            i * 7
+        );
         events.push(Event::output(t, text));
         if i % 50 == 25 {
             events.push(Event::output(t, &b"\xff\xfe binary \xe6\x97"[..]));
-            events.push(Event { time: t, data: EventData::Resize { cols: 120, rows: 40 } });
-            events.push(Event { time: t, data: EventData::Marker(format!("m{i}")) });
+            events.push(Event {
+                time: t,
+                data: EventData::Resize {
+                    cols: 120,
+                    rows: 40,
+                },
+            });
+            events.push(Event {
+                time: t,
+                data: EventData::Marker(format!("m{i}")),
+            });
         }
     }
-    events.push(Event { time: t + 1000, data: EventData::Exit(3) });
+    events.push(Event {
+        time: t + 1000,
+        data: EventData::Exit(3),
+    });
     events
 }

@@ -62,7 +62,9 @@ fn every_cut_is_truncated_and_reads_a_prefix() {
             Box::new(Cursor::new(bytes[..cut].to_vec())),
             &Default::default(),
         ) {
-            let got: Vec<Event> = (&mut reader).collect::<Result<_, _>>().expect("a cut file reads cleanly");
+            let got: Vec<Event> = (&mut reader)
+                .collect::<Result<_, _>>()
+                .expect("a cut file reads cleanly");
             assert!(reader.truncation().is_some(), "cut at {cut} not reported");
             let got = merged(&got);
             // Every event read is one of the recording's, in order; only the last may be a
@@ -87,7 +89,12 @@ fn every_flipped_byte_is_caught() {
             let mut bad = bytes.clone();
             bad[i] ^= mask;
             let r = check(&bad, &p);
-            assert_eq!(r.verdict, Verdict::Altered, "flip {mask:#x} at byte {i} of {}: {r:?}", bytes.len());
+            assert_eq!(
+                r.verdict,
+                Verdict::Altered,
+                "flip {mask:#x} at byte {i} of {}: {r:?}",
+                bytes.len()
+            );
         }
     }
 }
@@ -117,21 +124,30 @@ fn reordered_dropped_and_duplicated_frames_are_caught() {
     swapped.swap(1, 2);
     let cases = [
         ("swap frames 1 and 2", rebuild(&swapped, None)),
-        ("drop frame 1", rebuild(&[&all[..1], &all[2..]].concat(), None)),
+        (
+            "drop frame 1",
+            rebuild(&[&all[..1], &all[2..]].concat(), None),
+        ),
         ("drop the last frame", rebuild(&all[..all.len() - 1], None)),
-        ("duplicate frame 2", rebuild(&[&all[..3], &all[2..]].concat(), None)),
+        (
+            "duplicate frame 2",
+            rebuild(&[&all[..3], &all[2..]].concat(), None),
+        ),
         ("drop checkpoint 1", rebuild(&all, Some(1))),
     ];
     for (what, bad) in cases {
         assert_eq!(check(&bad, &p).verdict, Verdict::Altered, "{what}");
     }
     // Dropping the trailer is what a crash looks like: truncated, never intact.
-    assert_eq!(check(&bytes[..end_of_frames], &p).verdict, Verdict::Truncated);
+    assert_eq!(
+        check(&bytes[..end_of_frames], &p).verdict,
+        Verdict::Truncated
+    );
     // Two recordings spliced: the second's frames do not continue the first's chain.
     let (k2, _) = key();
     let other = container(&session(80), Some(k2), 1200);
-    let mut spliced = bytes[..l[2].0 .0].to_vec();
-    spliced.extend_from_slice(&other[layout(&other)[2].0 .0..]);
+    let mut spliced = bytes[..l[2].0.0].to_vec();
+    spliced.extend_from_slice(&other[layout(&other)[2].0.0..]);
     assert_eq!(check(&spliced, &p).verdict, Verdict::Altered);
 }
 
@@ -140,15 +156,24 @@ fn seeks_with_the_trailer_and_with_checkpoints_only() {
     let events = session(400);
     let bytes = container(&events, None, 1500);
     let all = read_all(bytes.clone()).1;
-    let crashed = &bytes[..layout(&bytes).last().unwrap().1 .0 + 1];
+    let crashed = &bytes[..layout(&bytes).last().unwrap().1.0 + 1];
     let crashed_all = read_all(crashed.to_vec()).1;
     for t in [0u64, 1, 3_000_000, 17_345_678, 40_000_000, u64::MAX / 2] {
         let want: Vec<Event> = all.iter().filter(|e| e.time >= t).cloned().collect();
-        let got: Vec<Event> = open_at(Cursor::new(bytes.clone()), t).unwrap().collect::<Result<_, _>>().unwrap();
+        let got: Vec<Event> = open_at(Cursor::new(bytes.clone()), t)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(got, want, "seek to {t}");
-        let want: Vec<Event> = crashed_all.iter().filter(|e| e.time >= t).cloned().collect();
-        let got: Vec<Event> =
-            open_at(Cursor::new(crashed.to_vec()), t).unwrap().collect::<Result<_, _>>().unwrap();
+        let want: Vec<Event> = crashed_all
+            .iter()
+            .filter(|e| e.time >= t)
+            .cloned()
+            .collect();
+        let got: Vec<Event> = open_at(Cursor::new(crashed.to_vec()), t)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(got, want, "seek in crashed file to {t}");
     }
     let index = SeekIndex::load(&mut Cursor::new(crashed.to_vec())).unwrap();
@@ -159,9 +184,11 @@ fn seeks_with_the_trailer_and_with_checkpoints_only() {
 fn a_cut_live_recording_keeps_everything_up_to_the_last_flush() {
     // A live recorder: events, then a tick 200 ms later flushes; the file is cut right there.
     let opts = sessrec_formats::container::WriterOptions::default();
-    let mut w = sessrec_formats::container::ContainerWriter::new(Vec::new(), &header(), None, opts).unwrap();
+    let mut w = sessrec_formats::container::ContainerWriter::new(Vec::new(), &header(), None, opts)
+        .unwrap();
     for i in 0..50u64 {
-        w.write_event(&Event::output(i * 10_000, format!("line {i}\r\n"))).unwrap();
+        w.write_event(&Event::output(i * 10_000, format!("line {i}\r\n")))
+            .unwrap();
     }
     w.tick(700).unwrap();
     let cut = w.get_ref().clone();
@@ -174,7 +201,8 @@ fn a_cut_live_recording_keeps_everything_up_to_the_last_flush() {
 fn a_huge_line_is_refused_not_allocated() {
     let mut bytes = b"{\"version\": 2, \"width\": 80, \"height\": 24}\n[0.1, \"o\", \"".to_vec();
     bytes.resize(bytes.len() + sessrec_formats::MAX_LINE + 10, b'a');
-    let mut r = sessrec_formats::open_reader(Box::new(Cursor::new(bytes)), &Default::default()).unwrap();
+    let mut r =
+        sessrec_formats::open_reader(Box::new(Cursor::new(bytes)), &Default::default()).unwrap();
     let err = r.next().unwrap().unwrap_err().to_string();
     assert!(err.contains("line 2 is longer than"), "{err}");
 }

@@ -13,7 +13,10 @@ use sessrec_formats::{OpenOptions, open_reader};
 
 /// Reads everything a reader yields; returns how many events.
 fn drain(bytes: &[u8], timing: Option<&Path>) -> usize {
-    let opts = OpenOptions { timing: timing.map(Path::to_path_buf), ..OpenOptions::default() };
+    let opts = OpenOptions {
+        timing: timing.map(Path::to_path_buf),
+        ..OpenOptions::default()
+    };
     let Ok(reader) = open_reader(Box::new(Cursor::new(bytes.to_vec())), &opts) else {
         return 0;
     };

@@ -50,7 +50,9 @@ proptest! {
 #[test]
 fn quantised_times_never_drift() {
     // 10 000 events 1.4 ms apart: naive per-interval rounding would drift by 4 s.
-    let events: Vec<Event> = (1..=10_000).map(|i| Event::output(i * 1_400, "x")).collect();
+    let events: Vec<Event> = (1..=10_000)
+        .map(|i| Event::output(i * 1_400, "x"))
+        .collect();
     let (_, read) = read_all(encode(V3Encoder::new(), &header(), &events));
     assert_eq!(read.last().map(|e| e.time), Some(14_000_000));
 }

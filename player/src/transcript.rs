@@ -35,7 +35,9 @@ pub fn write_transcript<W: Write>(
     let mut decoder = Utf8Decoder::default();
     for event in events {
         let lines = match event?.data {
-            EventData::Output(bytes) => terminal.feed_with(decoder.decode(&bytes).as_str(), &mut transcript),
+            EventData::Output(bytes) => {
+                terminal.feed_with(decoder.decode(&bytes).as_str(), &mut transcript)
+            }
             EventData::Resize { cols, rows } if cols > 0 && rows > 0 => {
                 terminal.resize_with(usize::from(cols), usize::from(rows), &mut transcript)
             }

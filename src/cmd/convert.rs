@@ -25,16 +25,22 @@ impl Convert {
         let mut out = Output::create(&self.output, self.force)?;
         let context = || format!("converting {}", self.input.display());
         match target {
-            Target::V3 => write_asciicast(V3Encoder::new(), &mut reader, &mut out).with_context(context)?,
-            Target::V2 => write_asciicast(V2Encoder, &mut reader, &mut out).with_context(context)?,
+            Target::V3 => {
+                write_asciicast(V3Encoder::new(), &mut reader, &mut out).with_context(context)?
+            }
+            Target::V2 => {
+                write_asciicast(V2Encoder, &mut reader, &mut out).with_context(context)?
+            }
             Target::Raw => write_raw(&mut reader, &mut out).with_context(context)?,
             Target::Txt => {
                 let (cols, rows) = (reader.header().cols, reader.header().rows);
-                sessrec_player::write_transcript(&mut reader, cols, rows, &mut out).with_context(context)?
+                sessrec_player::write_transcript(&mut reader, cols, rows, &mut out)
+                    .with_context(context)?
             }
             Target::Zst => {
                 let header = with_session(reader.header().clone(), &reader);
-                let mut writer = ContainerWriter::new(&mut out, &header, signer, WriterOptions::default())?;
+                let mut writer =
+                    ContainerWriter::new(&mut out, &header, signer, WriterOptions::default())?;
                 for event in &mut reader {
                     writer.write_event(&event.with_context(context)?)?;
                 }
@@ -71,7 +77,10 @@ fn with_session(mut header: Header, reader: &EventReader) -> Header {
     if header.sessrec.is_none() {
         let mut source = serde_json::Map::new();
         source.insert("format".into(), reader.format().name().into());
-        source.insert("converted_by".into(), concat!("sessrec ", env!("CARGO_PKG_VERSION")).into());
+        source.insert(
+            "converted_by".into(),
+            concat!("sessrec ", env!("CARGO_PKG_VERSION")).into(),
+        );
         header.sessrec = Some(SessrecMeta {
             format: 1,
             session_id: uuid::Uuid::now_v7().to_string(),
@@ -86,7 +95,11 @@ fn with_session(mut header: Header, reader: &EventReader) -> Header {
     header
 }
 
-fn write_asciicast(mut enc: impl Encoder, reader: &mut EventReader, out: &mut impl Write) -> Result<()> {
+fn write_asciicast(
+    mut enc: impl Encoder,
+    reader: &mut EventReader,
+    out: &mut impl Write,
+) -> Result<()> {
     out.write_all(&enc.header(reader.header()))?;
     let mut buf = Vec::with_capacity(64 * 1024);
     for event in reader {

@@ -1,9 +1,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
+use serde_json::{Value, json};
 use sessrec_formats::time::clock;
 use sessrec_formats::{EventData, OpenOptions, open_path};
-use serde_json::{Value, json};
 
 use super::input_status;
 use crate::cli::Info;
@@ -25,8 +25,8 @@ impl Info {
             timing: self.timing.clone(),
             ..OpenOptions::default()
         };
-        let mut reader =
-            open_path(&self.file, &opts).with_context(|| format!("cannot read {}", self.file.display()))?;
+        let mut reader = open_path(&self.file, &opts)
+            .with_context(|| format!("cannot read {}", self.file.display()))?;
         let mut c = Counts::default();
         for event in &mut reader {
             let event = event.with_context(|| format!("reading {}", self.file.display()))?;
@@ -56,7 +56,10 @@ impl Info {
             *c.by_kind.entry(kind).or_default() += 1;
         }
         let (status, warning) = input_status(&reader);
-        let file_size = std::fs::metadata(&self.file).ok().filter(|m| m.is_file()).map(|m| m.len());
+        let file_size = std::fs::metadata(&self.file)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
         let h = reader.header();
         let integ = reader.integrity();
         let plain = integ.as_ref().map(|i| i.plain_bytes);
@@ -114,24 +117,45 @@ fn print_text(d: &Value) {
     println!("format:       {}{gz}", s(&d["format"]));
     println!(
         "terminal:     {}x{} {}",
-        d["term"]["cols"], d["term"]["rows"], s(&d["term"]["type"])
+        d["term"]["cols"],
+        d["term"]["rows"],
+        s(&d["term"]["type"])
     );
-    if let Some(t) = d["timestamp"].as_i64().and_then(|t| jiff::Timestamp::from_second(t).ok()) {
+    if let Some(t) = d["timestamp"]
+        .as_i64()
+        .and_then(|t| jiff::Timestamp::from_second(t).ok())
+    {
         println!("started:      {t}");
     }
     if !d["command"].is_null() {
         println!("command:      {}", s(&d["command"]));
     }
-    println!("duration:     {}", clock(d["duration_ms"].as_u64().unwrap_or(0) * 1000));
+    println!(
+        "duration:     {}",
+        clock(d["duration_ms"].as_u64().unwrap_or(0) * 1000)
+    );
     let events: Vec<String> = d["events"]
         .as_object()
         .map(|o| o.iter().map(|(k, v)| format!("{k} {v}")).collect())
         .unwrap_or_default();
-    println!("events:       {}", if events.is_empty() { "none".into() } else { events.join(", ") });
-    println!("bytes:        output {}, input {}", d["output_bytes"], d["input_bytes"]);
+    println!(
+        "events:       {}",
+        if events.is_empty() {
+            "none".into()
+        } else {
+            events.join(", ")
+        }
+    );
+    println!(
+        "bytes:        output {}, input {}",
+        d["output_bytes"], d["input_bytes"]
+    );
     println!("exit status:  {}", s(&d["exit_status"]));
     if let Some(size) = d["size_bytes"].as_u64() {
-        let ratio = d["compression_ratio"].as_f64().map(|r| format!(", compression {r}x")).unwrap_or_default();
+        let ratio = d["compression_ratio"]
+            .as_f64()
+            .map(|r| format!(", compression {r}x"))
+            .unwrap_or_default();
         println!("size:         {size} bytes{ratio}");
     }
     if let Some(m) = d["sessrec"].as_object() {
@@ -144,7 +168,11 @@ fn print_text(d: &Value) {
             "container:    {} frames, {} checkpoints matching, trailer {}, signed by {} (run `sessrec verify --key` to check signatures)",
             c["frames"],
             c["checkpoints_matching"],
-            if c["trailer"] == true { "present" } else { "missing" },
+            if c["trailer"] == true {
+                "present"
+            } else {
+                "missing"
+            },
             s(&c["signed_by"]),
         );
     }

@@ -2,9 +2,9 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use anyhow::{Context, Result, bail};
+use serde_json::json;
 use sessrec_formats::container::{Verdict, VerifyReport, ZSTD_MAGIC, is_skippable, verify};
 use sessrec_formats::time::clock;
-use serde_json::json;
 
 use crate::cli::Verify;
 use crate::exit::Status;
@@ -16,7 +16,8 @@ impl Verify {
             bail!("verify needs a file it can seek in; save standard input to a file first");
         }
         let trusted = read_public_keys(&self.keys)?;
-        let mut file = File::open(&self.file).with_context(|| format!("cannot open {}", self.file.display()))?;
+        let mut file = File::open(&self.file)
+            .with_context(|| format!("cannot open {}", self.file.display()))?;
         if !is_container(&mut file)? {
             println!(
                 "{}: unsigned: not a .cast.zst, so there is nothing to verify (sessrec convert IN OUT.cast.zst \
@@ -25,7 +26,8 @@ impl Verify {
             );
             return Ok(Status::Unsigned);
         }
-        let report = verify(file, trusted).with_context(|| format!("cannot verify {}", self.file.display()))?;
+        let report = verify(file, trusted)
+            .with_context(|| format!("cannot verify {}", self.file.display()))?;
         let (status, line) = describe(&report, !self.keys.is_empty());
         if self.json {
             let i = &report.integrity;
@@ -67,7 +69,12 @@ fn is_container(file: &mut File) -> Result<bool> {
 fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
     let i = &r.integrity;
     let state = || match (&i.trailer, i.verified_frames) {
-        (Some(_), _) => format!("complete, {} frames, {} events, {}", i.data_frames, r.events, clock(r.last_event_ms * 1000)),
+        (Some(_), _) => format!(
+            "complete, {} frames, {} events, {}",
+            i.data_frames,
+            r.events,
+            clock(r.last_event_ms * 1000)
+        ),
         (None, 0) => "truncated before its first checkpoint".to_string(),
         (None, n) => format!(
             "truncated after frame {} (complete up to {})",
@@ -78,7 +85,11 @@ fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
     match r.verdict {
         Verdict::Intact => (
             Status::Ok,
-            format!("intact and signed by trusted key {}: {}", i.signer.as_deref().unwrap_or("?"), state()),
+            format!(
+                "intact and signed by trusted key {}: {}",
+                i.signer.as_deref().unwrap_or("?"),
+                state()
+            ),
         ),
         Verdict::Altered => {
             let d = i.damage.as_ref();
@@ -94,9 +105,13 @@ fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
         }
         Verdict::Unsigned if i.session_id.is_none() => (
             Status::Unsigned,
-            "unsigned: not a sessrec recording (no session id in its header), nothing to verify".into(),
+            "unsigned: not a sessrec recording (no session id in its header), nothing to verify"
+                .into(),
         ),
-        Verdict::Unsigned => (Status::Unsigned, format!("unsigned: the recording carries no signatures; {}", state())),
+        Verdict::Unsigned => (
+            Status::Unsigned,
+            format!("unsigned: the recording carries no signatures; {}", state()),
+        ),
         Verdict::UntrustedKey => {
             let hint = if keys_given {
                 "none of the --key files is that key"
@@ -105,14 +120,21 @@ fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
             };
             (
                 Status::UntrustedKey,
-                format!("signed by untrusted key {} ({hint}); {}", i.signer.as_deref().unwrap_or("?"), state()),
+                format!(
+                    "signed by untrusted key {} ({hint}); {}",
+                    i.signer.as_deref().unwrap_or("?"),
+                    state()
+                ),
             )
         }
         Verdict::Truncated => {
             let tail = r.unverified_tail_ms();
             let mut line = state();
             if tail > 0 {
-                line.push_str(&format!("; unverified tail of {:.3} s after it", tail as f64 / 1000.0));
+                line.push_str(&format!(
+                    "; unverified tail of {:.3} s after it",
+                    tail as f64 / 1000.0
+                ));
             }
             (Status::Truncated, line)
         }

@@ -63,10 +63,11 @@ fn parse_line(
             return Ok(None);
         }
         let (time, code, data): (&RawValue, Cow<'_, str>, Value) = serde_json::from_slice(trimmed)
-            .map_err(|e| FormatError::line(line_no, format!("not an event [time, code, data]: {e}")))?;
-        let t = parse_seconds(time.get()).ok_or_else(|| {
-            FormatError::line(line_no, format!("invalid time {}", time.get()))
-        })?;
+            .map_err(|e| {
+                FormatError::line(line_no, format!("not an event [time, code, data]: {e}"))
+            })?;
+        let t = parse_seconds(time.get())
+            .ok_or_else(|| FormatError::line(line_no, format!("invalid time {}", time.get())))?;
         let time = match version {
             Version::V2 => t,
             _ => clock.saturating_add(t),

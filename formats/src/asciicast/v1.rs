@@ -56,7 +56,10 @@ pub(crate) fn read(reader: impl Read) -> Result<(Header, V1Reader)> {
         });
     }
     let doc: V1Doc = serde_json::from_slice(&text).map_err(|e| {
-        FormatError::line(e.line() as u64, format!("not an asciicast v1 document: {e}"))
+        FormatError::line(
+            e.line() as u64,
+            format!("not an asciicast v1 document: {e}"),
+        )
     })?;
     if doc.version != 1 {
         return Err(FormatError::Header(format!(
@@ -84,9 +87,8 @@ pub(crate) fn read(reader: impl Read) -> Result<(Header, V1Reader)> {
     let mut clock: Micros = 0;
     let mut events = VecDeque::with_capacity(doc.stdout.len());
     for (i, (delay, data)) in doc.stdout.into_iter().enumerate() {
-        let d = parse_seconds(&delay.to_string()).ok_or_else(|| {
-            FormatError::Header(format!("stdout[{i}]: invalid delay {delay}"))
-        })?;
+        let d = parse_seconds(&delay.to_string())
+            .ok_or_else(|| FormatError::Header(format!("stdout[{i}]: invalid delay {delay}")))?;
         clock = clock.saturating_add(d);
         events.push_back(Event {
             time: clock,

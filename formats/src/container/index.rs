@@ -67,7 +67,8 @@ fn read_trailer_index<R: Read + Seek>(file: &mut R) -> Result<Option<Vec<FrameEn
     if json_len + 16 > len || json_len > super::MAX_SKIPPABLE {
         return Ok(None);
     }
-    file.seek(SeekFrom::End(-(json_len as i64) - 8)).map_err(io)?;
+    file.seek(SeekFrom::End(-(json_len as i64) - 8))
+        .map_err(io)?;
     let mut payload = vec![0u8; json_len as usize + 8];
     file.read_exact(&mut payload).map_err(io)?;
     Ok(parse_trailer_payload(&payload).map(|t| t.frames))
@@ -89,7 +90,9 @@ pub fn open_at<R: Read + Seek + Send + 'static>(mut file: R, t: Micros) -> Resul
             .map_err(|e| FormatError::io("reading the header", e))?;
         let (version, header) = parse_header_line(line.trim_ascii_end())?;
         if version != Version::V3 {
-            return Err(FormatError::Header("a .cast.zst must hold asciicast v3".into()));
+            return Err(FormatError::Header(
+                "a .cast.zst must hold asciicast v3".into(),
+            ));
         }
         header
     };

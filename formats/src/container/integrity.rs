@@ -130,7 +130,9 @@ impl Tracker {
     pub(crate) fn damaged(&mut self, offset: u64, reason: impl Into<String>) {
         if self.integ.damage.is_none() {
             self.integ.damage = Some(Damage {
-                frame: self.next_frame.saturating_sub(u64::from(self.awaiting_checkpoint)),
+                frame: self
+                    .next_frame
+                    .saturating_sub(u64::from(self.awaiting_checkpoint)),
                 offset,
                 reason: reason.into(),
             });
@@ -179,7 +181,10 @@ impl Tracker {
         if self.awaiting_checkpoint && self.integ.chain_checked && self.integ.session_id.is_some() {
             self.damaged(
                 offset,
-                format!("the checkpoint after frame {} is missing", self.next_frame - 1),
+                format!(
+                    "the checkpoint after frame {} is missing",
+                    self.next_frame - 1
+                ),
             );
         }
     }
@@ -210,10 +215,19 @@ impl Tracker {
         }
         let frame = self.next_frame.wrapping_sub(1);
         let Ok(cp) = serde_json::from_slice::<Checkpoint>(payload) else {
-            return self.damaged(offset, format!("the checkpoint after frame {frame} is unreadable"));
+            return self.damaged(
+                offset,
+                format!("the checkpoint after frame {frame} is unreadable"),
+            );
         };
         if !self.awaiting_checkpoint {
-            return self.damaged(offset, format!("an extra checkpoint (for frame {}) follows frame {frame}", cp.frame));
+            return self.damaged(
+                offset,
+                format!(
+                    "an extra checkpoint (for frame {}) follows frame {frame}",
+                    cp.frame
+                ),
+            );
         }
         self.awaiting_checkpoint = false;
         let (f_off, f_len) = self.frames.last().copied().unwrap_or_default();
@@ -227,10 +241,19 @@ impl Tracker {
             );
         }
         if cp.hash != hex(&self.chain) {
-            return self.damaged(offset, format!("frame {frame} does not match its hash chain"));
+            return self.damaged(
+                offset,
+                format!("frame {frame} does not match its hash chain"),
+            );
         }
         if !self.session_matches(&cp.session) {
-            return self.damaged(offset, format!("checkpoint {frame} belongs to another session ({})", cp.session));
+            return self.damaged(
+                offset,
+                format!(
+                    "checkpoint {frame} belongs to another session ({})",
+                    cp.session
+                ),
+            );
         }
         if !self.check_signature(offset, &cp, cp.key.clone(), frame) {
             return;
@@ -251,7 +274,10 @@ impl Tracker {
         if self.awaiting_checkpoint {
             return self.damaged(
                 offset,
-                format!("the checkpoint after frame {} is missing", self.next_frame - 1),
+                format!(
+                    "the checkpoint after frame {} is missing",
+                    self.next_frame - 1
+                ),
             );
         }
         let listed: Vec<(u64, u64)> = trailer.frames.iter().map(|f| (f.offset, f.len)).collect();
@@ -263,7 +289,10 @@ impl Tracker {
             ));
         }
         if trailer.hash != hex(&self.chain) {
-            return self.damaged(offset, "the final hash in the trailer does not match the frames");
+            return self.damaged(
+                offset,
+                "the final hash in the trailer does not match the frames",
+            );
         }
         if !self.session_matches(&trailer.session) {
             return self.damaged(offset, "the trailer belongs to another session");
@@ -275,13 +304,22 @@ impl Tracker {
     }
 
     fn session_matches(&self, session: &str) -> bool {
-        self.integ.session_id.as_deref().is_none_or(|s| s == session)
+        self.integ
+            .session_id
+            .as_deref()
+            .is_none_or(|s| s == session)
     }
 
     /// Checks a record's signature; false when that is an alteration. A recording whose header
     /// names a key must have every record signed by that key; one whose header names none must
     /// have no signatures.
-    fn check_signature<S: Signed>(&mut self, offset: u64, record: &S, key: Option<String>, frame: u64) -> bool {
+    fn check_signature<S: Signed>(
+        &mut self,
+        offset: u64,
+        record: &S,
+        key: Option<String>,
+        frame: u64,
+    ) -> bool {
         let expected = self.integ.header_key_id.clone();
         let key_id = match (key, expected) {
             (None, None) if !record.has_signature() => {
@@ -310,7 +348,10 @@ impl Tracker {
         let trusted = self.trusted.iter().any(|k| k.id().to_string() == key_id);
         match key {
             Some(k) if !record.signature_valid(k) => {
-                self.damaged(offset, format!("the signature after frame {frame} is invalid"));
+                self.damaged(
+                    offset,
+                    format!("the signature after frame {frame} is invalid"),
+                );
                 false
             }
             _ => {

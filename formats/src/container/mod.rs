@@ -7,7 +7,7 @@
 //! * Data frames are ordinary, independent zstd frames holding whole asciicast v3 lines, so
 //!   `zstd -dc file.cast.zst` prints a valid asciicast v3 file. Inside a frame the writer flushes
 //!   the compressor on the caller's timer (every 200 ms in the recorder), so a cut file decodes up
-//!   to the last flush. A frame ends at ≥ 1 MiB of plain text or ≥ 5 s.
+//!   to the last flush. A frame ends at ≥ 16 MiB of plain text or ≥ 5 s (see [`WriterOptions`]).
 //! * After each data frame comes a zstd *skippable* frame (magic [`CHECKPOINT_MAGIC`]) holding a
 //!   [`Checkpoint`] as JSON: frame number, offsets, time range, totals, the hash chain
 //!   `h[n] = SHA-256(h[n-1] || compressed bytes of frame n)` with `h[-1]` = 32 zero bytes, and an

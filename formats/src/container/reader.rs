@@ -143,8 +143,10 @@ impl<R: Read> ContainerReader<R> {
             Ok(h) => h,
             Err(e) => {
                 let frame = self.tracker.integ.data_frames;
-                self.tracker
-                    .damaged(self.offset, format!("frame {frame} does not decompress ({e})"));
+                self.tracker.damaged(
+                    self.offset,
+                    format!("frame {frame} does not decompress ({e})"),
+                );
                 self.done = true;
                 return Ok(());
             }
@@ -158,7 +160,8 @@ impl<R: Read> ContainerReader<R> {
         if hint == 0 {
             if let Some(f) = self.frame.take() {
                 let len = self.offset - f.offset;
-                self.tracker.frame_complete(f.offset, len, f.hasher.finalize().into());
+                self.tracker
+                    .frame_complete(f.offset, len, f.hasher.finalize().into());
             }
         }
         Ok(())
@@ -182,7 +185,11 @@ impl<R: Read> ContainerReader<R> {
             self.done = true;
             return Ok(());
         }
-        let magic = u32::from_le_bytes(self.buf[self.pos..self.pos + 4].try_into().unwrap_or_default());
+        let magic = u32::from_le_bytes(
+            self.buf[self.pos..self.pos + 4]
+                .try_into()
+                .unwrap_or_default(),
+        );
         if magic == ZSTD_MAGIC {
             self.tracker.frame_start(self.offset);
             if self.tracker.integ.damage.is_some() {
@@ -201,7 +208,10 @@ impl<R: Read> ContainerReader<R> {
             let what = if self.offset == 0 {
                 "this is not a .cast.zst file (no zstd frame at its start)".to_string()
             } else {
-                format!("unexpected bytes at offset {} (not a zstd frame)", self.offset)
+                format!(
+                    "unexpected bytes at offset {} (not a zstd frame)",
+                    self.offset
+                )
             };
             self.tracker.damaged(self.offset, what);
             self.done = true;
@@ -211,10 +221,16 @@ impl<R: Read> ContainerReader<R> {
             self.cut(false);
             return Ok(());
         }
-        let size = u32::from_le_bytes(self.buf[self.pos + 4..self.pos + 8].try_into().unwrap_or_default());
+        let size = u32::from_le_bytes(
+            self.buf[self.pos + 4..self.pos + 8]
+                .try_into()
+                .unwrap_or_default(),
+        );
         if u64::from(size) > MAX_SKIPPABLE {
-            self.tracker
-                .damaged(self.offset, format!("a skippable frame claims {size} bytes"));
+            self.tracker.damaged(
+                self.offset,
+                format!("a skippable frame claims {size} bytes"),
+            );
             self.done = true;
             return Ok(());
         }
@@ -229,9 +245,10 @@ impl<R: Read> ContainerReader<R> {
         match magic {
             CHECKPOINT_MAGIC => self.tracker.checkpoint(start, &payload),
             TRAILER_MAGIC => self.tracker.trailer(start, &payload),
-            _ => self
-                .tracker
-                .damaged(start, format!("an unknown skippable frame (magic {magic:#x})")),
+            _ => self.tracker.damaged(
+                start,
+                format!("an unknown skippable frame (magic {magic:#x})"),
+            ),
         }
         if self.tracker.integ.damage.is_some() {
             self.done = true;

@@ -156,7 +156,10 @@ pub(crate) fn skippable_frame(magic: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 pub(crate) fn checkpoint_frame(cp: &Checkpoint) -> Vec<u8> {
-    skippable_frame(CHECKPOINT_MAGIC, &serde_json::to_vec(cp).unwrap_or_default())
+    skippable_frame(
+        CHECKPOINT_MAGIC,
+        &serde_json::to_vec(cp).unwrap_or_default(),
+    )
 }
 
 pub(crate) fn trailer_frame(trailer: &Trailer) -> Vec<u8> {

@@ -15,10 +15,7 @@ pub(crate) enum Item {
 
 /// Calls `visit(offset, item)` for each whole frame until the end, the first damaged frame or
 /// a cut (which end the walk quietly: the caller has what could be read).
-pub(crate) fn walk<R: Read + Seek>(
-    r: &mut R,
-    mut visit: impl FnMut(u64, Item),
-) -> io::Result<()> {
+pub(crate) fn walk<R: Read + Seek>(r: &mut R, mut visit: impl FnMut(u64, Item)) -> io::Result<()> {
     let end = r.seek(SeekFrom::End(0))?;
     let mut offset = 0u64;
     r.seek(SeekFrom::Start(0))?;

@@ -7,10 +7,18 @@ pub(crate) fn parse_datetime(text: &str) -> Option<i64> {
     let (date, rest) = text.split_at_checked(10)?;
     let rest = rest.strip_prefix([' ', 'T'])?;
     let mut d = date.split('-');
-    let (y, m, day): (i64, i64, i64) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    let (y, m, day): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
     let (time, zone) = rest.split_at_checked(8)?;
     let mut t = time.split(':');
-    let (hh, mm, ss): (i64, i64, i64) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?, t.next()?.parse().ok()?);
+    let (hh, mm, ss): (i64, i64, i64) = (
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+    );
     let zone = zone.trim();
     let offset = if zone.is_empty() || zone == "Z" {
         0
@@ -49,8 +57,14 @@ mod tests {
     #[test]
     fn parses_dates() {
         assert_eq!(parse_datetime("1970-01-01 00:00:00+00:00"), Some(0));
-        assert_eq!(parse_datetime("2026-11-26 20:57:07+00:00"), Some(1_795_726_627));
-        assert_eq!(parse_datetime("2026-11-26 21:57:07+01:00"), Some(1_795_726_627));
+        assert_eq!(
+            parse_datetime("2026-11-26 20:57:07+00:00"),
+            Some(1_795_726_627)
+        );
+        assert_eq!(
+            parse_datetime("2026-11-26 21:57:07+01:00"),
+            Some(1_795_726_627)
+        );
         assert_eq!(parse_datetime("garbage"), None);
     }
 }

@@ -31,7 +31,10 @@ struct ScriptReader {
     done: bool,
 }
 
-pub(crate) fn open<R: BufRead + Send + 'static>(mut log: R, timing: Option<&Path>) -> Result<EventReader> {
+pub(crate) fn open<R: BufRead + Send + 'static>(
+    mut log: R,
+    timing: Option<&Path>,
+) -> Result<EventReader> {
     let timing_path = timing.ok_or_else(|| {
         FormatError::Invalid(
             "a script typescript needs its timing file: pass --timing FILE (or keep it beside the \
@@ -47,7 +50,10 @@ pub(crate) fn open<R: BufRead + Send + 'static>(mut log: R, timing: Option<&Path
     let mut header = header_from_start_line(&String::from_utf8_lossy(&first));
     let open_timing = || -> Result<LineReader<BufReader<File>>> {
         let file = File::open(timing_path).map_err(|e| {
-            FormatError::io(format!("cannot open the timing file {}", timing_path.display()), e)
+            FormatError::io(
+                format!("cannot open the timing file {}", timing_path.display()),
+                e,
+            )
         })?;
         Ok(LineReader::new(BufReader::new(file)))
     };
@@ -99,7 +105,13 @@ fn open_input_log(timing_path: &Path, name: &str) -> Result<Log> {
     let base = Path::new(name).file_name().unwrap_or_default();
     let path = timing_path.parent().unwrap_or(Path::new(".")).join(base);
     let file = File::open(&path).map_err(|e| {
-        FormatError::io(format!("cannot open the input log {} named by the timing file", path.display()), e)
+        FormatError::io(
+            format!(
+                "cannot open the input log {} named by the timing file",
+                path.display()
+            ),
+            e,
+        )
     })?;
     let mut r = BufReader::new(file);
     let mut first = Vec::new();
@@ -113,7 +125,10 @@ fn open_input_log(timing_path: &Path, name: &str) -> Result<Log> {
 /// `Script started on DATE [COMMAND="..." TERM="..." TTY="..." COLUMNS="100" LINES="30"]`
 fn header_from_start_line(line: &str) -> Header {
     let mut header = Header::new(80, 24);
-    let rest = line.trim_end().strip_prefix("Script started on ").unwrap_or("");
+    let rest = line
+        .trim_end()
+        .strip_prefix("Script started on ")
+        .unwrap_or("");
     let (date, attrs) = rest.split_once(" [").unwrap_or((rest, ""));
     header.timestamp = parse_datetime(date);
     for (key, value) in attributes(attrs) {
@@ -133,7 +148,11 @@ fn attributes(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(eq) = rest.find("=\"") {
-        let key = rest[..eq].rsplit([' ', '[']).next().unwrap_or("").to_owned();
+        let key = rest[..eq]
+            .rsplit([' ', '['])
+            .next()
+            .unwrap_or("")
+            .to_owned();
         let after = &rest[eq + 2..];
         let Some(end) = after.find('"') else { break };
         out.push((key, after[..end].to_owned()));
@@ -155,7 +174,8 @@ impl ScriptReader {
             (Some(i), true) => i,
             _ => &mut self.output,
         };
-        let got = read_full(src, &mut data).map_err(|e| FormatError::io("reading the typescript", e))?;
+        let got =
+            read_full(src, &mut data).map_err(|e| FormatError::io("reading the typescript", e))?;
         if got < n {
             data.truncate(got);
             self.cut = Some(format!(
@@ -170,19 +190,35 @@ impl ScriptReader {
         let line_no = self.timing.number() + 1;
         let text = match self.timing.next_line()? {
             None => return Ok(false),
-            Some(Line::Complete(l) | Line::Unterminated(l)) => String::from_utf8_lossy(l).into_owned(),
+            Some(Line::Complete(l) | Line::Unterminated(l)) => {
+                String::from_utf8_lossy(l).into_owned()
+            }
         };
         let bad = |why: &str| FormatError::line(line_no, format!("timing file: {why}: {text:?}"));
         let mut parts = text.split_ascii_whitespace();
-        let kind = if self.advanced { parts.next().ok_or_else(|| bad("empty line"))? } else { "O" };
-        let delay = parts.next().and_then(parse_seconds).ok_or_else(|| bad("invalid delay"))?;
+        let kind = if self.advanced {
+            parts.next().ok_or_else(|| bad("empty line"))?
+        } else {
+            "O"
+        };
+        let delay = parts
+            .next()
+            .and_then(parse_seconds)
+            .ok_or_else(|| bad("invalid delay"))?;
         self.clock = self.clock.saturating_add(delay);
         let time = self.clock;
         match kind {
             "O" | "I" => {
-                let n: usize = parts.next().and_then(|n| n.parse().ok()).ok_or_else(|| bad("invalid byte count"))?;
+                let n: usize = parts
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| bad("invalid byte count"))?;
                 let data = self.take_bytes(kind == "I", n, line_no)?;
-                let data = if kind == "O" { EventData::Output(data) } else { EventData::Input(data) };
+                let data = if kind == "O" {
+                    EventData::Output(data)
+                } else {
+                    EventData::Input(data)
+                };
                 self.queue.push_back(Event { time, data });
             }
             "H" => {
@@ -200,7 +236,10 @@ impl ScriptReader {
                     }
                 }
                 if let (Some(cols), Some(rows)) = size {
-                    self.queue.push_back(Event { time, data: EventData::Resize { cols, rows } });
+                    self.queue.push_back(Event {
+                        time,
+                        data: EventData::Resize { cols, rows },
+                    });
                 }
             }
             _ => return Err(bad("unknown entry type")),
@@ -240,7 +279,10 @@ impl EventSource for ScriptReader {
                 self.done = true;
                 self.read_footer()?;
                 if let Some(status) = self.exit.take() {
-                    self.queue.push_back(Event { time: self.clock, data: EventData::Exit(status) });
+                    self.queue.push_back(Event {
+                        time: self.clock,
+                        data: EventData::Exit(status),
+                    });
                 }
             }
         }
@@ -259,7 +301,12 @@ mod tests {
     fn reads_attributes() {
         let a = attributes(r#"Script done on 2026-11-26 21:35:16+00:00 [COMMAND_EXIT_CODE="3"]"#);
         assert_eq!(a, vec![("COMMAND_EXIT_CODE".to_string(), "3".to_string())]);
-        let h = header_from_start_line(r#"Script started on 2026-11-26 20:57:07+00:00 [COMMAND="bash -l" TERM="xterm" COLUMNS="100" LINES="30"]"#);
-        assert_eq!((h.cols, h.rows, h.command.as_deref()), (100, 30, Some("bash -l")));
+        let h = header_from_start_line(
+            r#"Script started on 2026-11-26 20:57:07+00:00 [COMMAND="bash -l" TERM="xterm" COLUMNS="100" LINES="30"]"#,
+        );
+        assert_eq!(
+            (h.cols, h.rows, h.command.as_deref()),
+            (100, 30, Some("bash -l"))
+        );
     }
 }

@@ -64,7 +64,11 @@ pub(crate) fn open<R: BufRead + Send + 'static>(r: R) -> Result<EventReader> {
     header.term_type = first.term.clone();
     header.timestamp = first.time.map(|t| t.floor() as i64);
     let mut info = Map::new();
-    for (k, v) in [("host", &first.host), ("user", &first.user), ("rec", &first.rec)] {
+    for (k, v) in [
+        ("host", &first.host),
+        ("user", &first.user),
+        ("rec", &first.rec),
+    ] {
         if let Some(v) = v {
             info.insert(k.into(), Value::String(v.clone()));
         }
@@ -77,7 +81,11 @@ pub(crate) fn open<R: BufRead + Send + 'static>(r: R) -> Result<EventReader> {
     let line = reader.lines.number();
     reader.expand(first, line)?;
     // The window size tlog logs before any I/O is the initial size, not a resize.
-    if let Some(Event { data: EventData::Resize { cols, rows }, .. }) = reader.queue.front() {
+    if let Some(Event {
+        data: EventData::Resize { cols, rows },
+        ..
+    }) = reader.queue.front()
+    {
         header.cols = *cols;
         header.rows = *rows;
         reader.queue.pop_front();
@@ -103,7 +111,12 @@ impl<R: BufRead> TlogReader<R> {
                     self.cut = Some(format!("the input ends inside line {line_no}"));
                     return Ok(None);
                 }
-                Err(e) => return Err(FormatError::line(line_no, format!("not a tlog message: {e}"))),
+                Err(e) => {
+                    return Err(FormatError::line(
+                        line_no,
+                        format!("not a tlog message: {e}"),
+                    ));
+                }
             };
             if self.rec.is_some() && msg.rec != self.rec {
                 continue;
@@ -114,7 +127,9 @@ impl<R: BufRead> TlogReader<R> {
 
     /// Turns one message into events.
     fn expand(&mut self, msg: Message, line: u64) -> Result<()> {
-        let bad = |why: String| FormatError::line(line, format!("tlog message {}: {why}", msg.id.unwrap_or(0)));
+        let bad = |why: String| {
+            FormatError::line(line, format!("tlog message {}: {why}", msg.id.unwrap_or(0)))
+        };
         let mut clock = msg.pos.saturating_mul(1000);
         let (mut in_txt, mut out_txt) = (msg.in_txt.as_str(), msg.out_txt.as_str());
         let (mut in_bin, mut out_bin) = (msg.in_bin.as_slice(), msg.out_bin.as_slice());
@@ -124,29 +139,50 @@ impl<R: BufRead> TlogReader<R> {
             let op = timing[i];
             i += 1;
             let start = i;
-            while i < timing.len() && (timing[i].is_ascii_digit() || timing[i] == b'/' || timing[i] == b'x') {
+            while i < timing.len()
+                && (timing[i].is_ascii_digit() || timing[i] == b'/' || timing[i] == b'x')
+            {
                 i += 1;
             }
             let arg = std::str::from_utf8(&timing[start..i]).unwrap_or("");
-            let num = |s: &str| s.parse::<u64>().map_err(|_| bad(format!("invalid timing entry {}{arg}", op as char)));
+            let num = |s: &str| {
+                s.parse::<u64>()
+                    .map_err(|_| bad(format!("invalid timing entry {}{arg}", op as char)))
+            };
             let pair = |s: &str| -> Result<(u64, u64)> {
-                let (a, b) = s.split_once('/').ok_or_else(|| bad(format!("invalid timing entry {}{s}", op as char)))?;
+                let (a, b) = s
+                    .split_once('/')
+                    .ok_or_else(|| bad(format!("invalid timing entry {}{s}", op as char)))?;
                 Ok((num(a)?, num(b)?))
             };
             match op {
                 b'+' => clock = clock.saturating_add(num(arg)?.saturating_mul(1000)),
                 b'<' | b'>' => {
-                    let txt = if op == b'<' { &mut in_txt } else { &mut out_txt };
+                    let txt = if op == b'<' {
+                        &mut in_txt
+                    } else {
+                        &mut out_txt
+                    };
                     let n = num(arg)? as usize;
-                    let end = char_boundary(txt, n).ok_or_else(|| bad(format!("{}{n} wants more text than the message has", op as char)))?;
+                    let end = char_boundary(txt, n).ok_or_else(|| {
+                        bad(format!(
+                            "{}{n} wants more text than the message has",
+                            op as char
+                        ))
+                    })?;
                     let (taken, rest) = txt.split_at(end);
                     *txt = rest;
                     self.push(op == b'<', clock, taken.as_bytes().to_vec());
                 }
                 b'[' | b']' => {
                     let (skip, take) = pair(arg)?;
-                    let (txt, bin) = if op == b'[' { (&mut in_txt, &mut in_bin) } else { (&mut out_txt, &mut out_bin) };
-                    let end = char_boundary(txt, skip as usize).ok_or_else(|| bad("skips more text than the message has".into()))?;
+                    let (txt, bin) = if op == b'[' {
+                        (&mut in_txt, &mut in_bin)
+                    } else {
+                        (&mut out_txt, &mut out_bin)
+                    };
+                    let end = char_boundary(txt, skip as usize)
+                        .ok_or_else(|| bad("skips more text than the message has".into()))?;
                     *txt = &txt[end..];
                     let take = take as usize;
                     if take > bin.len() {
@@ -157,9 +193,14 @@ impl<R: BufRead> TlogReader<R> {
                     self.push(op == b'[', clock, taken.to_vec());
                 }
                 b'=' => {
-                    let (w, h) = arg.split_once('x').ok_or_else(|| bad(format!("invalid window entry ={arg}")))?;
+                    let (w, h) = arg
+                        .split_once('x')
+                        .ok_or_else(|| bad(format!("invalid window entry ={arg}")))?;
                     let (cols, rows) = (num(w)? as u16, num(h)? as u16);
-                    self.queue.push_back(Event { time: clock, data: EventData::Resize { cols, rows } });
+                    self.queue.push_back(Event {
+                        time: clock,
+                        data: EventData::Resize { cols, rows },
+                    });
                 }
                 other => return Err(bad(format!("unknown timing entry {:?}", other as char))),
             }
@@ -180,7 +221,11 @@ impl<R: BufRead> TlogReader<R> {
                 }
             }
         }
-        let data = if input { EventData::Input(bytes) } else { EventData::Output(bytes) };
+        let data = if input {
+            EventData::Input(bytes)
+        } else {
+            EventData::Output(bytes)
+        };
         self.queue.push_back(Event { time, data });
     }
 }

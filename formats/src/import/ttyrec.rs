@@ -69,8 +69,9 @@ impl<R: BufRead> TtyrecReader<R> {
     /// Reads one record: its seconds field and the event.
     fn read_record(&mut self) -> Result<Option<(u32, Event)>> {
         let mut head = [0u8; 12];
-        let got = read_full(&mut self.r, &mut head)
-            .map_err(|e| FormatError::io(format!("reading ttyrec record {}", self.record + 1), e))?;
+        let got = read_full(&mut self.r, &mut head).map_err(|e| {
+            FormatError::io(format!("reading ttyrec record {}", self.record + 1), e)
+        })?;
         if got == 0 {
             return Ok(None);
         }

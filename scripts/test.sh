@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine with a Rust toolchain, as root.
+# Installs what the tests need, idempotently: the peer recorders from Debian (asciinema 2, ttyrec,
+# termrec, tlog, util-linux script) and zstd/gzip; asciinema 3 from crates.io, built once and
+# cached in ~/.cache/sessrec-test. Then runs every test of the workspace with the peers required.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools=${SESSREC_TEST_TOOLS:-$HOME/.cache/sessrec-test}
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+
+# Debian packages: (package, a file it installs).
+missing=()
+for pair in asciinema:/usr/bin/asciinema ttyrec:/usr/bin/ttyplay termrec:/usr/bin/termrec \
+            tlog:/usr/bin/tlog-rec zstd:/usr/bin/zstd gzip:/bin/gzip bsdutils:/usr/bin/script \
+            bsdutils:/usr/bin/scriptreplay; do
+    [ -e "${pair#*:}" ] || missing+=("${pair%%:*}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# tlog-rec refuses to start without a utmp file (containers often lack one).
+if [ ! -e /var/run/utmp ]; then
+    $sudo touch /var/run/utmp
+    $sudo chgrp utmp /var/run/utmp 2>/dev/null || true
+    $sudo chmod 664 /var/run/utmp
+fi
+
+# asciinema 3 (reads asciicast v3); about 2.5 minutes to build once.
+a3=$tools/asciinema-3.2.0
+if [ ! -x "$a3/bin/asciinema" ]; then
+    echo "== building asciinema 3.2.0 into $a3"
+    cargo install asciinema --version 3.2.0 --locked --quiet --root "$a3"
+fi
+mkdir -p "$tools/bin"
+ln -sf "$a3/bin/asciinema" "$tools/bin/asciinema3"
+export PATH="$tools/bin:$PATH"
+
+export SESSREC_PEERS=required
+# Benchmarks run once each as smoke tests (criterion's test mode), then every test.
+cargo test --workspace --benches --quiet
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --all-features --no-fail-fast
+else
+    cargo test --workspace --all-features --no-fail-fast
+fi
