@@ -229,6 +229,9 @@ fn script_recordings_match_scriptreplay() {
     run(&[
         "-q", "-e", "-f", "-m", "advanced", "-B", "a.io", "-T", "a.tm",
     ]);
+    run(&[
+        "-q", "-e", "-f", "-m", "advanced", "-I", "s.in", "-O", "s.out", "-T", "s.tm",
+    ]);
     let classic = p.raw("c.ts", &["--timing", "c.tm"]);
     let advanced = p.raw("a.io", &["--timing", "a.tm"]);
     assert_has_session(&classic);
@@ -242,8 +245,16 @@ fn script_recordings_match_scriptreplay() {
         p.tty("scriptreplay --log-timing a.tm --log-io a.io -d 1000"),
         expected
     );
-    // Exit status 3 is in both.
-    for (f, t) in [("c.ts", "c.tm"), ("a.io", "a.tm")] {
+    // Separate input and output logs: the input log is found beside the timing file.
+    let separate = p.raw("s.out", &["--timing", "s.tm"]);
+    let mut expected = separate.clone();
+    expected.push(b'\n');
+    assert_eq!(
+        p.tty("scriptreplay --log-timing s.tm --log-out s.out -d 1000"),
+        expected
+    );
+    // Exit status 3 is in all three.
+    for (f, t) in [("c.ts", "c.tm"), ("a.io", "a.tm"), ("s.out", "s.tm")] {
         let info: serde_json::Value =
             serde_json::from_slice(&p.sessrec(&["info", "--json", f, "--timing", t])).unwrap();
         assert_eq!(info["exit_status"], 3, "{f}");

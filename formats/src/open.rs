@@ -194,12 +194,7 @@ fn open_detect(
 fn open_container(stream: impl Read + Send + 'static, opts: &OpenOptions) -> Result<EventReader> {
     let mut reader = ContainerReader::new(stream, opts.trusted.clone())
         .map_err(|e| FormatError::io("starting the zstd decoder", e))?;
-    let mut line = Vec::new();
-    (&mut reader)
-        .take(crate::MAX_LINE as u64)
-        .read_until(b'\n', &mut line)
-        .map_err(|e| FormatError::io("reading the header", e))?;
-    if line.is_empty() {
+    let Some((version, header)) = asciicast::read_header_line(&mut reader)? else {
         let why = reader
             .integrity()
             .damage
@@ -207,8 +202,7 @@ fn open_container(stream: impl Read + Send + 'static, opts: &OpenOptions) -> Res
             .map(|d| d.reason.clone())
             .unwrap_or_else(|| "it holds no data (cut before the first flush?)".into());
         return Err(FormatError::Header(why));
-    }
-    let (version, header) = asciicast::parse_header_line(line.trim_ascii_end())?;
+    };
     if version != Version::V3 {
         // A zstd-compressed v2 file: read it as v2.
         let events = AsciicastReader::after_header(reader, version, 0);

@@ -33,3 +33,25 @@ pub fn parse_header_line(line: &[u8]) -> crate::Result<(Version, Header)> {
 }
 
 pub(crate) use v1::read as read_v1;
+
+/// Reads and parses the header line from `reader`; `None` when the input is empty.
+pub(crate) fn read_header_line(
+    reader: &mut impl std::io::BufRead,
+) -> crate::Result<Option<(Version, Header)>> {
+    use std::io::{BufRead, Read};
+    let mut line = Vec::new();
+    reader
+        .take(crate::MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| crate::FormatError::io("reading the header", e))?;
+    if line.len() > crate::MAX_LINE {
+        return Err(crate::FormatError::TooLong {
+            what: "line 1".into(),
+            limit: crate::MAX_LINE,
+        });
+    }
+    if line.is_empty() {
+        return Ok(None);
+    }
+    header::parse(line.trim_ascii_end()).map(Some)
+}

@@ -57,78 +57,74 @@ fn parse_line(
     version: Version,
     clock: &mut Micros,
 ) -> Result<Option<Event>> {
-    {
-        let trimmed = line.trim_ascii();
-        if trimmed.is_empty() || (version == Version::V3 && trimmed[0] == b'#') {
-            return Ok(None);
-        }
-        let (time, code, data): (&RawValue, Cow<'_, str>, Value) = serde_json::from_slice(trimmed)
-            .map_err(|e| {
-                FormatError::line(line_no, format!("not an event [time, code, data]: {e}"))
-            })?;
-        let t = parse_seconds(time.get())
-            .ok_or_else(|| FormatError::line(line_no, format!("invalid time {}", time.get())))?;
-        let time = match version {
-            Version::V2 => t,
-            _ => clock.saturating_add(t),
-        };
-        *clock = time;
-        let text = |data: Value| -> Result<String> {
-            match data {
-                Value::String(s) => Ok(s),
-                other => Err(FormatError::line(
-                    line_no,
-                    format!("event data must be a string, found {other}"),
-                )),
-            }
-        };
-        let data = match code.as_ref() {
-            "o" => EventData::Output(text(data)?.into_bytes()),
-            "i" => EventData::Input(text(data)?.into_bytes()),
-            "m" => EventData::Marker(text(data)?),
-            "r" => {
-                let s = text(data)?;
-                let (cols, rows) = parse_size(&s).ok_or_else(|| {
-                    FormatError::line(line_no, format!("invalid resize {s:?}, expected COLSxROWS"))
-                })?;
-                EventData::Resize { cols, rows }
-            }
-            RAW_CODE => {
-                let s = text(data)?;
-                match utf8::decode_raw(&s) {
-                    Some(('o', bytes)) => EventData::Output(bytes),
-                    Some((_, bytes)) => EventData::Input(bytes),
-                    None => {
-                        return Err(FormatError::line(
-                            line_no,
-                            "invalid raw-bytes event, expected \"o:BASE64\" or \"i:BASE64\"",
-                        ));
-                    }
-                }
-            }
-            "x" => {
-                let s = match data {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                match s.trim().parse() {
-                    Ok(status) => EventData::Exit(status),
-                    Err(_) => EventData::Other {
-                        code: "x".into(),
-                        data: s,
-                    },
-                }
-            }
-            _ => EventData::Other {
-                code: code.into_owned(),
-                data: match data {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                },
-            },
-        };
-        Ok(Some(Event { time, data }))
+    let trimmed = line.trim_ascii();
+    if trimmed.is_empty() || (version == Version::V3 && trimmed[0] == b'#') {
+        return Ok(None);
     }
+    let (time, code, data): (&RawValue, Cow<'_, str>, Value) = serde_json::from_slice(trimmed)
+        .map_err(|e| FormatError::line(line_no, format!("not an event [time, code, data]: {e}")))?;
+    let t = parse_seconds(time.get())
+        .ok_or_else(|| FormatError::line(line_no, format!("invalid time {}", time.get())))?;
+    let time = match version {
+        Version::V2 => t,
+        _ => clock.saturating_add(t),
+    };
+    *clock = time;
+    let text = |data: Value| -> Result<String> {
+        match data {
+            Value::String(s) => Ok(s),
+            other => Err(FormatError::line(
+                line_no,
+                format!("event data must be a string, found {other}"),
+            )),
+        }
+    };
+    let data = match code.as_ref() {
+        "o" => EventData::Output(text(data)?.into_bytes()),
+        "i" => EventData::Input(text(data)?.into_bytes()),
+        "m" => EventData::Marker(text(data)?),
+        "r" => {
+            let s = text(data)?;
+            let (cols, rows) = parse_size(&s).ok_or_else(|| {
+                FormatError::line(line_no, format!("invalid resize {s:?}, expected COLSxROWS"))
+            })?;
+            EventData::Resize { cols, rows }
+        }
+        RAW_CODE => {
+            let s = text(data)?;
+            match utf8::decode_raw(&s) {
+                Some(('o', bytes)) => EventData::Output(bytes),
+                Some((_, bytes)) => EventData::Input(bytes),
+                None => {
+                    return Err(FormatError::line(
+                        line_no,
+                        "invalid raw-bytes event, expected \"o:BASE64\" or \"i:BASE64\"",
+                    ));
+                }
+            }
+        }
+        "x" => {
+            let s = match data {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            match s.trim().parse() {
+                Ok(status) => EventData::Exit(status),
+                Err(_) => EventData::Other {
+                    code: "x".into(),
+                    data: s,
+                },
+            }
+        }
+        _ => EventData::Other {
+            code: code.into_owned(),
+            data: match data {
+                Value::String(s) => s,
+                other => other.to_string(),
+            },
+        },
+    };
+    Ok(Some(Event { time, data }))
 }
 
 impl<R: BufRead + Send> EventSource for AsciicastReader<R> {

@@ -97,3 +97,30 @@ pub(crate) fn read(reader: impl Read) -> Result<(Header, V1Reader)> {
     }
     Ok((header, V1Reader { events }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_v1_document() {
+        let doc =
+            br#"{"version": 1, "width": 80, "height": 24, "duration": 1.5, "command": "/bin/bash",
+            "title": "t", "env": {"TERM": "xterm", "SHELL": "/bin/bash"}, "extra": 7,
+            "stdout": [[0.25, "a"], [1.000001, "b\u001b[0m"]]}"#;
+        let (h, mut r) = read(&doc[..]).unwrap();
+        assert_eq!(
+            (h.cols, h.rows, h.term_type.as_deref()),
+            (80, 24, Some("xterm"))
+        );
+        assert_eq!(h.extra.get("extra"), Some(&Value::from(7)));
+        assert!(!h.extra.contains_key("duration"));
+        assert_eq!(r.next_event().unwrap(), Some(Event::output(250_000, "a")));
+        assert_eq!(
+            r.next_event().unwrap(),
+            Some(Event::output(1_250_001, "b\x1b[0m"))
+        );
+        assert_eq!(r.next_event().unwrap(), None);
+        assert!(read(&br#"{"version": 1, "width": 80}"#[..]).is_err());
+    }
+}

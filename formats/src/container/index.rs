@@ -6,7 +6,7 @@ use std::io::{BufRead, Read, Seek, SeekFrom};
 use super::records::{Checkpoint, FrameEntry, parse_trailer_payload};
 use super::walk::{Item, walk};
 use super::{ContainerReader, TRAILER_FOOTER};
-use crate::asciicast::{AsciicastReader, Version, parse_header_line};
+use crate::asciicast::{AsciicastReader, Version, read_header_line};
 use crate::model::{Event, Micros};
 use crate::open::{EventReader, EventSource, Format};
 use crate::{FormatError, Result};
@@ -78,34 +78,29 @@ fn read_trailer_index<R: Read + Seek>(file: &mut R) -> Result<Option<Vec<FrameEn
 /// holds `t` (the header comes from frame 0). The hash chain is not checked on this path; use
 /// [`super::verify`] for that.
 pub fn open_at<R: Read + Seek + Send + 'static>(mut file: R, t: Micros) -> Result<EventReader> {
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| FormatError::io("seeking in the recording", e))?;
-    let header = {
-        let mut head = ContainerReader::new(&mut file, Vec::new())
-            .map_err(|e| FormatError::io("starting the zstd decoder", e))?;
-        let mut line = Vec::new();
-        (&mut head)
-            .take(crate::MAX_LINE as u64)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| FormatError::io("reading the header", e))?;
-        let (version, header) = parse_header_line(line.trim_ascii_end())?;
-        if version != Version::V3 {
-            return Err(FormatError::Header(
-                "a .cast.zst must hold asciicast v3".into(),
-            ));
-        }
-        header
+    let seek = |file: &mut R, to: u64| {
+        file.seek(SeekFrom::Start(to))
+            .map_err(|e| FormatError::io("seeking in the recording", e))
     };
+    seek(&mut file, 0)?;
+    let header = v3_header(&mut ContainerReader::new(&mut file, Vec::new()).map_err(decoder)?)?;
     let index = SeekIndex::load(&mut file)?;
-    let (frame_no, frame) = match index.frame_for(t / 1000) {
-        Some(i) if i > 0 => (i, index.frames[i].clone()),
-        _ => return skip_from_start(file, header, t),
+    let (reader, base_ms) = match index.frame_for(t / 1000) {
+        Some(i) if i > 0 => {
+            let frame = &index.frames[i];
+            seek(&mut file, frame.offset)?;
+            let reader =
+                ContainerReader::from_frame(file, i as u64, frame.offset).map_err(decoder)?;
+            (reader, frame.base_ms)
+        }
+        _ => {
+            seek(&mut file, 0)?;
+            let mut reader = ContainerReader::new(file, Vec::new()).map_err(decoder)?;
+            v3_header(&mut reader)?;
+            (reader, 0)
+        }
     };
-    file.seek(SeekFrom::Start(frame.offset))
-        .map_err(|e| FormatError::io("seeking in the recording", e))?;
-    let reader = ContainerReader::from_frame(file, frame_no as u64, frame.offset)
-        .map_err(|e| FormatError::io("starting the zstd decoder", e))?;
-    let events = AsciicastReader::after_header(reader, Version::V3, frame.base_ms * 1000);
+    let events = AsciicastReader::after_header(reader, Version::V3, base_ms * 1000);
     Ok(EventReader::new(
         Format::CastZst,
         header,
@@ -113,26 +108,19 @@ pub fn open_at<R: Read + Seek + Send + 'static>(mut file: R, t: Micros) -> Resul
     ))
 }
 
-fn skip_from_start<R: Read + Seek + Send + 'static>(
-    mut file: R,
-    header: crate::Header,
-    t: Micros,
-) -> Result<EventReader> {
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| FormatError::io("seeking in the recording", e))?;
-    let mut reader = ContainerReader::new(file, Vec::new())
-        .map_err(|e| FormatError::io("starting the zstd decoder", e))?;
-    let mut line = Vec::new();
-    (&mut reader)
-        .take(crate::MAX_LINE as u64)
-        .read_until(b'\n', &mut line)
-        .map_err(|e| FormatError::io("reading the header", e))?;
-    let events = AsciicastReader::after_header(reader, Version::V3, 0);
-    Ok(EventReader::new(
-        Format::CastZst,
-        header,
-        Box::new(SkipUntil { inner: events, t }),
-    ))
+fn decoder(e: std::io::Error) -> FormatError {
+    FormatError::io("starting the zstd decoder", e)
+}
+
+/// Reads the header line of a container, which must be asciicast v3.
+fn v3_header(reader: &mut impl BufRead) -> Result<crate::Header> {
+    match read_header_line(reader)? {
+        Some((Version::V3, header)) => Ok(header),
+        Some(_) => Err(FormatError::Header(
+            "a .cast.zst must hold asciicast v3".into(),
+        )),
+        None => Err(FormatError::Header("the recording holds no header".into())),
+    }
 }
 
 /// Drops events before `t`.
