@@ -15,10 +15,37 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Rec(Rec),
     Convert(Convert),
     Info(Info),
     Verify(Verify),
     Keygen(Keygen),
+}
+
+/// Record a terminal session into a signed .cast.zst.
+///
+/// Starts CMD (default: $SHELL) on a pseudo-terminal and records what it prints, what is typed
+/// (except at password prompts) and window size changes, until it exits. Exits with its status.
+#[derive(Debug, clap::Args)]
+pub struct Rec {
+    /// The recording (default: sessrec-SESSION_ID.cast.zst in the current directory).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Sign the recording with this secret key (from `sessrec keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// Do not record keystrokes.
+    #[arg(long)]
+    pub no_input: bool,
+    /// Replace the output if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// No messages before and after the session.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The command and its arguments.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// Convert a recording between formats.

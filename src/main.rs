@@ -3,8 +3,10 @@
 mod cli;
 mod cmd;
 mod exit;
+mod identity;
 mod keyfile;
 mod output;
+mod record;
 
 use std::process::ExitCode;
 

@@ -3,6 +3,7 @@
 mod convert;
 mod info;
 mod keygen;
+mod rec;
 mod verify;
 
 use anyhow::Result;
@@ -14,6 +15,7 @@ impl Command {
     /// Runs the command.
     pub fn run(self) -> Result<Status> {
         match self {
+            Command::Rec(c) => c.run(),
             Command::Convert(c) => c.run(),
             Command::Info(c) => c.run(),
             Command::Verify(c) => c.run(),

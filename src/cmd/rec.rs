@@ -1,0 +1,116 @@
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use sessrec_formats::container::WriterOptions;
+
+use crate::cli::Rec;
+use crate::exit::Status;
+use crate::identity::os_identity;
+use crate::keyfile::read_signing_key;
+use crate::record::header::Start;
+use crate::record::redact::Redactor;
+use crate::record::session::{self, Child};
+use crate::record::sink::Sink;
+use crate::record::tape::{FailurePolicy, Tape};
+use crate::record::tty;
+
+/// Container settings for live recording: a 4 MiB window and frames keep the recorder's memory
+/// small; `sessrec convert` can repack a finished recording with the archive defaults.
+pub fn live_writer_options() -> WriterOptions {
+    WriterOptions {
+        window_log: Some(22),
+        frame_bytes: 4 * 1024 * 1024,
+        ..WriterOptions::default()
+    }
+}
+
+impl Rec {
+    pub fn run(self) -> Result<Status> {
+        if !tty::interactive() {
+            bail!(
+                "sessrec rec needs a terminal on standard input and output (for a pipe, run the command directly)"
+            );
+        }
+        let signer = self.sign_key.as_deref().map(read_signing_key).transpose()?;
+        let (program, args) = match self.command.split_first() {
+            Some((p, a)) => (PathBuf::from(p), a.to_vec()),
+            None => (
+                std::env::var_os("SHELL")
+                    .filter(|s| !s.is_empty())
+                    .map_or_else(|| PathBuf::from("/bin/sh"), PathBuf::from),
+                Vec::new(),
+            ),
+        };
+        let command = std::iter::once(program.as_os_str().to_owned())
+            .chain(args.iter().cloned())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut start = Start::now(command, os_identity(), tty::size().unwrap_or((80, 24)));
+        start.capture_input = !self.no_input;
+        start.parent = std::env::var("SESSREC_SESSION").ok();
+        let path = self
+            .output
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("sessrec-{}.cast.zst", start.session_id)));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(!self.force)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| {
+                format!(
+                    "cannot create the recording {} (pass --force to replace it)",
+                    path.display()
+                )
+            })?;
+        let clock = Instant::now();
+        let sink = Sink::start(file, &start.header(), signer, live_writer_options())?;
+        let mut tape = Tape::new(
+            sink,
+            clock,
+            Redactor::new(Redactor::default_prompts()),
+            !self.no_input,
+            FailurePolicy::Strict,
+        );
+        let child = Child {
+            program,
+            arg0: None,
+            args,
+            env: vec![(
+                OsString::from("SESSREC_SESSION"),
+                OsString::from(&start.session_id),
+            )],
+            gid: None,
+        };
+        if !self.quiet {
+            eprintln!(
+                "sessrec: recording session {} to {}",
+                start.session_id,
+                path.display()
+            );
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        let outcome = runtime.block_on(session::run(child, &mut tape, None));
+        let failure = tape.failure().map(str::to_owned);
+        let sealed = tape.finish();
+        let outcome = outcome?;
+        sealed.with_context(|| format!("sealing the recording {}", path.display()))?;
+        if let Some(f) = failure {
+            bail!("the recording failed during the session: {f}");
+        }
+        if !self.quiet {
+            eprintln!("sessrec: recording saved to {}", path.display());
+        }
+        Ok(Status::Session(outcome.exit_code))
+    }
+}

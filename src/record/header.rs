@@ -1,0 +1,83 @@
+//! The header of a new recording: terminal, time, host, and sessrec's metadata.
+
+use serde_json::{Map, Value, json};
+use sessrec_formats::{Header, SessrecMeta};
+
+/// What the recorder knows when a session starts.
+pub struct Start {
+    /// Session id (UUIDv7: sorts by time).
+    pub session_id: String,
+    /// When, in UTC.
+    pub at: jiff::Timestamp,
+    /// The recorded command line, for the header.
+    pub command: String,
+    /// Who (user, uid, SSH details), as JSON.
+    pub identity: Value,
+    /// Under which grant, as JSON.
+    pub grant: Option<Value>,
+    /// Whether keystrokes are recorded.
+    pub capture_input: bool,
+    /// The session id of an enclosing sessrec session.
+    pub parent: Option<String>,
+    /// The terminal size.
+    pub size: (u16, u16),
+}
+
+impl Start {
+    /// A fresh session id and start time.
+    pub fn now(command: String, identity: Value, size: (u16, u16)) -> Start {
+        Start {
+            session_id: uuid::Uuid::now_v7().to_string(),
+            at: jiff::Timestamp::now(),
+            command,
+            identity,
+            grant: None,
+            capture_input: true,
+            parent: None,
+            size,
+        }
+    }
+
+    /// The asciicast header with the `sessrec` object.
+    pub fn header(&self) -> Header {
+        let mut h = Header::new(self.size.0, self.size.1);
+        let term = std::env::var("TERM").ok();
+        h.term_type = term.clone();
+        h.timestamp = Some(self.at.as_second());
+        h.command = Some(self.command.clone());
+        let mut env = Map::new();
+        if let Some(t) = term {
+            env.insert("TERM".into(), Value::String(t));
+        }
+        h.env = Some(env);
+        let mut other = Map::new();
+        if let Some(p) = &self.parent {
+            other.insert("parent_session".into(), Value::String(p.clone()));
+        }
+        h.sessrec = Some(SessrecMeta {
+            format: 1,
+            session_id: self.session_id.clone(),
+            host: hostname(),
+            start: Some(self.at.to_string()),
+            identity: Some(self.identity.clone()),
+            grant: self.grant.clone(),
+            recorder: Some(concat!("sessrec ", env!("CARGO_PKG_VERSION")).into()),
+            capture: Some(json!({
+                "input": self.capture_input,
+                "redaction": "input withheld while the terminal reads with echo off, and after password prompts",
+            })),
+            other,
+            ..SessrecMeta::default()
+        });
+        h
+    }
+}
+
+/// This host's name.
+pub fn hostname() -> Option<String> {
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    (!name.is_empty()).then_some(name)
+}

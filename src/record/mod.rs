@@ -1,0 +1,10 @@
+//! Recording a session: the PTY loop, the user's terminal, secrets kept out, and the writer
+//! thread.
+
+pub mod header;
+pub mod redact;
+pub mod session;
+pub mod sink;
+pub mod tape;
+pub mod tty;
+pub mod utf8carry;

@@ -1,0 +1,273 @@
+//! The interactive session: the real shell on a PTY, the user's terminal in raw mode, bytes
+//! copied both ways and recorded, window size changes forwarded, signals handled, and the
+//! child's exit status returned.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use sessrec_formats::EventData;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use super::tape::Tape;
+use super::tty;
+
+/// What to run.
+pub struct Child {
+    /// The program.
+    pub program: PathBuf,
+    /// argv[0] as the program sees it (e.g. `-bash` for a login shell).
+    pub arg0: Option<OsString>,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Variables set on top of the inherited environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// The group id to run with (the user's own, when sessrec runs setgid).
+    pub gid: Option<u32>,
+}
+
+/// A warning or the end of the session at a given time (grant expiry).
+pub struct Deadline {
+    /// When the session ends.
+    pub at: Instant,
+    /// What to tell the user, and when, before that.
+    pub warnings: Vec<(Instant, String)>,
+    /// What to tell the user at the end.
+    pub final_message: String,
+}
+
+/// How the session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The shell exited by itself.
+    Exited,
+    /// The user's connection went away (SIGHUP, or the terminal closed).
+    HungUp,
+    /// sessrec was told to stop (SIGTERM, SIGINT).
+    Terminated,
+    /// The grant expired.
+    GrantExpired,
+    /// The recording failed under the strict policy.
+    RecordingFailed(String),
+}
+
+/// The result of a session.
+pub struct Outcome {
+    /// The shell's exit status (128 + signal for a signal).
+    pub exit_code: i32,
+    /// Why it ended.
+    pub end: End,
+}
+
+const BUF: usize = 64 * 1024;
+const PENDING_INPUT_LIMIT: usize = 64 * 1024;
+/// After the shell exits, output still in flight is read until the PTY is quiet this long; a
+/// background process that keeps the PTY open cannot hold the session.
+const DRAIN_QUIET: Duration = Duration::from_millis(200);
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs `child` on a PTY of the terminal's size, recording into `tape`.
+pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> Result<Outcome> {
+    let (cols, rows) = tty::size().unwrap_or((80, 24));
+    let (pty, pts) = pty_process::open().context("opening a pseudo-terminal")?;
+    pty.resize(pty_process::Size::new(rows, cols))
+        .context("sizing the pseudo-terminal")?;
+    let mut cmd = pty_process::Command::new(&child.program)
+        .args(&child.args)
+        .envs(child.env.iter().cloned());
+    if let Some(a) = &child.arg0 {
+        cmd = cmd.arg0(a);
+    }
+    if let Some(g) = child.gid {
+        cmd = cmd.gid(g);
+    }
+    let mut proc = cmd
+        .spawn(pts)
+        .with_context(|| format!("starting {}", child.program.display()))?;
+    let pid = proc.id().map(|p| Pid::from_raw(p as i32));
+
+    let _raw = tty::RawMode::enable()?;
+    let mut out = std::io::stdout().lock();
+    // A second handle on the master, to read the slave's termios (is a secret being read?).
+    let master = pty
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating the PTY handle")?;
+    let (mut pty_r, mut pty_w) = pty.into_split();
+    let mut stdin_rx = spawn_stdin_reader();
+    let mut winch = signal(SignalKind::window_change())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+
+    let mut buf = vec![0u8; BUF];
+    let mut pending: VecDeque<u8> = VecDeque::new();
+    let mut stdin_open = true;
+    let mut pty_open = true;
+    let mut status = None;
+    let mut end = None;
+    let mut drain_until: Option<Instant> = None;
+    let mut kill_at: Option<Instant> = None;
+    let mut warnings: VecDeque<(Instant, String)> = deadline
+        .as_ref()
+        .map(|d| d.warnings.clone().into())
+        .unwrap_or_default();
+    let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
+    let expiry = deadline.as_ref().map_or(far, |d| d.at);
+    let stop = |end_now: End, end: &mut Option<End>, kill_at: &mut Option<Instant>| {
+        if end.is_none() {
+            *end = Some(end_now);
+        }
+        if let Some(pid) = pid {
+            let _ = killpg(pid, Signal::SIGHUP);
+        }
+        kill_at.get_or_insert(Instant::now() + KILL_GRACE);
+    };
+
+    loop {
+        if status.is_some() && (!pty_open || drain_until.is_some_and(|d| Instant::now() >= d)) {
+            break;
+        }
+        let next_warning = warnings.front().map_or(far, |w| w.0);
+        tokio::select! {
+            r = pty_r.read(&mut buf), if pty_open => match r {
+                Ok(0) => pty_open = false,
+                Ok(n) => {
+                    // Blocking write: a slow client slows the shell, nothing piles up here.
+                    if out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                        stop(End::HungUp, &mut end, &mut kill_at);
+                    }
+                    if let Err(f) = tape.output(&buf[..n]) {
+                        if f.end_session { stop(End::RecordingFailed(f.message), &mut end, &mut kill_at); }
+                    }
+                    if status.is_some() {
+                        drain_until = Some(Instant::now() + DRAIN_QUIET);
+                    }
+                }
+                // EIO: every process closed the PTY's other side.
+                Err(_) => pty_open = false,
+            },
+            chunk = stdin_rx.recv(), if stdin_open && pending.len() < PENDING_INPUT_LIMIT && end.is_none() => match chunk {
+                Some(bytes) => {
+                    let secret = tty::reading_secret(&master);
+                    if let Err(f) = tape.input(&bytes, secret) {
+                        if f.end_session { stop(End::RecordingFailed(f.message), &mut end, &mut kill_at); }
+                    }
+                    pending.extend(bytes);
+                }
+                None => {
+                    stdin_open = false;
+                    stop(End::HungUp, &mut end, &mut kill_at);
+                }
+            },
+            w = write_some(&mut pty_w, &mut pending), if !pending.is_empty() => {
+                if w.is_err() { pending.clear(); }
+            },
+            s = proc.wait(), if status.is_none() => {
+                status = Some(s.context("waiting for the shell")?);
+                drain_until = Some(Instant::now() + DRAIN_QUIET);
+            },
+            _ = winch.recv() => {
+                if let Some((c, r)) = tty::size() {
+                    let _ = pty_w.resize(pty_process::Size::new(r, c));
+                    if let Err(f) = tape.event(EventData::Resize { cols: c, rows: r }) {
+                        if f.end_session { stop(End::RecordingFailed(f.message), &mut end, &mut kill_at); }
+                    }
+                }
+            },
+            _ = hup.recv() => stop(End::HungUp, &mut end, &mut kill_at),
+            _ = term.recv() => stop(End::Terminated, &mut end, &mut kill_at),
+            _ = int.recv() => stop(End::Terminated, &mut end, &mut kill_at),
+            _ = sleep_until(next_warning), if !warnings.is_empty() => {
+                if let Some((_, text)) = warnings.pop_front() {
+                    notify(&mut out, &text);
+                    let _ = tape.event(EventData::Marker(text));
+                }
+            },
+            _ = sleep_until(expiry), if deadline.is_some() && end.is_none() => {
+                if let Some(d) = &deadline {
+                    notify(&mut out, &d.final_message);
+                    let _ = tape.event(EventData::Marker(d.final_message.clone()));
+                }
+                stop(End::GrantExpired, &mut end, &mut kill_at);
+            },
+            _ = sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() && status.is_none() => {
+                if let Some(pid) = pid {
+                    let _ = killpg(pid, Signal::SIGKILL);
+                }
+                kill_at = None;
+            },
+            _ = sleep_until(drain_until.unwrap_or(far)), if drain_until.is_some() => {},
+        }
+    }
+    let status = status.context("the shell did not exit")?;
+    let exit_code = exit_code(&status);
+    let _ = tape.event(EventData::Exit(exit_code));
+    Ok(Outcome {
+        exit_code,
+        end: end.unwrap_or(End::Exited),
+    })
+}
+
+/// Writes as much pending input to the PTY as it takes.
+async fn write_some(
+    pty: &mut pty_process::OwnedWritePty,
+    pending: &mut VecDeque<u8>,
+) -> std::io::Result<()> {
+    let (front, _) = pending.as_slices();
+    let n = pty.write(front).await?;
+    pending.drain(..n);
+    Ok(())
+}
+
+/// Shows a sessrec notice on the user's terminal (raw mode: explicit CR LF).
+fn notify(out: &mut impl Write, text: &str) {
+    let _ = write!(out, "\r\n\x1b[1m[sessrec] {text}\x1b[0m\r\n");
+    let _ = out.flush();
+}
+
+/// `128 + signal` for a signal, as shells report it.
+pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+/// Reads the user's keystrokes on a thread (standard input stays blocking, as the terminal's
+/// other users expect); the channel closes when the terminal does.
+fn spawn_stdin_reader() -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel(16);
+    let spawned = std::thread::Builder::new()
+        .name("sessrec-stdin".into())
+        .spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut buf = [0u8; 4096];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    if spawned.is_err() {
+        // Without a reader thread the channel closes at once: treated as a hang-up.
+    }
+    rx
+}

@@ -1,0 +1,147 @@
+//! The recording sink: a dedicated thread owns the container writer, so compression and disk
+//! I/O never sit on the path from the shell to the user's terminal. The channel is bounded: if
+//! the disk is slower than the session, the session waits (no event is dropped) and memory stays
+//! bounded. The thread flushes every 200 ms and syncs to disk at most once a second.
+
+use std::fs::File;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use sessrec_formats::container::{ContainerWriter, WriterOptions};
+use sessrec_formats::keys::SigningKey;
+use sessrec_formats::{Event, Header};
+
+enum Msg {
+    Event(Event),
+    Finish { end_us: u64 },
+}
+
+/// Sends events to the writer thread.
+pub struct Sink {
+    tx: Option<SyncSender<Msg>>,
+    thread: Option<JoinHandle<Result<()>>>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+const TICK: Duration = Duration::from_millis(200);
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+impl Sink {
+    /// Starts writing `header` to `file` on a new thread. The file is synced once the header is
+    /// written, so a session never starts without a recording on disk.
+    pub fn start(
+        file: File,
+        header: &Header,
+        signer: Option<SigningKey>,
+        opts: WriterOptions,
+    ) -> Result<Sink> {
+        let mut writer = ContainerWriter::new(file, header, signer, opts)?;
+        writer.flush()?;
+        writer
+            .get_ref()
+            .sync_data()
+            .context("syncing the new recording")?;
+        let (tx, rx) = sync_channel(1024);
+        let failure = Arc::new(Mutex::new(None));
+        let fail = failure.clone();
+        let started = Instant::now();
+        let thread = std::thread::Builder::new()
+            .name("sessrec-writer".into())
+            .spawn(move || {
+                let r = run(writer, rx, started);
+                if let Err(e) = &r {
+                    if let Ok(mut f) = fail.lock() {
+                        *f = Some(format!("{e:#}"));
+                    }
+                }
+                r
+            })
+            .context("starting the recording thread")?;
+        Ok(Sink {
+            tx: Some(tx),
+            thread: Some(thread),
+            failure,
+        })
+    }
+
+    /// Queues an event; waits while the queue is full. Fails once the writer failed.
+    pub fn send(&self, event: Event) -> Result<()> {
+        if let Some(f) = self.failure() {
+            return Err(anyhow!(f));
+        }
+        let tx = self.tx.as_ref().context("the recording is finished")?;
+        match tx.try_send(Msg::Event(event)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(msg)) => tx.send(msg).map_err(|_| self.dead()),
+            Err(TrySendError::Disconnected(_)) => Err(self.dead()),
+        }
+    }
+
+    /// The writer's error, once it failed.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    fn dead(&self) -> anyhow::Error {
+        anyhow!(
+            self.failure()
+                .unwrap_or_else(|| "the recording thread stopped".into())
+        )
+    }
+
+    /// Seals the recording (last frame, trailer, sync) and waits for the thread.
+    pub fn finish(mut self, end_us: u64) -> Result<()> {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Msg::Finish { end_us });
+        }
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(anyhow!("the recording thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+fn run(mut writer: ContainerWriter<File>, rx: Receiver<Msg>, started: Instant) -> Result<()> {
+    let mut last_sync = Instant::now();
+    let now_ms = || started.elapsed().as_millis() as u64;
+    loop {
+        match rx.recv_timeout(TICK) {
+            Ok(Msg::Event(e)) => writer.write_event(&e)?,
+            Ok(Msg::Finish { end_us }) => {
+                let file = writer.finish(Some(end_us / 1000))?;
+                file.sync_all().context("syncing the recording")?;
+                return Ok(());
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                // The session side went away without finishing (it failed): seal what we have.
+                let file = writer.finish(None)?;
+                file.sync_all().context("syncing the recording")?;
+                return Ok(());
+            }
+        }
+        writer.tick(now_ms())?;
+        if last_sync.elapsed() >= SYNC_EVERY {
+            writer.flush()?;
+            writer
+                .get_ref()
+                .sync_data()
+                .context("syncing the recording")?;
+            last_sync = Instant::now();
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        // Dropped without finish (an error path): let the thread seal the file.
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

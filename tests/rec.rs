@@ -1,0 +1,310 @@
+//! `sessrec rec` on a real PTY: what is typed and seen is recorded, secrets are not, the window
+//! size follows, exit statuses come back, and every way out seals the recording and restores
+//! the terminal.
+
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use harness::Term;
+use sessrec_formats::container::{Verdict, verify};
+use sessrec_formats::keys::SigningKey;
+use sessrec_formats::{Event, EventData, OpenOptions, open_path};
+use tempfile::TempDir;
+
+const T: Duration = Duration::from_secs(30);
+
+struct Setup {
+    dir: TempDir,
+    key: PathBuf,
+    public: sessrec_formats::keys::PublicKey,
+}
+
+fn setup() -> Setup {
+    let dir = TempDir::new().unwrap();
+    let key = SigningKey::generate().unwrap();
+    let path = dir.path().join("k");
+    std::fs::write(&path, key.to_pem().unwrap()).unwrap();
+    Setup {
+        public: key.public(),
+        dir,
+        key: path,
+    }
+}
+
+impl Setup {
+    fn rec(&self, name: &str, cmd: &[&str], cols: u16, rows: u16) -> (Term, PathBuf) {
+        let out = self.dir.path().join(name);
+        let mut args = vec![
+            "rec",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "--sign-key",
+            self.key.to_str().unwrap(),
+            "--",
+        ];
+        args.extend_from_slice(cmd);
+        (
+            Term::spawn(
+                Path::new(env!("CARGO_BIN_EXE_sessrec")),
+                &args,
+                cols,
+                rows,
+                &[],
+            ),
+            out,
+        )
+    }
+
+    fn verified_events(&self, path: &Path) -> Vec<Event> {
+        let report = verify(
+            std::fs::File::open(path).unwrap(),
+            vec![self.public.clone()],
+        )
+        .unwrap();
+        assert_eq!(report.verdict, Verdict::Intact, "{report:?}");
+        open_path(path, &OpenOptions::default())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+}
+
+fn input_text(events: &[Event]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match &e.data {
+            EventData::Input(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn output_bytes(events: &[Event]) -> Vec<u8> {
+    events
+        .iter()
+        .filter_map(|e| match &e.data {
+            EventData::Output(b) => Some(b.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn markers(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.data {
+            EventData::Marker(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+const BASH: &[&str] = &["env", "PS1=$ ", "bash", "--norc", "--noprofile", "-i"];
+
+#[test]
+fn typed_input_and_output_are_recorded_with_timing_and_exit_status() {
+    let s = setup();
+    let (mut t, out) = s.rec("typed.cast.zst", BASH, 100, 30);
+    t.wait_for("$ ", T);
+    t.type_slowly("echo hel");
+    std::thread::sleep(Duration::from_millis(300));
+    t.type_slowly("lo $((6*7))\r");
+    t.wait_for("hello 42", T);
+    t.type_slowly("exit 3\r");
+    assert_eq!(t.wait(T).code(), Some(3));
+    let events = s.verified_events(&out);
+    assert!(
+        input_text(&events).contains("echo hello $((6*7))\r"),
+        "{:?}",
+        input_text(&events)
+    );
+    assert!(String::from_utf8_lossy(&output_bytes(&events)).contains("hello 42"));
+    assert_eq!(events.last().map(|e| &e.data), Some(&EventData::Exit(3)));
+    // Keystrokes keep their timing: the pause after "echo hel" is in the recording.
+    let times: Vec<u64> = events
+        .iter()
+        .filter(|e| matches!(e.data, EventData::Input(_)))
+        .map(|e| e.time)
+        .collect();
+    assert!(
+        times.windows(2).any(|w| w[1] - w[0] >= 250_000),
+        "{times:?}"
+    );
+    // The user's terminal saw exactly what was recorded.
+    assert_eq!(output_bytes(&events), t.output());
+}
+
+#[test]
+fn passwords_at_prompts_never_reach_the_recording() {
+    let s = setup();
+    let (mut t, out) = s.rec("secret.cast.zst", BASH, 100, 30);
+    t.wait_for("$ ", T);
+    t.type_slowly("read -s -p 'Password: ' pw; echo \"got ${#pw}\"\r");
+    t.wait_for("Password: ", T);
+    t.type_slowly("hunter2\r");
+    t.wait_for("got 7", T);
+    // A prompt read with echo on (no -s): withheld after the prompt, until Enter.
+    t.type_slowly("read -p 'PIN: ' pin; echo \"pin ${#pin}\"\r");
+    t.wait_for("PIN: ", T);
+    t.type_slowly("918273\r");
+    t.wait_for("pin 6", T);
+    t.type_slowly("echo after\r");
+    t.wait_for("after\r\n", T);
+    t.type_slowly("exit\r");
+    assert_eq!(t.wait(T).code(), Some(0));
+    let events = s.verified_events(&out);
+    let raw = std::fs::read(&out).unwrap();
+    let typed = input_text(&events);
+    assert!(
+        !typed.contains("hunter2") && !typed.contains("918273"),
+        "{typed:?}"
+    );
+    assert!(typed.contains("echo after\r"), "{typed:?}");
+    let m = markers(&events);
+    assert!(
+        m.iter()
+            .any(|m| m.starts_with("input withheld: 8 keystrokes") && m.ends_with("(echo off)")),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|m| m.starts_with("input withheld: 7 keystrokes")
+                && m.ends_with("(password prompt)")),
+        "{m:?}"
+    );
+    // Not in the compressed file either (the whole plain text, decompressed).
+    let text = String::from_utf8_lossy(&zstd_decode(&raw)).into_owned();
+    assert!(!text.contains("hunter2") && !text.contains("918273"));
+}
+
+fn zstd_decode(bytes: &[u8]) -> Vec<u8> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("zstd -dc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(bytes)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    out.stdout
+}
+
+#[test]
+fn window_size_changes_reach_the_shell_and_the_recording() {
+    let s = setup();
+    let (mut t, out) = s.rec("resize.cast.zst", BASH, 80, 24);
+    t.wait_for("$ ", T);
+    t.type_slowly("stty size\r");
+    t.wait_for("24 80", T);
+    t.resize(132, 43);
+    std::thread::sleep(Duration::from_millis(300));
+    t.type_slowly("stty size\r");
+    t.wait_for("43 132", T);
+    t.type_slowly("exit\r");
+    t.wait(T);
+    let events = s.verified_events(&out);
+    assert!(events.iter().any(|e| e.data
+        == EventData::Resize {
+            cols: 132,
+            rows: 43
+        }));
+    let header = open_path(&out, &OpenOptions::default())
+        .unwrap()
+        .header()
+        .clone();
+    assert_eq!((header.cols, header.rows), (80, 24));
+}
+
+#[test]
+fn exit_statuses_and_signal_deaths_come_back() {
+    let s = setup();
+    for (cmd, code) in [("exit 42", 42), ("kill -SEGV $$", 139), ("true", 0)] {
+        let (mut t, out) = s.rec("exit.cast.zst", &["sh", "-c", cmd], 80, 24);
+        assert_eq!(t.wait(T).code(), Some(code), "{cmd}");
+        let events = s.verified_events(&out);
+        assert_eq!(events.last().map(|e| &e.data), Some(&EventData::Exit(code)));
+        std::fs::remove_file(out).unwrap();
+    }
+}
+
+#[test]
+fn sighup_and_sigterm_seal_the_recording_and_restore_the_terminal() {
+    let s = setup();
+    for sig in [
+        nix::sys::signal::Signal::SIGHUP,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        let (mut t, out) = s.rec("hup.cast.zst", BASH, 80, 24);
+        t.wait_for("$ ", T);
+        assert_eq!(
+            t.local_modes(),
+            (false, false),
+            "raw mode during the session"
+        );
+        t.type_slowly("echo before-signal; sleep 100\r");
+        t.wait_for("before-signal\r\n", T);
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(t.pid()), sig).unwrap();
+        let status = t.wait(T);
+        assert!(
+            status.code().is_some(),
+            "{sig}: sessrec exits by itself, it is not killed"
+        );
+        assert_eq!(t.local_modes(), (true, true), "{sig}: terminal restored");
+        let events = s.verified_events(&out);
+        assert!(String::from_utf8_lossy(&output_bytes(&events)).contains("before-signal"));
+        std::fs::remove_file(out).unwrap();
+    }
+}
+
+#[test]
+fn a_background_process_holding_the_pty_does_not_hang_the_exit() {
+    let s = setup();
+    let (mut t, out) = s.rec(
+        "bg.cast.zst",
+        &["sh", "-c", "sleep 60 & echo started; exit 5"],
+        80,
+        24,
+    );
+    let start = std::time::Instant::now();
+    assert_eq!(t.wait(T).code(), Some(5));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "exit took {:?}",
+        start.elapsed()
+    );
+    s.verified_events(&out);
+}
+
+#[test]
+fn bulk_and_binary_output_is_recorded_byte_for_byte() {
+    let s = setup();
+    let (mut t, out) = s.rec(
+        "bulk.cast.zst",
+        &[
+            "sh",
+            "-c",
+            "head -c 100000000 /dev/urandom; seq 1 200000; printf '\\377\\376 end\\n'",
+        ],
+        120,
+        40,
+    );
+    assert_eq!(t.wait(Duration::from_secs(120)).code(), Some(0));
+    let events = s.verified_events(&out);
+    let recorded = output_bytes(&events);
+    let seen = t.output();
+    assert!(seen.len() > 100_000_000);
+    assert!(
+        recorded == seen,
+        "recorded {} bytes, terminal saw {}",
+        recorded.len(),
+        seen.len()
+    );
+}
