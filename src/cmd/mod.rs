@@ -4,6 +4,8 @@ mod convert;
 mod info;
 mod keygen;
 mod rec;
+
+pub use rec::live_writer_options;
 mod verify;
 
 use anyhow::Result;

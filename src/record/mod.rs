@@ -2,6 +2,7 @@
 //! thread.
 
 pub mod header;
+pub mod pipe;
 pub mod redact;
 pub mod session;
 pub mod sink;

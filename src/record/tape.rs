@@ -59,6 +59,19 @@ impl Tape {
         }
     }
 
+    /// A tape that records nothing (a best-effort session whose recording could not start).
+    pub fn unrecorded() -> Tape {
+        Tape {
+            sink: None,
+            start: Instant::now(),
+            carry: Utf8Carry::default(),
+            redactor: Redactor::new(Vec::new()),
+            capture_input: false,
+            policy: FailurePolicy::BestEffort,
+            failure: None,
+        }
+    }
+
     /// Microseconds since the session started.
     pub fn now(&self) -> u64 {
         self.start.elapsed().as_micros() as u64

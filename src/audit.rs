@@ -1,0 +1,103 @@
+//! Audit events: one JSON object per line in the audit log, and the same to syslog (journald
+//! reads /dev/log), each with the session id, user, grant and host.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+/// How urgent an event is (syslog severity).
+#[derive(Debug, Clone, Copy)]
+pub enum Level {
+    /// Normal operation.
+    Info,
+    /// Something an operator should look at.
+    Warning,
+    /// Needs attention now (break-glass, recording failures).
+    Alert,
+}
+
+/// Writes audit events.
+pub struct Audit {
+    file: Option<File>,
+    syslog: Option<UnixDatagram>,
+    common: Map<String, Value>,
+    problems: Vec<String>,
+}
+
+impl Audit {
+    /// Opens the log (appending) and the syslog socket. Failures are kept and reported by
+    /// [`Audit::problems`]: losing the audit trail must be visible, not fatal.
+    pub fn open(path: &Path, syslog: bool) -> Audit {
+        let mut problems = Vec::new();
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            .open(path)
+            .map_err(|e| {
+                problems.push(format!("cannot open the audit log {}: {e}", path.display()))
+            })
+            .ok();
+        let syslog = if syslog {
+            UnixDatagram::unbound()
+                .and_then(|s| s.connect("/dev/log").map(|()| s))
+                .map_err(|e| problems.push(format!("cannot reach syslog at /dev/log: {e}")))
+                .ok()
+        } else {
+            None
+        };
+        Audit {
+            file,
+            syslog,
+            common: Map::new(),
+            problems,
+        }
+    }
+
+    /// Adds a field every later event carries.
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.common.insert(key.into(), value);
+    }
+
+    /// Problems opening the log or syslog.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// Writes one event.
+    pub fn event(&mut self, level: Level, event: &str, fields: Value) {
+        let mut obj = Map::new();
+        obj.insert(
+            "time".into(),
+            Value::String(jiff::Timestamp::now().to_string()),
+        );
+        obj.insert("event".into(), Value::String(event.into()));
+        obj.insert("level".into(), json!(format!("{level:?}").to_lowercase()));
+        obj.extend(self.common.clone());
+        if let Value::Object(f) = fields {
+            obj.extend(f);
+        }
+        let line = Value::Object(obj).to_string();
+        if let Some(f) = &mut self.file {
+            let _ = writeln!(f, "{line}");
+        }
+        if let Some(s) = &self.syslog {
+            // authpriv facility (10); severity 6 info, 4 warning, 1 alert.
+            let severity = match level {
+                Level::Info => 6,
+                Level::Warning => 4,
+                Level::Alert => 1,
+            };
+            let msg = format!(
+                "<{}>sessrec[{}]: {line}",
+                10 * 8 + severity,
+                std::process::id()
+            );
+            let _ = s.send(msg.as_bytes());
+        }
+    }
+}

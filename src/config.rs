@@ -1,0 +1,142 @@
+//! The system policy, `/etc/sessrec/config.toml`. In login-shell mode it is the only source of
+//! the shell, spool, key and policy: nothing the recorded user controls (environment, dotfiles,
+//! flags) is read for them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::record::tape::FailurePolicy;
+
+/// Where the policy lives. Fixed: a recorded user must not be able to point sessrec elsewhere.
+pub const CONFIG_PATH: &str = "/etc/sessrec/config.toml";
+
+/// What to do with sessions that have no terminal (scp, sftp, rsync, `ssh host cmd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipePolicy {
+    /// Record the bytes both ways.
+    Record,
+    /// Let it run unrecorded (an audit event says so).
+    Allow,
+    /// Refuse it.
+    Deny,
+}
+
+/// Per kind of non-interactive session.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipeConfig {
+    /// `ssh host cmd`.
+    pub exec: PipePolicy,
+    /// scp.
+    pub scp: PipePolicy,
+    /// sftp (configure sshd's `Subsystem sftp /usr/lib/openssh/sftp-server`: `internal-sftp`
+    /// never reaches a login shell).
+    pub sftp: PipePolicy,
+    /// rsync.
+    pub rsync: PipePolicy,
+}
+
+impl Default for PipeConfig {
+    fn default() -> Self {
+        PipeConfig {
+            exec: PipePolicy::Record,
+            scp: PipePolicy::Record,
+            sftp: PipePolicy::Record,
+            rsync: PipePolicy::Record,
+        }
+    }
+}
+
+/// The policy file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The real shell users get.
+    pub shell: PathBuf,
+    /// Where recordings are written.
+    pub spool: PathBuf,
+    /// The host's signing key (PKCS#8 PEM, readable by the sessrec group only).
+    pub signing_key: Option<PathBuf>,
+    /// What happens when the recording cannot be written.
+    pub failure_policy: FailurePolicy,
+    /// Record keystrokes (never at password prompts).
+    pub capture_input: bool,
+    /// Extra password-prompt patterns (regular expressions matched against the end of the
+    /// output); the built-in pattern stays.
+    pub password_prompts: Vec<String>,
+    /// Refuse sessions without a valid grant.
+    pub require_grant: bool,
+    /// Instead of refusing, ask for a reason, record it and raise an alert.
+    pub break_glass: bool,
+    /// Where the access system writes grants, one `USER.json` per user, owned by root.
+    pub grant_dir: PathBuf,
+    /// Take the grant from `SESSREC_GRANT_ID` / `SESSREC_GRANT_EXPIRES` in the environment.
+    /// Only for setups where the environment is set by something trusted.
+    pub trust_env_grant: bool,
+    /// The banner shown at the start (`{session}`, `{grant}`, `{expires}` are filled in);
+    /// empty for none.
+    pub banner: String,
+    /// The audit log (JSON lines).
+    pub audit_log: PathBuf,
+    /// Also send audit events to syslog.
+    pub syslog: bool,
+    /// Sessions without a terminal.
+    pub pipe: PipeConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            shell: PathBuf::from("/bin/bash"),
+            spool: PathBuf::from("/var/spool/sessrec"),
+            signing_key: Some(PathBuf::from("/etc/sessrec/signing.key")),
+            failure_policy: FailurePolicy::Strict,
+            capture_input: true,
+            password_prompts: Vec::new(),
+            require_grant: false,
+            break_glass: false,
+            grant_dir: PathBuf::from("/run/sessrec/grants"),
+            trust_env_grant: false,
+            banner: "This session is recorded by sessrec (session {session}, grant {grant}, expires {expires})."
+                .into(),
+            audit_log: PathBuf::from("/var/log/sessrec/audit.log"),
+            syslog: true,
+            pipe: PipeConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the policy. A missing file means the defaults; an unreadable or invalid one is an
+    /// error (the caller refuses the session: a broken policy must not open the door).
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        toml::from_str(&text).with_context(|| format!("{} is invalid", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_policy_and_rejects_typos() {
+        let c: Config = toml::from_str(
+            "shell = \"/bin/zsh\"\nrequire_grant = true\nfailure_policy = \"best_effort\"\n[pipe]\nscp = \"deny\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.shell, PathBuf::from("/bin/zsh"));
+        assert!(c.require_grant);
+        assert_eq!(c.failure_policy, FailurePolicy::BestEffort);
+        assert_eq!(c.pipe.scp, PipePolicy::Deny);
+        assert_eq!(c.pipe.exec, PipePolicy::Record);
+        assert!(toml::from_str::<Config>("requre_grant = true").is_err());
+    }
+}

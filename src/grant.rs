@@ -1,0 +1,165 @@
+//! The access grant a session runs under: from the user's SSH certificate, from a root-owned
+//! grant file written by the access system, or (only where policy trusts it) the environment.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::sshauth::CertInfo;
+
+/// Certificate extension that carries a grant id; without it the certificate's key id is the
+/// grant id.
+pub const CERT_EXTENSION: &str = "grant-id@sessrec";
+
+/// A grant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    /// Its id.
+    pub id: String,
+    /// When it ends.
+    pub expires: Option<jiff::Timestamp>,
+    /// Where it came from: `certificate`, `grant_file` or `environment`.
+    pub source: &'static str,
+    /// Who approved it, the ticket and the reason, when the access system says.
+    pub approver: Option<String>,
+    /// Ticket reference.
+    pub ticket: Option<String>,
+    /// Reason given.
+    pub reason: Option<String>,
+}
+
+impl Grant {
+    /// The header's `grant` object.
+    pub fn json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "expires": self.expires.map(|t| t.to_string()),
+            "source": self.source,
+            "approver": self.approver,
+            "ticket": self.ticket,
+            "reason": self.reason,
+        })
+    }
+
+    /// Whether it is still valid at `now`.
+    pub fn valid_at(&self, now: jiff::Timestamp) -> bool {
+        self.expires.is_none_or(|e| e > now)
+    }
+}
+
+#[derive(Deserialize)]
+struct GrantFile {
+    id: String,
+    expires: Option<String>,
+    approver: Option<String>,
+    ticket: Option<String>,
+    reason: Option<String>,
+}
+
+/// From a certificate.
+pub fn from_cert(cert: &CertInfo) -> Option<Grant> {
+    let id = cert
+        .extensions
+        .iter()
+        .find(|(k, _)| k == CERT_EXTENSION)
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| cert.key_id.clone());
+    if id.is_empty() {
+        return None;
+    }
+    let expires = i64::try_from(cert.valid_before)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok());
+    Some(Grant {
+        id,
+        expires,
+        source: "certificate",
+        approver: None,
+        ticket: None,
+        reason: None,
+    })
+}
+
+/// From `dir/USER.json`, which must be owned by root and writable by nobody else.
+pub fn from_file(dir: &Path, user: &str) -> Result<Option<Grant>> {
+    if user.is_empty() || user.contains('/') || user.starts_with('.') {
+        return Ok(None);
+    }
+    let path = dir.join(format!("{user}.json"));
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+        bail!(
+            "{} is not owned by root or is writable by others; ignoring it",
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let f: GrantFile = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a grant", path.display()))?;
+    let expires = match f.expires {
+        Some(e) => Some(
+            e.parse()
+                .with_context(|| format!("{}: invalid expiry {e:?}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok(Some(Grant {
+        id: f.id,
+        expires,
+        source: "grant_file",
+        approver: f.approver,
+        ticket: f.ticket,
+        reason: f.reason,
+    }))
+}
+
+/// From `SESSREC_GRANT_ID` and `SESSREC_GRANT_EXPIRES` (RFC 3339).
+pub fn from_env() -> Option<Grant> {
+    let id = std::env::var("SESSREC_GRANT_ID")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    let expires = std::env::var("SESSREC_GRANT_EXPIRES")
+        .ok()
+        .and_then(|e| e.parse().ok());
+    Some(Grant {
+        id,
+        expires,
+        source: "environment",
+        approver: None,
+        ticket: None,
+        reason: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_grants() {
+        let cert = CertInfo {
+            key_id: "GRANT-42".into(),
+            valid_before: 1_900_000_000,
+            extensions: vec![("permit-pty".into(), String::new())],
+            json: Value::Null,
+        };
+        let g = from_cert(&cert).unwrap();
+        assert_eq!(g.id, "GRANT-42");
+        assert_eq!(g.expires.unwrap().as_second(), 1_900_000_000);
+        let with_ext = CertInfo {
+            extensions: vec![(CERT_EXTENSION.into(), "CHG-7".into())],
+            ..cert
+        };
+        assert_eq!(from_cert(&with_ext).unwrap().id, "CHG-7");
+        assert!(!g.valid_at(jiff::Timestamp::from_second(1_900_000_001).unwrap()));
+    }
+}

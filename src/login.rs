@@ -1,0 +1,412 @@
+//! Login-shell mode: sessrec as the user's shell on a bastion. Everything comes from the system
+//! policy; the session is bound to who the user is and the grant they hold, refused when policy
+//! says so, and ended when the grant expires.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::audit::{Audit, Level};
+use crate::cmd::live_writer_options;
+use crate::config::{CONFIG_PATH, Config, PipePolicy};
+use crate::grant::{self, Grant};
+use crate::identity::os_identity;
+use crate::keyfile::read_signing_key;
+use crate::record::header::Start;
+use crate::record::redact::Redactor;
+use crate::record::session::{self, Child, Deadline, End};
+use crate::record::sink::Sink;
+use crate::record::tape::{FailurePolicy, Tape};
+use crate::record::{pipe, tty};
+use crate::sshauth;
+
+/// How sessrec was started, when it is a login shell: `-sessrec` (argv[0] starting with `-`,
+/// as sshd and login start shells), or `sessrec -c CMD` (as sshd runs commands).
+pub enum Invocation {
+    /// An interactive login.
+    Interactive,
+    /// `-c CMD`.
+    Command(OsString),
+}
+
+/// Recognises a login-shell invocation from the raw arguments.
+pub fn invocation(args: &[OsString]) -> Option<Invocation> {
+    let login = args
+        .first()
+        .is_some_and(|a| a.as_encoded_bytes().starts_with(b"-"));
+    match args.get(1).map(OsString::as_os_str) {
+        Some(flag) if flag == OsStr::new("-c") => Some(Invocation::Command(
+            args.get(2).cloned().unwrap_or_default(),
+        )),
+        None if login => Some(Invocation::Interactive),
+        Some(flag) if login && flag == OsStr::new("-l") => Some(Invocation::Interactive),
+        _ => None,
+    }
+}
+
+/// The kind of a non-interactive command, for the pipe policy.
+fn kind(cmd: &str) -> &'static str {
+    let first = cmd.split_whitespace().next().unwrap_or("");
+    let name = first.rsplit('/').next().unwrap_or(first);
+    match name {
+        "scp" => "scp",
+        "sftp-server" | "internal-sftp" => "sftp",
+        "rsync" => "rsync",
+        _ => "exec",
+    }
+}
+
+/// Runs a login session; returns the exit status.
+pub fn run(inv: Invocation) -> Result<i32> {
+    let config = Config::load(Path::new(CONFIG_PATH))
+        .context("the recording policy cannot be read; refusing the session")?;
+    let mut identity = os_identity();
+    let auth = sshauth::from_env();
+    if let (Some(ssh), Value::Object(id)) = (&auth.json, &mut identity) {
+        id.insert("ssh".into(), ssh.clone());
+    }
+    let user = identity["user"].as_str().unwrap_or("").to_string();
+    let interactive = matches!(inv, Invocation::Interactive) && tty::interactive();
+    let command = match &inv {
+        Invocation::Interactive => config.shell.display().to_string(),
+        Invocation::Command(c) => c.to_string_lossy().into_owned(),
+    };
+    let mut start = Start::now(command.clone(), identity, tty::size().unwrap_or((80, 24)));
+    start.capture_input = config.capture_input;
+    start.parent = std::env::var("SESSREC_SESSION").ok();
+
+    let mut audit = Audit::open(&config.audit_log, config.syslog);
+    audit.set("session", json!(start.session_id));
+    audit.set("user", json!(user));
+    audit.set("host", json!(crate::record::header::hostname()));
+    for p in audit.problems().to_vec() {
+        eprintln!("sessrec: warning: {p}");
+    }
+
+    let now = jiff::Timestamp::now();
+    let (grant, grant_note) = find_grant(&config, &user, &auth);
+    let grant = match grant {
+        Some(g) if g.valid_at(now) => Some(g),
+        Some(g) => {
+            audit.event(
+                Level::Warning,
+                "grant.expired",
+                json!({"grant": g.id, "expired": g.expires.map(|e| e.to_string())}),
+            );
+            eprintln!(
+                "sessrec: grant {} expired at {}",
+                g.id,
+                g.expires.map(|e| e.to_string()).unwrap_or_default()
+            );
+            None
+        }
+        None => None,
+    };
+    if let Some(note) = grant_note {
+        eprintln!("sessrec: warning: {note}");
+    }
+    let grant = match grant {
+        Some(g) => Some(g),
+        None if config.require_grant && config.break_glass && interactive => {
+            Some(break_glass(&mut audit)?)
+        }
+        None if config.require_grant => {
+            audit.event(
+                Level::Warning,
+                "session.refused",
+                json!({"reason": "no valid grant", "command": command}),
+            );
+            bail!(
+                "access refused: this bastion requires an access grant and none is valid for {user}; request one and reconnect"
+            );
+        }
+        None => None,
+    };
+    audit.set("grant", json!(grant.as_ref().map(|g| g.id.clone())));
+    start.grant = grant.as_ref().map(Grant::json);
+
+    let shell_name = config.shell.file_name().unwrap_or_default().to_os_string();
+    let mut child = Child {
+        program: config.shell.clone(),
+        arg0: None,
+        args: Vec::new(),
+        env: vec![
+            ("SHELL".into(), config.shell.clone().into_os_string()),
+            ("SESSREC_SESSION".into(), start.session_id.clone().into()),
+        ],
+        gid: Some(rustix::process::getgid().as_raw()),
+    };
+    match &inv {
+        Invocation::Interactive => {
+            let mut a0 = OsString::from("-");
+            a0.push(&shell_name);
+            child.arg0 = Some(a0);
+        }
+        Invocation::Command(c) => {
+            child.arg0 = Some(shell_name);
+            child.args = vec!["-c".into(), c.clone()];
+        }
+    }
+
+    if !interactive {
+        let policy = match kind(&command) {
+            "scp" => config.pipe.scp,
+            "sftp" => config.pipe.sftp,
+            "rsync" => config.pipe.rsync,
+            _ => config.pipe.exec,
+        };
+        match policy {
+            PipePolicy::Deny => {
+                audit.event(
+                    Level::Warning,
+                    "session.refused",
+                    json!({"reason": "pipe policy", "command": command}),
+                );
+                bail!(
+                    "access refused: {} sessions are not allowed on this bastion",
+                    kind(&command)
+                );
+            }
+            PipePolicy::Allow => {
+                audit.event(
+                    Level::Warning,
+                    "session.unrecorded",
+                    json!({"command": command, "kind": kind(&command)}),
+                );
+                return pipe::run(&child, None);
+            }
+            PipePolicy::Record => {}
+        }
+    }
+
+    let clock = Instant::now();
+    let tape = match open_recording(&config, &start, clock) {
+        Ok(t) => Some(t),
+        Err(e) if config.failure_policy == FailurePolicy::Strict => {
+            audit.event(
+                Level::Alert,
+                "record.error",
+                json!({"error": format!("{e:#}"), "action": "session refused"}),
+            );
+            return Err(
+                e.context("the session cannot be recorded, so it does not start (policy: strict)")
+            );
+        }
+        Err(e) => {
+            audit.event(
+                Level::Alert,
+                "record.error",
+                json!({"error": format!("{e:#}"), "action": "session unrecorded"}),
+            );
+            eprintln!(
+                "sessrec: warning: this session is NOT recorded ({e:#}); an alert was raised"
+            );
+            None
+        }
+    };
+    audit.event(
+        Level::Info,
+        "session.start",
+        json!({"command": command, "interactive": interactive, "identity": start.identity, "recorded": tape.is_some()}),
+    );
+    let deadline = grant.as_ref().and_then(|g| deadline(g, clock));
+    let (code, end, failure) = match (tape, interactive) {
+        (Some(mut tape), true) => {
+            banner(&config, &start, grant.as_ref());
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let outcome = runtime.block_on(session::run(child, &mut tape, deadline));
+            let failure = tape.failure().map(str::to_owned);
+            let sealed = tape.finish();
+            let outcome = outcome?;
+            (
+                outcome.exit_code,
+                outcome.end,
+                failure.or(sealed.err().map(|e| format!("{e:#}"))),
+            )
+        }
+        (Some(tape), false) => {
+            let tape = Arc::new(Mutex::new(tape));
+            let code = pipe::run(&child, Some(tape.clone()))?;
+            let tape = Arc::into_inner(tape).and_then(|m| m.into_inner().ok());
+            let failure = tape.as_ref().and_then(|t| t.failure().map(str::to_owned));
+            let sealed = tape.map(Tape::finish).transpose();
+            (
+                code,
+                End::Exited,
+                failure.or(sealed.err().map(|e| format!("{e:#}"))),
+            )
+        }
+        (None, true) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let mut tape = Tape::unrecorded();
+            let outcome = runtime.block_on(session::run(child, &mut tape, deadline))?;
+            (outcome.exit_code, outcome.end, None)
+        }
+        (None, false) => (pipe::run(&child, None)?, End::Exited, None),
+    };
+    if let Some(f) = &failure {
+        audit.event(Level::Alert, "record.error", json!({"error": f}));
+    }
+    if end == End::GrantExpired {
+        audit.event(
+            Level::Warning,
+            "grant.expired",
+            json!({"action": "session ended"}),
+        );
+    }
+    audit.event(
+        Level::Info,
+        "session.end",
+        json!({"exit_status": code, "end": format!("{end:?}")}),
+    );
+    Ok(code)
+}
+
+fn find_grant(
+    config: &Config,
+    user: &str,
+    auth: &sshauth::SshAuth,
+) -> (Option<Grant>, Option<String>) {
+    if let Some(g) = auth.cert.as_ref().and_then(grant::from_cert) {
+        return (Some(g), None);
+    }
+    match grant::from_file(&config.grant_dir, user) {
+        Ok(Some(g)) => return (Some(g), None),
+        Ok(None) => {}
+        Err(e) => {
+            return (
+                config.trust_env_grant.then(grant::from_env).flatten(),
+                Some(format!("{e:#}")),
+            );
+        }
+    }
+    (config.trust_env_grant.then(grant::from_env).flatten(), None)
+}
+
+fn open_recording(config: &Config, start: &Start, clock: Instant) -> Result<Tape> {
+    let signer = config
+        .signing_key
+        .as_deref()
+        .map(read_signing_key)
+        .transpose()?;
+    let path = config.spool.join(format!("{}.cast.zst", start.session_id));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(&path)
+        .with_context(|| format!("cannot create the recording {}", path.display()))?;
+    let sink = Sink::start(file, &start.header(), signer, live_writer_options())?;
+    let mut prompts = Redactor::default_prompts();
+    for p in &config.password_prompts {
+        prompts.push(
+            regex::Regex::new(p)
+                .with_context(|| format!("invalid password_prompts pattern {p:?}"))?,
+        );
+    }
+    Ok(Tape::new(
+        sink,
+        clock,
+        Redactor::new(prompts),
+        config.capture_input,
+        config.failure_policy,
+    ))
+}
+
+/// Warnings 10 and 1 minutes before the grant ends, then the end.
+fn deadline(grant: &Grant, clock: Instant) -> Option<Deadline> {
+    let expires = grant.expires?;
+    let left = expires.duration_since(jiff::Timestamp::now());
+    let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
+    let at = tokio::time::Instant::from_std(clock) + left + clock.elapsed();
+    let now = tokio::time::Instant::now();
+    let mut warnings = Vec::new();
+    for minutes in [10u64, 1] {
+        let lead = Duration::from_secs(minutes * 60);
+        if left > lead {
+            warnings.push((
+                at - lead,
+                format!(
+                    "grant {} expires in {minutes} minute{}",
+                    grant.id,
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+    }
+    if left <= Duration::from_secs(60) {
+        warnings.push((
+            now,
+            format!("grant {} expires in {} seconds", grant.id, left.as_secs()),
+        ));
+    }
+    Some(Deadline {
+        at,
+        warnings,
+        final_message: format!(
+            "grant {} expired at {expires}: ending the session",
+            grant.id
+        ),
+    })
+}
+
+fn banner(config: &Config, start: &Start, grant: Option<&Grant>) {
+    if config.banner.is_empty() {
+        return;
+    }
+    let text = config
+        .banner
+        .replace("{session}", &start.session_id)
+        .replace("{grant}", grant.map_or("none", |g| g.id.as_str()))
+        .replace(
+            "{expires}",
+            &grant
+                .and_then(|g| g.expires)
+                .map_or("never".into(), |e| e.to_string()),
+        );
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "{text}");
+}
+
+/// No grant, but policy allows break-glass: ask why, record it, raise an alert.
+fn break_glass(audit: &mut Audit) -> Result<Grant> {
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        "No valid access grant. BREAK-GLASS access is recorded and alerted.\nReason (ticket or incident): "
+    );
+    let _ = err.flush();
+    let mut reason = String::new();
+    std::io::stdin()
+        .read_line(&mut reason)
+        .context("reading the break-glass reason")?;
+    let reason = reason.trim().to_string();
+    if reason.len() < 4 {
+        audit.event(
+            Level::Warning,
+            "session.refused",
+            json!({"reason": "break-glass without a reason"}),
+        );
+        bail!("access refused: a break-glass session needs a reason");
+    }
+    audit.event(Level::Alert, "break_glass", json!({"reason": reason}));
+    Ok(Grant {
+        id: "break-glass".into(),
+        expires: None,
+        source: "break_glass",
+        approver: None,
+        ticket: None,
+        reason: Some(reason),
+    })
+}

@@ -1,0 +1,120 @@
+//! What sshd says about how the user authenticated (`ExposeAuthInfo yes` puts it in the file
+//! named by `SSH_USER_AUTH`): the public key, and for an OpenSSH certificate its key id,
+//! principals, serial, validity and extensions. sshd already checked the certificate; sessrec
+//! records what it was.
+
+use serde_json::{Map, Value, json};
+use ssh_key::{Certificate, HashAlg, PublicKey};
+
+/// An OpenSSH user certificate, as recorded.
+#[derive(Debug, Clone)]
+pub struct CertInfo {
+    /// The certificate's key id (an access system often puts the grant id here).
+    pub key_id: String,
+    /// Unix time the certificate stops being valid.
+    pub valid_before: u64,
+    /// Its extensions.
+    pub extensions: Vec<(String, String)>,
+    /// The whole description, for the header.
+    pub json: Value,
+}
+
+/// The authentication sshd reported.
+#[derive(Debug, Clone, Default)]
+pub struct SshAuth {
+    /// JSON for the header's identity.
+    pub json: Option<Value>,
+    /// The certificate, when one was used.
+    pub cert: Option<CertInfo>,
+}
+
+/// Parses the `SSH_USER_AUTH` file's text.
+pub fn parse(text: &str) -> SshAuth {
+    let mut methods = Vec::new();
+    let mut auth = SshAuth::default();
+    for line in text.lines() {
+        let Some((method, rest)) = line.trim().split_once(' ') else {
+            if !line.trim().is_empty() {
+                methods.push(json!({"method": line.trim()}));
+            }
+            continue;
+        };
+        if method != "publickey" {
+            methods.push(json!({"method": method}));
+            continue;
+        }
+        if let Ok(cert) = Certificate::from_openssh(rest) {
+            let info = describe_cert(&cert);
+            methods.push(json!({"method": "publickey", "certificate": info.json.clone()}));
+            auth.cert.get_or_insert(info);
+        } else if let Ok(key) = PublicKey::from_openssh(rest) {
+            methods.push(json!({
+                "method": "publickey",
+                "key_type": key.algorithm().as_str(),
+                "fingerprint": key.fingerprint(HashAlg::Sha256).to_string(),
+            }));
+        } else {
+            methods.push(json!({"method": "publickey", "unparsed": rest.chars().take(200).collect::<String>()}));
+        }
+    }
+    if !methods.is_empty() {
+        auth.json = Some(Value::Array(methods));
+    }
+    auth
+}
+
+fn describe_cert(cert: &Certificate) -> CertInfo {
+    let key = PublicKey::from(cert.public_key().clone());
+    let ca = PublicKey::from(cert.signature_key().clone());
+    let extensions: Vec<(String, String)> = cert
+        .extensions()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let ext: Map<String, Value> = extensions
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let json = json!({
+        "key_id": cert.key_id(),
+        "serial": cert.serial(),
+        "principals": cert.valid_principals(),
+        "valid_after": cert.valid_after(),
+        "valid_before": cert.valid_before(),
+        "extensions": ext,
+        "key_type": key.algorithm().as_str(),
+        "fingerprint": key.fingerprint(HashAlg::Sha256).to_string(),
+        "ca_fingerprint": ca.fingerprint(HashAlg::Sha256).to_string(),
+    });
+    CertInfo {
+        key_id: cert.key_id().to_string(),
+        valid_before: cert.valid_before(),
+        extensions,
+        json,
+    }
+}
+
+/// Reads and parses the file `SSH_USER_AUTH` names, if any.
+pub fn from_env() -> SshAuth {
+    std::env::var_os("SSH_USER_AUTH")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| parse(&t))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_keys_and_other_methods() {
+        let a = parse(
+            "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\npassword\n",
+        );
+        let j = a.json.unwrap();
+        assert_eq!(j[0]["key_type"], "ssh-ed25519");
+        assert!(j[0]["fingerprint"].as_str().unwrap().starts_with("SHA256:"));
+        assert_eq!(j[1]["method"], "password");
+        assert!(a.cert.is_none());
+    }
+}
