@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with a Rust toolchain, as root.
 # Installs what the tests need, idempotently: the peer recorders from Debian (asciinema 2, ttyrec,
-# termrec, tlog, util-linux script) and zstd/gzip; asciinema 3 from crates.io, built once and
+# termrec, tlog, util-linux script), zstd/gzip, and OpenSSH for the end-to-end test; asciinema 3 from crates.io, built once and
 # cached in ~/.cache/sessrec-test. Then runs every test of the workspace with the peers required.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,13 +14,19 @@ sudo=""
 missing=()
 for pair in asciinema:/usr/bin/asciinema ttyrec:/usr/bin/ttyplay termrec:/usr/bin/termrec \
             tlog:/usr/bin/tlog-rec zstd:/usr/bin/zstd gzip:/bin/gzip bsdutils:/usr/bin/script \
-            bsdutils:/usr/bin/scriptreplay; do
+            bsdutils:/usr/bin/scriptreplay openssh-server:/usr/sbin/sshd openssh-client:/usr/bin/ssh \
+            openssh-sftp-server:/usr/lib/openssh/sftp-server procps:/usr/bin/pgrep \
+            util-linux:/usr/bin/unshare passwd:/usr/sbin/useradd; do
     [ -e "${pair#*:}" ] || missing+=("${pair%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
     $sudo apt-get update -qq
+    # Packages must not start services (sshd on port 22): the tests start their own on loopback.
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    $sudo rm -f /usr/sbin/policy-rc.d
 fi
 # tlog-rec refuses to start without a utmp file (containers often lack one).
 if [ ! -e /var/run/utmp ]; then
@@ -40,6 +46,8 @@ ln -sf "$a3/bin/asciinema" "$tools/bin/asciinema3"
 export PATH="$tools/bin:$PATH"
 
 export SESSREC_PEERS=required
+# The SSH end-to-end test runs sshd and creates a test user: it needs root.
+if [ "$(id -u)" = 0 ]; then export SESSREC_SSH=required; fi
 # Benchmarks run once each as smoke tests (criterion's test mode), then every test.
 cargo test --workspace --benches --quiet
 if cargo nextest --version >/dev/null 2>&1; then

@@ -234,9 +234,9 @@ pub fn run(inv: Invocation) -> Result<i32> {
             )
         }
         (Some(tape), false) => {
-            let tape = Arc::new(Mutex::new(tape));
-            let code = pipe::run(&child, Some(tape.clone()))?;
-            let tape = Arc::into_inner(tape).and_then(|m| m.into_inner().ok());
+            let shared = Arc::new(Mutex::new(Some(tape)));
+            let code = pipe::run(&child, Some(shared.clone()))?;
+            let tape = shared.lock().ok().and_then(|mut t| t.take());
             let failure = tape.as_ref().and_then(|t| t.failure().map(str::to_owned));
             let sealed = tape.map(Tape::finish).transpose();
             (

@@ -12,8 +12,13 @@ use sessrec_formats::EventData;
 use super::session::{Child, exit_code};
 use super::tape::Tape;
 
-/// Runs `child` with pipes, recording into `tape` when given. Returns its exit status.
-pub fn run(child: &Child, tape: Option<Arc<Mutex<Tape>>>) -> Result<i32> {
+/// The tape shared by the copying threads; taken out (`None`) once the command exited, so a
+/// thread still blocked on standard input cannot keep the recording from being sealed.
+pub type SharedTape = Arc<Mutex<Option<Tape>>>;
+
+/// Runs `child` with pipes, recording into `tape` when given. Returns its exit status; the
+/// caller then takes the tape out and seals it.
+pub fn run(child: &Child, tape: Option<SharedTape>) -> Result<i32> {
     let mut cmd = Command::new(&child.program);
     cmd.args(&child.args).envs(child.env.iter().cloned());
     if let Some(a) = &child.arg0 {
@@ -34,13 +39,17 @@ pub fn run(child: &Child, tape: Option<Arc<Mutex<Tape>>>) -> Result<i32> {
         proc.stderr.take().context("no stderr pipe")?,
     );
     let pid = proc.id();
-    let record = move |tape: &Option<Arc<Mutex<Tape>>>, data: EventData| {
+    forward_signals(pid)?;
+    let record = move |tape: &Option<SharedTape>, data: EventData| {
         let Some(t) = tape else { return };
-        let failed = t.lock().map(|mut t| match data {
-            EventData::Input(b) => t.input(&b, false).err(),
-            other => t.event(other).err(),
+        let failed = t.lock().ok().and_then(|mut t| {
+            let t = t.as_mut()?;
+            match data {
+                EventData::Input(b) => t.input(&b, false).err(),
+                other => t.event(other).err(),
+            }
         });
-        if let Ok(Some(f)) = failed {
+        if let Some(f) = failed {
             if f.end_session {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid as i32),
@@ -79,10 +88,28 @@ pub fn run(child: &Child, tape: Option<Arc<Mutex<Tape>>>) -> Result<i32> {
     let code = exit_code(&status);
     if let Some(t) = &tape {
         if let Ok(mut t) = t.lock() {
-            let _ = t.event(EventData::Exit(code));
+            if let Some(t) = t.as_mut() {
+                let _ = t.event(EventData::Exit(code));
+            }
         }
     }
     Ok(code)
+}
+
+/// sshd hangs up (SIGHUP) or terminates (SIGTERM) the session when the client goes away: pass
+/// that on to the command and keep going, so the recording is sealed when it exits.
+fn forward_signals(pid: u32) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGINT, SIGTERM])
+        .context("installing signal handlers")?;
+    thread::spawn(move || {
+        for sig in signals.forever() {
+            if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), s);
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Copies chunks from `r` to `sink` until either side ends.
