@@ -308,3 +308,79 @@ fn bulk_and_binary_output_is_recorded_byte_for_byte() {
         seen.len()
     );
 }
+
+#[test]
+fn a_nested_session_records_too_and_names_its_parent() {
+    let s = setup();
+    let inner = s.dir.path().join("inner.cast.zst");
+    let bin = env!("CARGO_BIN_EXE_sessrec");
+    let (mut t, outer) = s.rec(
+        "outer.cast.zst",
+        &[
+            bin,
+            "rec",
+            "-q",
+            "-o",
+            inner.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "echo nested-output",
+        ],
+        80,
+        24,
+    );
+    assert_eq!(t.wait(T).code(), Some(0));
+    let outer_id = open_path(&outer, &OpenOptions::default())
+        .unwrap()
+        .header()
+        .session_id()
+        .unwrap()
+        .to_string();
+    let r = open_path(&inner, &OpenOptions::default()).unwrap();
+    let meta = r.header().sessrec.clone().unwrap();
+    assert_eq!(
+        meta.other.get("parent_session").and_then(|v| v.as_str()),
+        Some(outer_id.as_str())
+    );
+    assert!(
+        String::from_utf8_lossy(&output_bytes(&s.verified_events(&outer)))
+            .contains("nested-output")
+    );
+}
+
+#[test]
+fn a_full_disk_ends_the_session_and_says_so() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to mount a small tmpfs");
+        return;
+    }
+    let s = setup();
+    let disk = s.dir.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=256k tmpfs {d} && exec {bin} rec -q -o {d}/r.cast.zst -- sh -c 'head -c 50000000 /dev/urandom; sleep 30'",
+        d = disk.display(),
+        bin = env!("CARGO_BIN_EXE_sessrec")
+    );
+    let mut t = Term::spawn(
+        Path::new("/usr/bin/unshare"),
+        &["-m", "sh", "-c", &script],
+        80,
+        24,
+        &[],
+    );
+    let started = std::time::Instant::now();
+    let status = t.wait(T);
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "strict policy: the session ends with an error"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "ended at once, not after the command"
+    );
+    t.wait_for("the recording failed", T);
+    assert_eq!(t.local_modes(), (true, true), "terminal restored");
+}

@@ -18,7 +18,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use super::tape::Tape;
+use super::tape::{Failed, Tape};
 use super::tty;
 
 /// What to run.
@@ -114,23 +114,17 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
     let mut stdin_open = true;
     let mut pty_open = true;
     let mut status = None;
-    let mut end = None;
     let mut drain_until: Option<Instant> = None;
-    let mut kill_at: Option<Instant> = None;
     let mut warnings: VecDeque<(Instant, String)> = deadline
         .as_ref()
         .map(|d| d.warnings.clone().into())
         .unwrap_or_default();
     let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
     let expiry = deadline.as_ref().map_or(far, |d| d.at);
-    let stop = |end_now: End, end: &mut Option<End>, kill_at: &mut Option<Instant>| {
-        if end.is_none() {
-            *end = Some(end_now);
-        }
-        if let Some(pid) = pid {
-            let _ = killpg(pid, Signal::SIGHUP);
-        }
-        kill_at.get_or_insert(Instant::now() + KILL_GRACE);
+    let mut ending = Ending {
+        pid,
+        end: None,
+        kill_at: None,
     };
 
     loop {
@@ -144,10 +138,10 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
                 Ok(n) => {
                     // Blocking write: a slow client slows the shell, nothing piles up here.
                     if out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
-                        stop(End::HungUp, &mut end, &mut kill_at);
+                        ending.stop(End::HungUp);
                     }
                     if let Err(f) = tape.output(&buf[..n]) {
-                        if f.end_session { stop(End::RecordingFailed(f.message), &mut end, &mut kill_at); }
+                        ending.recording_failed(f, &mut out);
                     }
                     if status.is_some() {
                         drain_until = Some(Instant::now() + DRAIN_QUIET);
@@ -156,17 +150,17 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
                 // EIO: every process closed the PTY's other side.
                 Err(_) => pty_open = false,
             },
-            chunk = stdin_rx.recv(), if stdin_open && pending.len() < PENDING_INPUT_LIMIT && end.is_none() => match chunk {
+            chunk = stdin_rx.recv(), if stdin_open && pending.len() < PENDING_INPUT_LIMIT && ending.end.is_none() => match chunk {
                 Some(bytes) => {
                     let secret = tty::reading_secret(&master);
                     if let Err(f) = tape.input(&bytes, secret) {
-                        if f.end_session { stop(End::RecordingFailed(f.message), &mut end, &mut kill_at); }
+                        ending.recording_failed(f, &mut out);
                     }
                     pending.extend(bytes);
                 }
                 None => {
                     stdin_open = false;
-                    stop(End::HungUp, &mut end, &mut kill_at);
+                    ending.stop(End::HungUp);
                 }
             },
             w = write_some(&mut pty_w, &mut pending), if !pending.is_empty() => {
@@ -180,31 +174,28 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
                 if let Some((c, r)) = tty::size() {
                     let _ = pty_w.resize(pty_process::Size::new(r, c));
                     if let Err(f) = tape.event(EventData::Resize { cols: c, rows: r }) {
-                        if f.end_session { stop(End::RecordingFailed(f.message), &mut end, &mut kill_at); }
+                        ending.recording_failed(f, &mut out);
                     }
                 }
             },
-            _ = hup.recv() => stop(End::HungUp, &mut end, &mut kill_at),
-            _ = term.recv() => stop(End::Terminated, &mut end, &mut kill_at),
-            _ = int.recv() => stop(End::Terminated, &mut end, &mut kill_at),
+            _ = hup.recv() => ending.stop(End::HungUp),
+            _ = term.recv() => ending.stop(End::Terminated),
+            _ = int.recv() => ending.stop(End::Terminated),
             _ = sleep_until(next_warning), if !warnings.is_empty() => {
                 if let Some((_, text)) = warnings.pop_front() {
                     notify(&mut out, &text);
                     let _ = tape.event(EventData::Marker(text));
                 }
             },
-            _ = sleep_until(expiry), if deadline.is_some() && end.is_none() => {
+            _ = sleep_until(expiry), if deadline.is_some() && ending.end.is_none() => {
                 if let Some(d) = &deadline {
                     notify(&mut out, &d.final_message);
                     let _ = tape.event(EventData::Marker(d.final_message.clone()));
                 }
-                stop(End::GrantExpired, &mut end, &mut kill_at);
+                ending.stop(End::GrantExpired);
             },
-            _ = sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() && status.is_none() => {
-                if let Some(pid) = pid {
-                    let _ = killpg(pid, Signal::SIGKILL);
-                }
-                kill_at = None;
+            _ = sleep_until(ending.kill_at.unwrap_or(far)), if ending.kill_at.is_some() && status.is_none() => {
+                ending.kill();
             },
             _ = sleep_until(drain_until.unwrap_or(far)), if drain_until.is_some() => {},
         }
@@ -214,8 +205,53 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
     let _ = tape.event(EventData::Exit(exit_code));
     Ok(Outcome {
         exit_code,
-        end: end.unwrap_or(End::Exited),
+        end: ending.end.unwrap_or(End::Exited),
     })
+}
+
+/// Ending the session: why, and when to stop asking the shell nicely.
+struct Ending {
+    pid: Option<Pid>,
+    end: Option<End>,
+    kill_at: Option<Instant>,
+}
+
+impl Ending {
+    /// Hangs up the shell's process group (as a terminal would); SIGKILL follows after a grace
+    /// period if it does not exit. The first reason given is the one reported.
+    fn stop(&mut self, why: End) {
+        self.end.get_or_insert(why);
+        if let Some(pid) = self.pid {
+            let _ = killpg(pid, Signal::SIGHUP);
+        }
+        self.kill_at.get_or_insert(Instant::now() + KILL_GRACE);
+    }
+
+    fn kill(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = killpg(pid, Signal::SIGKILL);
+        }
+        self.kill_at = None;
+    }
+
+    /// The recording failed: the user is told; under the strict policy the session ends.
+    fn recording_failed(&mut self, f: Failed, out: &mut impl Write) {
+        if f.end_session {
+            notify(
+                out,
+                &format!("the recording failed ({}): ending the session", f.message),
+            );
+            self.stop(End::RecordingFailed(f.message));
+        } else {
+            notify(
+                out,
+                &format!(
+                    "the recording failed ({}): this session is no longer recorded; an alert was raised",
+                    f.message
+                ),
+            );
+        }
+    }
 }
 
 /// Writes as much pending input to the PTY as it takes.
