@@ -44,11 +44,13 @@ fn main() {
     let key = SigningKey::generate().expect("key");
     let public = key.public();
 
+    let t = Instant::now();
     let mut enc = V3Encoder::new();
     let mut plain = enc.header(&header);
     for e in &events {
         enc.event(e, &mut plain);
     }
+    let encode_s = t.elapsed().as_secs_f64();
     let mb = |n: usize| n as f64 / 1e6;
 
     let t = Instant::now();
@@ -112,6 +114,10 @@ fn main() {
         "container:          {:.1} MB ({:.2}x smaller than plain)",
         mb(zst.len()),
         plain.len() as f64 / zst.len() as f64
+    );
+    println!(
+        "encode: {:.0} MB/s of plain asciicast (events to text, no compression)",
+        mb(plain.len()) / encode_s
     );
     println!(
         "write:  {:.0} MB/s of plain asciicast ({write_s:.2} s)",

@@ -66,21 +66,36 @@ impl Redactor {
         ]
     }
 
-    /// Notes output from the session.
+    /// Notes output from the session. Cheap on bulk output: only the last line can be a prompt,
+    /// and only a line ending in `:` (and spaces) is matched against the patterns.
     pub fn output(&mut self, bytes: &[u8]) {
-        let text = String::from_utf8_lossy(bytes);
-        self.tail.push_str(&text);
+        let echo = !self.last_input.is_empty() && bytes.ends_with(&self.last_input);
+        let end = bytes.trim_ascii_end();
+        let line_start = memchr_last_newline(bytes).map_or(0, |i| i + 1);
+        if line_start > 0 {
+            self.tail.clear();
+        }
+        if end.last() != Some(&b':') || echo {
+            // Keep a short tail so a prompt split across reads is still seen whole.
+            self.keep_tail(&bytes[line_start..]);
+            self.prompt_armed = false;
+            return;
+        }
+        self.keep_tail(&bytes[line_start..]);
+        let line = self.tail.trim_end();
+        self.prompt_armed = !line.is_empty() && self.prompts.iter().any(|p| p.is_match(line));
+    }
+
+    fn keep_tail(&mut self, bytes: &[u8]) {
+        let bytes = &bytes[bytes.len().saturating_sub(200)..];
+        self.tail.push_str(&String::from_utf8_lossy(bytes));
         if self.tail.len() > 400 {
-            let cut = self.tail.len() - 200;
-            let cut = (cut..self.tail.len())
-                .find(|&i| self.tail.is_char_boundary(i))
-                .unwrap_or(0);
+            let mut cut = self.tail.len() - 200;
+            while !self.tail.is_char_boundary(cut) {
+                cut += 1;
+            }
             self.tail.drain(..cut);
         }
-        let last_line = self.tail.rsplit(['\n', '\r']).next().unwrap_or("");
-        let echo = !self.last_input.is_empty() && bytes.ends_with(&self.last_input);
-        self.prompt_armed =
-            !echo && !last_line.is_empty() && self.prompts.iter().any(|p| p.is_match(last_line));
     }
 
     /// Classifies an input chunk typed at `time_us`, given whether the PTY now has echo off in
@@ -132,6 +147,10 @@ fn marker(run: &Run, now_us: u64) -> String {
         run.keystrokes,
         now_us.saturating_sub(run.first_us) as f64 / 1e6
     )
+}
+
+fn memchr_last_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().rposition(|&b| b == b'\n' || b == b'\r')
 }
 
 #[cfg(test)]

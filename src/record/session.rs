@@ -4,7 +4,6 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,7 +14,6 @@ use nix::unistd::Pid;
 use sessrec_formats::EventData;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use super::tape::{Failed, Tape};
@@ -96,17 +94,17 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
     let pid = proc.id().map(|p| Pid::from_raw(p as i32));
 
     let _raw = tty::RawMode::enable()?;
-    let mut out = std::io::stdout().lock();
+    let term = tty::AsyncTerminal::new()?;
     // A second handle on the master, to read the slave's termios (is a secret being read?).
     let master = pty
         .as_fd()
         .try_clone_to_owned()
         .context("duplicating the PTY handle")?;
     let (mut pty_r, mut pty_w) = pty.into_split();
-    let mut stdin_rx = spawn_stdin_reader();
+    let mut keys = vec![0u8; 4096];
     let mut winch = signal(SignalKind::window_change())?;
     let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
 
     let mut buf = vec![0u8; BUF];
@@ -136,12 +134,12 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
             r = pty_r.read(&mut buf), if pty_open => match r {
                 Ok(0) => pty_open = false,
                 Ok(n) => {
-                    // Blocking write: a slow client slows the shell, nothing piles up here.
-                    if out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                    // Waits while the terminal is full: a slow client slows the shell.
+                    if term.write_all(&buf[..n]).await.is_err() {
                         ending.stop(End::HungUp);
                     }
                     if let Err(f) = tape.output(&buf[..n]) {
-                        ending.recording_failed(f, &mut out);
+                        ending.recording_failed(f, &term);
                     }
                     if status.is_some() {
                         drain_until = Some(Instant::now() + DRAIN_QUIET);
@@ -150,15 +148,18 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
                 // EIO: every process closed the PTY's other side.
                 Err(_) => pty_open = false,
             },
-            chunk = stdin_rx.recv(), if stdin_open && pending.len() < PENDING_INPUT_LIMIT && ending.end.is_none() => match chunk {
-                Some(bytes) => {
+            r = term.read(&mut keys), if stdin_open && pending.len() < PENDING_INPUT_LIMIT && ending.end.is_none() => match r {
+                Ok(n) if n > 0 => {
+                    // To the shell first, then to the recording: typing latency is the user's.
+                    let typed = &keys[..n];
+                    let written = if pending.is_empty() { write_now(&master, typed) } else { 0 };
+                    pending.extend(&typed[written..]);
                     let secret = tty::reading_secret(&master);
-                    if let Err(f) = tape.input(&bytes, secret) {
-                        ending.recording_failed(f, &mut out);
+                    if let Err(f) = tape.input(typed, secret) {
+                        ending.recording_failed(f, &term);
                     }
-                    pending.extend(bytes);
                 }
-                None => {
+                _ => {
                     stdin_open = false;
                     ending.stop(End::HungUp);
                 }
@@ -174,22 +175,22 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
                 if let Some((c, r)) = tty::size() {
                     let _ = pty_w.resize(pty_process::Size::new(r, c));
                     if let Err(f) = tape.event(EventData::Resize { cols: c, rows: r }) {
-                        ending.recording_failed(f, &mut out);
+                        ending.recording_failed(f, &term);
                     }
                 }
             },
             _ = hup.recv() => ending.stop(End::HungUp),
-            _ = term.recv() => ending.stop(End::Terminated),
+            _ = sigterm.recv() => ending.stop(End::Terminated),
             _ = int.recv() => ending.stop(End::Terminated),
             _ = sleep_until(next_warning), if !warnings.is_empty() => {
                 if let Some((_, text)) = warnings.pop_front() {
-                    notify(&mut out, &text);
+                    notify(&term, &text);
                     let _ = tape.event(EventData::Marker(text));
                 }
             },
             _ = sleep_until(expiry), if deadline.is_some() && ending.end.is_none() => {
                 if let Some(d) = &deadline {
-                    notify(&mut out, &d.final_message);
+                    notify(&term, &d.final_message);
                     let _ = tape.event(EventData::Marker(d.final_message.clone()));
                 }
                 ending.stop(End::GrantExpired);
@@ -235,7 +236,7 @@ impl Ending {
     }
 
     /// The recording failed: the user is told; under the strict policy the session ends.
-    fn recording_failed(&mut self, f: Failed, out: &mut impl Write) {
+    fn recording_failed(&mut self, f: Failed, out: &tty::AsyncTerminal) {
         if f.end_session {
             notify(
                 out,
@@ -266,9 +267,8 @@ async fn write_some(
 }
 
 /// Shows a sessrec notice on the user's terminal (raw mode: explicit CR LF).
-fn notify(out: &mut impl Write, text: &str) {
-    let _ = write!(out, "\r\n\x1b[1m[sessrec] {text}\x1b[0m\r\n");
-    let _ = out.flush();
+fn notify(term: &tty::AsyncTerminal, text: &str) {
+    term.notice(format!("\r\n\x1b[1m[sessrec] {text}\x1b[0m\r\n").as_bytes());
 }
 
 /// `128 + signal` for a signal, as shells report it.
@@ -280,30 +280,7 @@ pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
         .unwrap_or(1)
 }
 
-/// Reads the user's keystrokes on a thread (standard input stays blocking, as the terminal's
-/// other users expect); the channel closes when the terminal does.
-fn spawn_stdin_reader() -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel(16);
-    let spawned = std::thread::Builder::new()
-        .name("sessrec-stdin".into())
-        .spawn(move || {
-            let mut stdin = std::io::stdin().lock();
-            let mut buf = [0u8; 4096];
-            loop {
-                match stdin.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        if tx.blocking_send(buf[..n].to_vec()).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => return,
-                }
-            }
-        });
-    if spawned.is_err() {
-        // Without a reader thread the channel closes at once: treated as a hang-up.
-    }
-    rx
+/// Writes to the PTY without waiting; returns how much it took.
+fn write_now(master: &std::os::fd::OwnedFd, bytes: &[u8]) -> usize {
+    rustix::io::write(master, bytes).unwrap_or(0)
 }

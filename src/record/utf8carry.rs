@@ -11,10 +11,12 @@ pub struct Utf8Carry {
 impl Utf8Carry {
     /// Returns the bytes to record now for a new chunk.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let mut bytes = std::mem::take(&mut self.held);
+        let mut bytes = Vec::with_capacity(self.held.len() + chunk.len());
+        bytes.append(&mut self.held);
         bytes.extend_from_slice(chunk);
         let keep = incomplete_tail(&bytes);
-        self.held = bytes.split_off(bytes.len() - keep);
+        self.held.extend_from_slice(&bytes[bytes.len() - keep..]);
+        bytes.truncate(bytes.len() - keep);
         bytes
     }
 

@@ -1,0 +1,266 @@
+//! Login-shell mode without sshd: sessrec started as `-sessrec` (and `sessrec -c CMD`) with the
+//! test's policy mounted at /etc/sessrec in a private mount namespace. Needs root (unshare, mount,
+//! root-owned grant files); skipped otherwise unless SESSREC_SSH=required.
+
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use harness::Term;
+use sessrec_formats::{EventData, OpenOptions, open_path};
+use tempfile::TempDir;
+
+const T: Duration = Duration::from_secs(30);
+
+struct Policy {
+    dir: TempDir,
+}
+
+fn policy(extra: &str) -> Option<Policy> {
+    if !rustix::process::geteuid().is_root() {
+        if std::env::var("SESSREC_SSH").as_deref() == Ok("required") {
+            panic!("login-shell tests need root");
+        }
+        eprintln!("skipped: needs root");
+        return None;
+    }
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    for sub in ["etc", "spool", "log", "grants"] {
+        std::fs::create_dir(d.join(sub)).unwrap();
+    }
+    let key = sessrec_formats::keys::SigningKey::generate().unwrap();
+    std::fs::write(d.join("etc/signing.key"), key.to_pem().unwrap()).unwrap();
+    std::fs::write(
+        d.join("etc/config.toml"),
+        format!(
+            "shell = \"/bin/sh\"\nspool = \"{d}/spool\"\nsigning_key = \"{d}/etc/signing.key\"\naudit_log = \"{d}/log/audit.log\"\n\
+             syslog = false\ngrant_dir = \"{d}/grants\"\nbanner = \"RECORDED {{session}} grant={{grant}}\"\n{extra}\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    Some(Policy { dir })
+}
+
+impl Policy {
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// `sh -c` line that mounts the policy and runs `then`.
+    fn mounted(&self, then: &str) -> String {
+        format!(
+            "mkdir -p /etc/sessrec && mount --bind {}/etc /etc/sessrec && {then}",
+            self.dir.path().display()
+        )
+    }
+
+    fn login(&self) -> Term {
+        let line = self.mounted(&format!(
+            "exec bash -c 'exec -a -sessrec {}'",
+            env!("CARGO_BIN_EXE_sessrec")
+        ));
+        Term::spawn(
+            Path::new("/usr/bin/unshare"),
+            &["-m", "sh", "-c", &line],
+            80,
+            24,
+            &[],
+        )
+    }
+
+    fn command(&self, cmd: &str) -> std::process::Output {
+        let line = self.mounted(&format!(
+            "exec {} -c '{cmd}'",
+            env!("CARGO_BIN_EXE_sessrec")
+        ));
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", &line])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn recordings(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.path("spool"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn audit(&self) -> String {
+        std::fs::read_to_string(self.path("log/audit.log")).unwrap_or_default()
+    }
+}
+
+fn grant_of(path: &Path) -> serde_json::Value {
+    let r = open_path(path, &OpenOptions::default()).unwrap();
+    serde_json::to_value(r.header().sessrec.clone().unwrap().grant).unwrap()
+}
+
+#[test]
+fn a_grant_file_is_used_and_shown_in_the_banner() {
+    let Some(p) = policy("require_grant = true") else {
+        return;
+    };
+    let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600);
+    std::fs::write(
+        p.path("grants/root.json"),
+        format!("{{\"id\": \"CHG-1001\", \"expires\": \"{expires}\", \"approver\": \"bob\", \"ticket\": \"INC-7\", \"reason\": \"db failover\"}}"),
+    )
+    .unwrap();
+    let mut t = p.login();
+    t.wait_for("RECORDED", T);
+    t.wait_for("grant=CHG-1001", T);
+    t.type_slowly("echo logged-in; exit 9\r");
+    assert_eq!(t.wait(T).code(), Some(9));
+    let rec = p.recordings();
+    assert_eq!(rec.len(), 1);
+    let g = grant_of(&rec[0]);
+    assert_eq!(
+        (g["id"].as_str(), g["source"].as_str(), g["ticket"].as_str()),
+        (Some("CHG-1001"), Some("grant_file"), Some("INC-7"))
+    );
+    let audit = p.audit();
+    assert!(
+        audit.contains("\"event\":\"session.start\"") && audit.contains("\"grant\":\"CHG-1001\""),
+        "{audit}"
+    );
+    assert!(audit.contains("\"event\":\"session.end\"") && audit.contains("\"exit_status\":9"));
+}
+
+#[test]
+fn an_expired_grant_or_none_is_refused_and_a_writable_grant_file_is_ignored() {
+    let Some(p) = policy("require_grant = true") else {
+        return;
+    };
+    let o = p.command("echo must-not-run");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("access refused"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::write(
+        p.path("grants/root.json"),
+        "{\"id\": \"OLD\", \"expires\": \"2020-01-01T00:00:00Z\"}",
+    )
+    .unwrap();
+    let o = p.command("echo must-not-run");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("grant OLD expired"));
+    std::fs::write(p.path("grants/root.json"), "{\"id\": \"LOOSE\"}").unwrap();
+    std::fs::set_permissions(
+        p.path("grants/root.json"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    let o = p.command("echo must-not-run");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("writable by others"));
+    assert!(p.recordings().is_empty());
+    assert_eq!(p.audit().matches("session.refused").count(), 3);
+}
+
+#[test]
+fn break_glass_asks_for_a_reason_records_it_and_alerts() {
+    let Some(p) = policy("require_grant = true\nbreak_glass = true") else {
+        return;
+    };
+    let mut t = p.login();
+    t.wait_for("Reason", T);
+    t.type_slowly("INC-4242 primary db down\r");
+    t.wait_for("RECORDED", T);
+    t.type_slowly("exit\r");
+    t.wait(T);
+    let g = grant_of(&p.recordings()[0]);
+    assert_eq!(g["source"], "break_glass");
+    assert_eq!(g["reason"], "INC-4242 primary db down");
+    let audit = p.audit();
+    assert!(
+        audit.contains("\"event\":\"break_glass\"") && audit.contains("\"level\":\"alert\""),
+        "{audit}"
+    );
+}
+
+#[test]
+fn pipe_policies_record_allow_and_deny() {
+    let Some(p) = policy("[pipe]\nexec = \"record\"\nscp = \"deny\"\nrsync = \"allow\"") else {
+        return;
+    };
+    let o = p.command("printf \"\\377binary\\n\"; exit 4");
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(o.stdout, b"\xffbinary\n");
+    let rec = p.recordings();
+    assert_eq!(rec.len(), 1);
+    let events: Vec<_> = open_path(&rec[0], &OpenOptions::default())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let output: Vec<u8> = events
+        .iter()
+        .filter_map(|e| match &e.data {
+            EventData::Output(b) => Some(b.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(output, b"\xffbinary\n");
+    assert_eq!(events.last().unwrap().data, EventData::Exit(4));
+    let o = p.command("scp -t /tmp");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("scp sessions are not allowed"));
+    let config = std::fs::read_to_string(p.path("etc/config.toml")).unwrap();
+    std::fs::write(
+        p.path("etc/config.toml"),
+        config.replace("exec = \"record\"", "exec = \"allow\""),
+    )
+    .unwrap();
+    let o = p.command("echo allowed");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "allowed\n");
+    assert_eq!(p.recordings().len(), 1, "allowed sessions are not recorded");
+    assert!(p.audit().contains("session.unrecorded"));
+}
+
+#[test]
+fn an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort() {
+    let Some(p) = policy("") else { return };
+    std::fs::remove_dir(p.path("spool")).unwrap();
+    let o = p.command("echo must-not-run");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot create the recording") && err.contains("policy: strict"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("must-not-run"));
+    let config = std::fs::read_to_string(p.path("etc/config.toml")).unwrap();
+    std::fs::write(
+        p.path("etc/config.toml"),
+        format!("failure_policy = \"best_effort\"\n{config}"),
+    )
+    .unwrap();
+    let o = p.command("echo runs-anyway");
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "runs-anyway\n");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("NOT recorded"));
+    assert!(p.audit().contains("\"event\":\"record.error\""));
+}
+
+#[test]
+fn a_broken_policy_refuses_the_session() {
+    let Some(p) = policy("") else { return };
+    std::fs::write(p.path("etc/config.toml"), "requre_grant = true\n").unwrap();
+    let o = p.command("echo must-not-run");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("refusing the session") && err.contains("unknown field"),
+        "{err}"
+    );
+}
