@@ -119,6 +119,7 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
         .unwrap_or_default();
     let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
     let expiry = deadline.as_ref().map_or(far, |d| d.at);
+    let clock_start = Instant::from_std(tape.started());
     let mut ending = Ending {
         pid,
         end: None,
@@ -130,6 +131,7 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
             break;
         }
         let next_warning = warnings.front().map_or(far, |w| w.0);
+        let batch_due = tape.batch_due().map(|us| clock_start + Duration::from_micros(us));
         tokio::select! {
             r = pty_r.read(&mut buf), if pty_open => match r {
                 Ok(0) => pty_open = false,
@@ -199,6 +201,11 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
                 ending.kill();
             },
             _ = sleep_until(drain_until.unwrap_or(far)), if drain_until.is_some() => {},
+            _ = sleep_until(batch_due.unwrap_or(far)), if batch_due.is_some() => {
+                if let Err(f) = tape.flush() {
+                    ending.recording_failed(f, &term);
+                }
+            },
         }
     }
     let status = status.context("the shell did not exit")?;
