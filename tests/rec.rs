@@ -384,3 +384,37 @@ fn a_full_disk_ends_the_session_and_says_so() {
     t.wait_for("the recording failed", T);
     assert_eq!(t.local_modes(), (true, true), "terminal restored");
 }
+
+#[test]
+fn without_a_terminal_the_bytes_pass_through_and_are_recorded() {
+    let s = setup();
+    let out = s.dir.path().join("pipe.cast.zst");
+    let o = assert_cmd::Command::cargo_bin("sessrec")
+        .unwrap()
+        .args([
+            "rec",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "--sign-key",
+            s.key.to_str().unwrap(),
+            "--",
+        ])
+        .args(["sh", "-c", "cat; printf '\\377' >&2; exit 2"])
+        .write_stdin(&b"binary \x00\xfe in\n"[..])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.stdout, b"binary \x00\xfe in\n");
+    assert_eq!(o.stderr, b"\xff");
+    let events = s.verified_events(&out);
+    assert_eq!(
+        input_text(&events).as_bytes(),
+        String::from_utf8_lossy(b"binary \x00\xfe in\n").as_bytes()
+    );
+    let mut seen = output_bytes(&events);
+    seen.sort_unstable();
+    let mut expected = b"binary \x00\xfe in\n\xff".to_vec();
+    expected.sort_unstable();
+    assert_eq!(seen, expected, "stdout and stderr both recorded");
+}

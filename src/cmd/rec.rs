@@ -16,7 +16,7 @@ use crate::record::redact::Redactor;
 use crate::record::session::{self, Child};
 use crate::record::sink::Sink;
 use crate::record::tape::{FailurePolicy, Tape};
-use crate::record::tty;
+use crate::record::{pipe, tty};
 
 /// Container settings for live recording: a 4 MiB window and frames keep the recorder's memory
 /// small; `sessrec convert` can repack a finished recording with the archive defaults.
@@ -30,11 +30,6 @@ pub fn live_writer_options() -> WriterOptions {
 
 impl Rec {
     pub fn run(self) -> Result<Status> {
-        if !tty::interactive() {
-            bail!(
-                "sessrec rec needs a terminal on standard input and output (for a pipe, run the command directly)"
-            );
-        }
         let signer = self.sign_key.as_deref().map(read_signing_key).transpose()?;
         let (program, args) = match self.command.split_first() {
             Some((p, a)) => (PathBuf::from(p), a.to_vec()),
@@ -96,14 +91,27 @@ impl Rec {
                 path.display()
             );
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the runtime")?;
-        let outcome = runtime.block_on(session::run(child, &mut tape, None));
+        let (exit_code, tape) = if tty::interactive() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            let outcome = runtime.block_on(session::run(child, &mut tape, None));
+            (outcome.map(|o| o.exit_code), tape)
+        } else {
+            // No terminal: standard input, output and error pass through byte for byte.
+            let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(tape)));
+            let code = pipe::run(&child, Some(shared.clone()));
+            let tape = shared
+                .lock()
+                .ok()
+                .and_then(|mut t| t.take())
+                .context("the recording was lost")?;
+            (code, tape)
+        };
         let failure = tape.failure().map(str::to_owned);
         let sealed = tape.finish();
-        let outcome = outcome?;
+        let exit_code = exit_code?;
         sealed.with_context(|| format!("sealing the recording {}", path.display()))?;
         if let Some(f) = failure {
             bail!("the recording failed during the session: {f}");
@@ -111,6 +119,6 @@ impl Rec {
         if !self.quiet {
             eprintln!("sessrec: recording saved to {}", path.display());
         }
-        Ok(Status::Session(outcome.exit_code))
+        Ok(Status::Session(exit_code))
     }
 }

@@ -131,7 +131,9 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
             break;
         }
         let next_warning = warnings.front().map_or(far, |w| w.0);
-        let batch_due = tape.batch_due().map(|us| clock_start + Duration::from_micros(us));
+        let batch_due = tape
+            .batch_due()
+            .map(|us| clock_start + Duration::from_micros(us));
         tokio::select! {
             r = pty_r.read(&mut buf), if pty_open => match r {
                 Ok(0) => pty_open = false,

@@ -23,7 +23,7 @@ pub enum FailurePolicy {
 /// Output read within this long of the first read of a batch goes into one event: asciicast v3
 /// keeps milliseconds, so nothing visible is lost, and bulk output costs a tenth of the events.
 const BATCH_US: u64 = 1000;
-const BATCH_BYTES: usize = 256 * 1024;
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// Output waiting to become one event.
 struct Batch {
@@ -101,10 +101,9 @@ impl Tape {
     pub fn output(&mut self, bytes: &[u8]) -> Result<(), Failed> {
         self.redactor.output(bytes);
         let now = self.now();
-        let full = self
-            .batch
-            .as_ref()
-            .is_some_and(|b| now.saturating_sub(b.start_us) >= BATCH_US || b.bytes.len() >= BATCH_BYTES);
+        let full = self.batch.as_ref().is_some_and(|b| {
+            now.saturating_sub(b.start_us) >= BATCH_US || b.bytes.len() >= BATCH_BYTES
+        });
         if full {
             self.flush()?;
         }
@@ -124,7 +123,11 @@ impl Tape {
 
     /// Records the pending output batch, keeping back an incomplete character for the next.
     pub fn flush(&mut self) -> Result<(), Failed> {
-        let Some(Batch { start_us, mut bytes }) = self.batch.take() else {
+        let Some(Batch {
+            start_us,
+            mut bytes,
+        }) = self.batch.take()
+        else {
             return Ok(());
         };
         let keep = incomplete_tail(&bytes);
