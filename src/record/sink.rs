@@ -15,7 +15,7 @@ use sessrec_formats::keys::SigningKey;
 use sessrec_formats::{Event, Header};
 
 enum Msg {
-    Event(Event),
+    Events(Vec<Event>),
     Finish { end_us: u64 },
 }
 
@@ -67,13 +67,13 @@ impl Sink {
         })
     }
 
-    /// Queues an event; waits while the queue is full. Fails once the writer failed.
-    pub fn send(&self, event: Event) -> Result<()> {
+    /// Queues events; waits while the queue is full. Fails once the writer failed.
+    pub fn send(&self, events: Vec<Event>) -> Result<()> {
         if let Some(f) = self.failure() {
             return Err(anyhow!(f));
         }
         let tx = self.tx.as_ref().context("the recording is finished")?;
-        match tx.try_send(Msg::Event(event)) {
+        match tx.try_send(Msg::Events(events)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(msg)) => tx.send(msg).map_err(|_| self.dead()),
             Err(TrySendError::Disconnected(_)) => Err(self.dead()),
@@ -110,7 +110,11 @@ fn run(mut writer: ContainerWriter<File>, rx: Receiver<Msg>, started: Instant) -
     let now_ms = || started.elapsed().as_millis() as u64;
     loop {
         match rx.recv_timeout(TICK) {
-            Ok(Msg::Event(e)) => writer.write_event(&e)?,
+            Ok(Msg::Events(events)) => {
+                for e in &events {
+                    writer.write_event(e)?;
+                }
+            }
             Ok(Msg::Finish { end_us }) => {
                 let file = writer.finish(Some(end_us / 1000))?;
                 file.sync_all().context("syncing the recording")?;

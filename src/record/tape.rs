@@ -22,6 +22,7 @@ pub enum FailurePolicy {
 
 /// Output read within this long of the first read of a batch goes into one event: asciicast v3
 /// keeps milliseconds, so nothing visible is lost, and bulk output costs a tenth of the events.
+/// Events go to the writer thread at most this often too, so a keystroke does not wake it.
 const BATCH_US: u64 = 1000;
 const BATCH_BYTES: usize = 64 * 1024;
 
@@ -38,6 +39,9 @@ pub struct Tape {
     batch: Option<Batch>,
     /// The start of a character split across reads, held for the next batch.
     carry: Vec<u8>,
+    /// Events waiting to go to the writer thread, and when the first was queued.
+    queue: Vec<Event>,
+    queued_at: u64,
     redactor: Redactor,
     capture_input: bool,
     policy: FailurePolicy,
@@ -66,6 +70,8 @@ impl Tape {
             start,
             batch: None,
             carry: Vec::new(),
+            queue: Vec::new(),
+            queued_at: 0,
             redactor,
             capture_input,
             policy,
@@ -80,6 +86,8 @@ impl Tape {
             start: Instant::now(),
             batch: None,
             carry: Vec::new(),
+            queue: Vec::new(),
+            queued_at: 0,
             redactor: Redactor::new(Vec::new()),
             capture_input: false,
             policy: FailurePolicy::BestEffort,
@@ -116,26 +124,51 @@ impl Tape {
         Ok(())
     }
 
-    /// When the pending output batch must be recorded (microseconds on the session clock).
+    /// When pending output or events must go to the writer (microseconds on the session clock).
     pub fn batch_due(&self) -> Option<u64> {
-        self.batch.as_ref().map(|b| b.start_us + BATCH_US)
+        let batch = self.batch.as_ref().map(|b| b.start_us + BATCH_US);
+        let queue = (!self.queue.is_empty()).then_some(self.queued_at + BATCH_US);
+        batch.into_iter().chain(queue).min()
     }
 
-    /// Records the pending output batch, keeping back an incomplete character for the next.
+    /// Sends the pending output batch and queued events to the writer, keeping back an
+    /// incomplete character for the next batch.
     pub fn flush(&mut self) -> Result<(), Failed> {
+        self.close_batch();
+        if self.queue.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.queue);
+        let Some(sink) = &self.sink else {
+            return Ok(());
+        };
+        match sink.send(events) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.failed(format!("{e:#}"))),
+        }
+    }
+
+    /// Moves the output batch into the queue.
+    fn close_batch(&mut self) {
         let Some(Batch {
             start_us,
             mut bytes,
         }) = self.batch.take()
         else {
-            return Ok(());
+            return;
         };
         let keep = incomplete_tail(&bytes);
         self.carry = bytes.split_off(bytes.len() - keep);
-        if bytes.is_empty() {
-            return Ok(());
+        if !bytes.is_empty() {
+            self.enqueue(start_us, EventData::Output(bytes));
         }
-        self.send_at(start_us, EventData::Output(bytes))
+    }
+
+    fn enqueue(&mut self, time: u64, data: EventData) {
+        if self.queue.is_empty() {
+            self.queued_at = self.now();
+        }
+        self.queue.push(Event { time, data });
     }
 
     /// Input the user typed; `secret` when the PTY is reading with echo off in canonical mode.
@@ -143,44 +176,33 @@ impl Tape {
         if !self.capture_input {
             return Ok(());
         }
-        self.flush()?;
-        match self.redactor.input(bytes, self.now(), secret) {
-            Verdict::Record => self.send(EventData::Input(bytes.to_vec())),
-            Verdict::Withhold(Some(label)) => self.send(EventData::Marker(label)),
-            Verdict::Withhold(None) => Ok(()),
-        }
-    }
-
-    /// Anything else: resize, marker, exit status.
-    pub fn event(&mut self, data: EventData) -> Result<(), Failed> {
-        self.flush()?;
-        self.send(data)
-    }
-
-    fn send(&mut self, data: EventData) -> Result<(), Failed> {
+        self.close_batch();
         let now = self.now();
-        self.send_at(now, data)
+        match self.redactor.input(bytes, now, secret) {
+            Verdict::Record => self.enqueue(now, EventData::Input(bytes.to_vec())),
+            Verdict::Withhold(Some(label)) => self.enqueue(now, EventData::Marker(label)),
+            Verdict::Withhold(None) => {}
+        }
+        Ok(())
     }
 
-    fn send_at(&mut self, time: u64, data: EventData) -> Result<(), Failed> {
-        let Some(sink) = &self.sink else {
-            return Ok(());
-        };
-        let event = Event { time, data };
-        match sink.send(event) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let message = format!("{e:#}");
-                self.failure = Some(message.clone());
-                if self.policy == FailurePolicy::BestEffort {
-                    // The session goes on unrecorded; the caller raises the alert once.
-                    self.sink = None;
-                }
-                Err(Failed {
-                    message,
-                    end_session: self.policy == FailurePolicy::Strict,
-                })
-            }
+    /// Anything else: resize, marker, exit status; sent at once with everything queued.
+    pub fn event(&mut self, data: EventData) -> Result<(), Failed> {
+        self.close_batch();
+        let now = self.now();
+        self.enqueue(now, data);
+        self.flush()
+    }
+
+    fn failed(&mut self, message: String) -> Failed {
+        self.failure = Some(message.clone());
+        if self.policy == FailurePolicy::BestEffort {
+            // The session goes on unrecorded; the caller raises the alert once.
+            self.sink = None;
+        }
+        Failed {
+            message,
+            end_session: self.policy == FailurePolicy::Strict,
         }
     }
 
@@ -191,11 +213,13 @@ impl Tape {
 
     /// Seals the recording.
     pub fn finish(mut self) -> Result<()> {
-        let _ = self.flush();
+        self.close_batch();
         let rest = std::mem::take(&mut self.carry);
         if !rest.is_empty() {
-            let _ = self.send(EventData::Output(rest));
+            let now = self.now();
+            self.enqueue(now, EventData::Output(rest));
         }
+        let _ = self.flush();
         let end = self.now();
         match self.sink.take() {
             Some(sink) => sink.finish(end),
