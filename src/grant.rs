@@ -4,11 +4,17 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use std::io::Write;
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::sshauth::CertInfo;
+use crate::audit::{Audit, Level};
+use crate::config::Config;
+use crate::record::session::Deadline;
+use crate::sshauth::{self, CertInfo};
 
 /// Certificate extension that carries a grant id; without it the certificate's key id is the
 /// grant id.
@@ -137,6 +143,98 @@ pub fn from_env() -> Option<Grant> {
         approver: None,
         ticket: None,
         reason: None,
+    })
+}
+
+/// The session's grant, first found wins: certificate, grant file, environment (if trusted);
+/// with a note when a grant file had to be ignored.
+pub fn find(
+    config: &Config,
+    user: &str,
+    auth: &sshauth::SshAuth,
+) -> (Option<Grant>, Option<String>) {
+    if let Some(g) = auth.cert.as_ref().and_then(from_cert) {
+        return (Some(g), None);
+    }
+    match from_file(&config.grant_dir, user) {
+        Ok(Some(g)) => return (Some(g), None),
+        Ok(None) => {}
+        Err(e) => {
+            return (
+                config.trust_env_grant.then(from_env).flatten(),
+                Some(format!("{e:#}")),
+            );
+        }
+    }
+    (config.trust_env_grant.then(from_env).flatten(), None)
+}
+
+/// Warnings 10 and 1 minutes before the grant ends, then the end.
+pub fn deadline(grant: &Grant, clock: Instant) -> Option<Deadline> {
+    let expires = grant.expires?;
+    let left = expires.duration_since(jiff::Timestamp::now());
+    let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
+    let at = tokio::time::Instant::from_std(clock) + left + clock.elapsed();
+    let now = tokio::time::Instant::now();
+    let mut warnings = Vec::new();
+    for minutes in [10u64, 1] {
+        let lead = Duration::from_secs(minutes * 60);
+        if left > lead {
+            warnings.push((
+                at - lead,
+                format!(
+                    "grant {} expires in {minutes} minute{}",
+                    grant.id,
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+    }
+    if left <= Duration::from_secs(60) {
+        warnings.push((
+            now,
+            format!("grant {} expires in {} seconds", grant.id, left.as_secs()),
+        ));
+    }
+    Some(Deadline {
+        at,
+        warnings,
+        final_message: format!(
+            "grant {} expired at {expires}: ending the session",
+            grant.id
+        ),
+    })
+}
+
+/// No grant, but policy allows break-glass: ask why, record it, raise an alert.
+pub fn break_glass(audit: &mut Audit) -> Result<Grant> {
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        "No valid access grant. BREAK-GLASS access is recorded and alerted.\nReason (ticket or incident): "
+    );
+    let _ = err.flush();
+    let mut reason = String::new();
+    std::io::stdin()
+        .read_line(&mut reason)
+        .context("reading the break-glass reason")?;
+    let reason = reason.trim().to_string();
+    if reason.len() < 4 {
+        audit.event(
+            Level::Warning,
+            "session.refused",
+            json!({"reason": "break-glass without a reason"}),
+        );
+        bail!("access refused: a break-glass session needs a reason");
+    }
+    audit.event(Level::Alert, "break_glass", json!({"reason": reason}));
+    Ok(Grant {
+        id: "break-glass".into(),
+        expires: None,
+        source: "break_glass",
+        approver: None,
+        ticket: None,
+        reason: Some(reason),
     })
 }
 

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ use crate::identity::os_identity;
 use crate::keyfile::read_signing_key;
 use crate::record::header::Start;
 use crate::record::redact::Redactor;
-use crate::record::session::{self, Child, Deadline, End};
+use crate::record::session::{self, Child, End};
 use crate::record::sink::Sink;
 use crate::record::tape::{FailurePolicy, Tape};
 use crate::record::{pipe, tty};
@@ -91,7 +91,7 @@ pub fn run(inv: Invocation) -> Result<i32> {
     }
 
     let now = jiff::Timestamp::now();
-    let (grant, grant_note) = find_grant(&config, &user, &auth);
+    let (grant, grant_note) = grant::find(&config, &user, &auth);
     let grant = match grant {
         Some(g) if g.valid_at(now) => Some(g),
         Some(g) => {
@@ -115,7 +115,7 @@ pub fn run(inv: Invocation) -> Result<i32> {
     let grant = match grant {
         Some(g) => Some(g),
         None if config.require_grant && config.break_glass && interactive => {
-            Some(break_glass(&mut audit)?)
+            Some(grant::break_glass(&mut audit)?)
         }
         None if config.require_grant => {
             audit.event(
@@ -216,7 +216,7 @@ pub fn run(inv: Invocation) -> Result<i32> {
         "session.start",
         json!({"command": command, "interactive": interactive, "identity": start.identity, "recorded": tape.is_some()}),
     );
-    let deadline = grant.as_ref().and_then(|g| deadline(g, clock));
+    let deadline = grant.as_ref().and_then(|g| grant::deadline(g, clock));
     let (code, end, failure) = match (tape, interactive) {
         (Some(mut tape), true) => {
             banner(&config, &start, grant.as_ref());
@@ -273,27 +273,6 @@ pub fn run(inv: Invocation) -> Result<i32> {
     Ok(code)
 }
 
-fn find_grant(
-    config: &Config,
-    user: &str,
-    auth: &sshauth::SshAuth,
-) -> (Option<Grant>, Option<String>) {
-    if let Some(g) = auth.cert.as_ref().and_then(grant::from_cert) {
-        return (Some(g), None);
-    }
-    match grant::from_file(&config.grant_dir, user) {
-        Ok(Some(g)) => return (Some(g), None),
-        Ok(None) => {}
-        Err(e) => {
-            return (
-                config.trust_env_grant.then(grant::from_env).flatten(),
-                Some(format!("{e:#}")),
-            );
-        }
-    }
-    (config.trust_env_grant.then(grant::from_env).flatten(), None)
-}
-
 fn open_recording(config: &Config, start: &Start, clock: Instant) -> Result<Tape> {
     let signer = config
         .signing_key
@@ -324,43 +303,6 @@ fn open_recording(config: &Config, start: &Start, clock: Instant) -> Result<Tape
     ))
 }
 
-/// Warnings 10 and 1 minutes before the grant ends, then the end.
-fn deadline(grant: &Grant, clock: Instant) -> Option<Deadline> {
-    let expires = grant.expires?;
-    let left = expires.duration_since(jiff::Timestamp::now());
-    let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
-    let at = tokio::time::Instant::from_std(clock) + left + clock.elapsed();
-    let now = tokio::time::Instant::now();
-    let mut warnings = Vec::new();
-    for minutes in [10u64, 1] {
-        let lead = Duration::from_secs(minutes * 60);
-        if left > lead {
-            warnings.push((
-                at - lead,
-                format!(
-                    "grant {} expires in {minutes} minute{}",
-                    grant.id,
-                    if minutes == 1 { "" } else { "s" }
-                ),
-            ));
-        }
-    }
-    if left <= Duration::from_secs(60) {
-        warnings.push((
-            now,
-            format!("grant {} expires in {} seconds", grant.id, left.as_secs()),
-        ));
-    }
-    Some(Deadline {
-        at,
-        warnings,
-        final_message: format!(
-            "grant {} expired at {expires}: ending the session",
-            grant.id
-        ),
-    })
-}
-
 fn banner(config: &Config, start: &Start, grant: Option<&Grant>) {
     if config.banner.is_empty() {
         return;
@@ -377,36 +319,4 @@ fn banner(config: &Config, start: &Start, grant: Option<&Grant>) {
         );
     let mut err = std::io::stderr();
     let _ = writeln!(err, "{text}");
-}
-
-/// No grant, but policy allows break-glass: ask why, record it, raise an alert.
-fn break_glass(audit: &mut Audit) -> Result<Grant> {
-    let mut err = std::io::stderr();
-    let _ = write!(
-        err,
-        "No valid access grant. BREAK-GLASS access is recorded and alerted.\nReason (ticket or incident): "
-    );
-    let _ = err.flush();
-    let mut reason = String::new();
-    std::io::stdin()
-        .read_line(&mut reason)
-        .context("reading the break-glass reason")?;
-    let reason = reason.trim().to_string();
-    if reason.len() < 4 {
-        audit.event(
-            Level::Warning,
-            "session.refused",
-            json!({"reason": "break-glass without a reason"}),
-        );
-        bail!("access refused: a break-glass session needs a reason");
-    }
-    audit.event(Level::Alert, "break_glass", json!({"reason": reason}));
-    Ok(Grant {
-        id: "break-glass".into(),
-        expires: None,
-        source: "break_glass",
-        approver: None,
-        ticket: None,
-        reason: Some(reason),
-    })
 }

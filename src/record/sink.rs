@@ -106,6 +106,10 @@ impl Sink {
 }
 
 fn run(mut writer: ContainerWriter<File>, rx: Receiver<Msg>, started: Instant) -> Result<()> {
+    writer
+        .get_ref()
+        .sync_data()
+        .context("syncing the new recording")?;
     let mut last_sync = Instant::now();
     let now_ms = || started.elapsed().as_millis() as u64;
     loop {
