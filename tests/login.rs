@@ -253,6 +253,45 @@ fn an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort() {
 }
 
 #[test]
+fn the_environment_gives_a_grant_only_where_policy_trusts_it() {
+    let Some(p) = policy("require_grant = true") else {
+        return;
+    };
+    let run = |p: &Policy| {
+        let line = p.mounted(&format!(
+            "exec {} -c 'echo ok'",
+            env!("CARGO_BIN_EXE_sessrec")
+        ));
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", &line])
+            .env("SESSREC_GRANT_ID", "ENV-9")
+            .env("SESSREC_GRANT_EXPIRES", "2099-01-01T00:00:00Z")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = run(&p);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "an untrusted environment grants nothing"
+    );
+    let config = std::fs::read_to_string(p.path("etc/config.toml")).unwrap();
+    std::fs::write(
+        p.path("etc/config.toml"),
+        format!("trust_env_grant = true\n{config}"),
+    )
+    .unwrap();
+    let o = run(&p);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g = grant_of(&p.recordings()[0]);
+    assert_eq!(
+        (g["id"].as_str(), g["source"].as_str()),
+        (Some("ENV-9"), Some("environment"))
+    );
+}
+
+#[test]
 fn a_broken_policy_refuses_the_session() {
     let Some(p) = policy("") else { return };
     std::fs::write(p.path("etc/config.toml"), "requre_grant = true\n").unwrap();

@@ -405,6 +405,26 @@ fn sessions_over_real_openssh() {
         );
     }
 
+    // The client's connection drops mid-session: sshd hangs up, the recording is sealed.
+    let mut args = vec!["-tt".to_string()];
+    args.extend(b.ssh_args("user"));
+    args.push(format!("{USER}@127.0.0.1"));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Term::spawn(Path::new("/usr/bin/ssh"), &argv, 100, 30, &[]);
+    t.wait_for("$ ", T);
+    t.type_slowly("echo before-drop\r");
+    t.wait_for("before-drop\r\n", T);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(t.pid()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    t.wait(T);
+    let (_, events) = b.newest(n);
+    n += 1;
+    assert!(text(&events, false).contains("before-drop"));
+    assert!(b.audit().contains("\"end\":\"HungUp\""), "{}", b.audit());
+
     // A grant that expires during the session: warned, then ended, and the end is recorded.
     let mut args = vec!["-tt".to_string()];
     args.extend(b.ssh_args("short"));
