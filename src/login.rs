@@ -73,7 +73,8 @@ pub fn run(inv: Invocation) -> Result<i32> {
         id.insert("ssh".into(), ssh.clone());
     }
     let user = identity["user"].as_str().unwrap_or("").to_string();
-    let interactive = matches!(inv, Invocation::Interactive) && tty::interactive();
+    // `ssh -t host cmd` has a terminal too: it gets a PTY like a login.
+    let interactive = tty::interactive();
     let command = match &inv {
         Invocation::Interactive => config.shell.display().to_string(),
         Invocation::Command(c) => c.to_string_lossy().into_owned(),

@@ -299,6 +299,22 @@ fn sessions_over_real_openssh() {
     assert_eq!(meta["grant"]["id"], "GRANT-42");
     assert!(text(&events, false).contains("cmd-works"));
 
+    // `ssh -t host cmd`: a command with a terminal runs on a PTY, recorded like a login.
+    let mut args = vec!["-tt".to_string()];
+    args.extend(b.ssh_args("user"));
+    args.push(format!("{USER}@127.0.0.1"));
+    args.push("tty; exit 4".into());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Term::spawn(Path::new("/usr/bin/ssh"), &argv, 100, 30, &[]);
+    assert_eq!(t.wait(T).code(), Some(4));
+    let (_, events) = b.newest(n);
+    n += 1;
+    assert!(
+        text(&events, false).contains("/dev/pts/"),
+        "{}",
+        text(&events, false)
+    );
+
     // Files both ways with scp (SFTP protocol and legacy), and sftp: byte-identical, recorded.
     let data: Vec<u8> = (0..1_500_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
