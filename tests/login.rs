@@ -85,12 +85,7 @@ impl Policy {
     }
 
     fn recordings(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.path("spool"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        v.sort();
-        v
+        harness::files_in(&self.path("spool"))
     }
 
     fn audit(&self) -> String {

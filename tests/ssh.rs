@@ -162,12 +162,7 @@ impl Bastion {
 
     /// The recordings in the spool, oldest first.
     fn recordings(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.path("spool"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        v.sort();
-        v
+        harness::files_in(&self.path("spool"))
     }
 
     fn public_key(&self) -> PublicKey {

@@ -138,3 +138,13 @@ impl Drop for Term {
         let _ = self.child.wait();
     }
 }
+
+/// The files in `dir`, sorted (recordings are named by time-ordered session ids).
+pub fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
