@@ -28,8 +28,8 @@ pub struct Redactor {
     prompts: Vec<Regex>,
     prompt_armed: bool,
     run: Option<Run>,
-    /// The end of the last output, to match prompts split across reads.
-    tail: String,
+    /// The end of the last output line, to match prompts split across reads.
+    tail: Vec<u8>,
     /// The last input chunk: output that ends with it is the terminal echoing what was typed,
     /// not a program asking for a password.
     last_input: Vec<u8>,
@@ -50,7 +50,7 @@ impl Redactor {
             prompts,
             prompt_armed: false,
             run: None,
-            tail: String::new(),
+            tail: Vec::new(),
             last_input: Vec::new(),
         }
     }
@@ -80,19 +80,16 @@ impl Redactor {
             return;
         }
         self.keep_tail(&bytes[line_start..]);
-        let line = self.tail.trim_end();
+        let line = String::from_utf8_lossy(&self.tail);
+        let line = line.trim_end();
         self.prompt_armed = !line.is_empty() && self.prompts.iter().any(|p| p.is_match(line));
     }
 
     fn keep_tail(&mut self, bytes: &[u8]) {
-        let bytes = &bytes[bytes.len().saturating_sub(200)..];
-        self.tail.push_str(&String::from_utf8_lossy(bytes));
+        self.tail
+            .extend_from_slice(&bytes[bytes.len().saturating_sub(200)..]);
         if self.tail.len() > 400 {
-            let mut cut = self.tail.len() - 200;
-            while !self.tail.is_char_boundary(cut) {
-                cut += 1;
-            }
-            self.tail.drain(..cut);
+            self.tail.drain(..self.tail.len() - 200);
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::header;
 use crate::model::{Event, EventData, Header, Micros};
-use crate::time::{Quantizer, format_micros, format_millis};
+use crate::time::{Quantizer, format_micros};
 use crate::utf8::{self, Piece, RAW_CODE};
 
 /// A pure asciicast encoder: header and event lines as bytes, no I/O.
@@ -59,14 +59,23 @@ impl V3Encoder {
     /// Appends the line(s) for `event` to `out`. Output or input that is not valid UTF-8 takes
     /// more than one line (see [`crate::asciicast`]).
     pub fn event(&mut self, event: &Event, out: &mut Vec<u8>) {
+        self.event_lines(event, out);
+    }
+
+    /// Like [`V3Encoder::event`], and returns how many lines it wrote.
+    pub fn event_lines(&mut self, event: &Event, out: &mut Vec<u8>) -> u64 {
         let interval = self.quantizer.interval_ms(event.time);
-        let mut first = true;
+        let mut lines = 0;
+        let mut t = [0u8; 24];
         encode_data(&event.data, |code, data| {
-            let mut t = Vec::with_capacity(12);
-            format_millis(if first { interval } else { 0 }, &mut t);
-            first = false;
-            write_line(out, &t, code, data);
+            let mut time = &mut t[..];
+            let len = time.len();
+            let _ = write_millis(if lines == 0 { interval } else { 0 }, &mut time);
+            let written = len - time.len();
+            write_line(out, &t[..written], code, data);
+            lines += 1;
         });
+        lines
     }
 
     /// Absolute time in milliseconds of the last event encoded.
@@ -117,6 +126,12 @@ fn encode_stream(stream: char, bytes: &[u8], mut emit: impl FnMut(&str, &str)) {
             Piece::Raw(raw) => emit(RAW_CODE, &utf8::encode_raw(stream, raw)),
         }
     }
+}
+
+/// `seconds.mmm` into a fixed buffer: no allocation per event.
+fn write_millis(ms: u64, buf: &mut &mut [u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    write!(buf, "{}.{:03}", ms / 1000, ms % 1000)
 }
 
 fn write_line(out: &mut Vec<u8>, time: &[u8], code: &str, data: &str) {

@@ -65,7 +65,6 @@ pub struct ContainerWriter<W: Write> {
     cctx: Encoder<'static>,
     zbuf: Vec<u8>,
     pending: Vec<u8>,
-    line: Vec<u8>,
     encoder: V3Encoder,
     opts: WriterOptions,
     session: String,
@@ -127,7 +126,6 @@ impl<W: Write> ContainerWriter<W> {
             cctx,
             zbuf: vec![0; 128 * 1024],
             pending: Vec::with_capacity(PENDING_LIMIT * 2),
-            line: Vec::new(),
             opts,
             session,
             signer,
@@ -163,11 +161,10 @@ impl<W: Write> ContainerWriter<W> {
         if let EventData::Exit(status) = event.data {
             self.exit = Some(status);
         }
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        self.encoder.event(event, &mut line);
-        let lines = memchr::memchr_iter(b'\n', &line).count() as u64;
-        self.events += lines;
+        // Encoded straight into the compressor's input buffer.
+        let before = self.pending.len();
+        self.events += self.encoder.event_lines(event, &mut self.pending);
+        let added = (self.pending.len() - before) as u64;
         let now = self.encoder.last_ms();
         if let Some(f) = &mut self.frame {
             if !f.has_events {
@@ -176,9 +173,14 @@ impl<W: Write> ContainerWriter<W> {
             }
             f.entry.end_ms = now;
         }
-        let pushed = self.push_plain(&line);
-        self.line = line;
-        pushed?;
+        self.plain += added;
+        if let Some(f) = &mut self.frame {
+            f.entry.plain_len += added;
+        }
+        self.dirty = true;
+        if self.pending.len() >= PENDING_LIMIT {
+            self.compress_pending()?;
+        }
         let full = self
             .frame
             .as_ref()
