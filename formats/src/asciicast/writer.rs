@@ -3,7 +3,7 @@
 
 use super::header;
 use crate::model::{Event, EventData, Header, Micros};
-use crate::time::{Quantizer, format_micros};
+use crate::time::{Quantizer, format_micros, format_millis};
 use crate::utf8::{self, Piece, RAW_CODE};
 
 /// A pure asciicast encoder: header and event lines as bytes, no I/O.
@@ -66,13 +66,9 @@ impl V3Encoder {
     pub fn event_lines(&mut self, event: &Event, out: &mut Vec<u8>) -> u64 {
         let interval = self.quantizer.interval_ms(event.time);
         let mut lines = 0;
-        let mut t = [0u8; 24];
         encode_data(&event.data, |code, data| {
-            let mut time = &mut t[..];
-            let len = time.len();
-            let _ = write_millis(if lines == 0 { interval } else { 0 }, &mut time);
-            let written = len - time.len();
-            write_line(out, &t[..written], code, data);
+            let ms = if lines == 0 { interval } else { 0 };
+            write_line(out, |out| format_millis(ms, out), code, data);
             lines += 1;
         });
         lines
@@ -96,9 +92,10 @@ impl V2Encoder {
 
     /// Appends the line(s) for `event` to `out`.
     pub fn event(&mut self, event: &Event, out: &mut Vec<u8>) {
-        let mut t = Vec::with_capacity(16);
-        format_micros(event.time as Micros, &mut t);
-        encode_data(&event.data, |code, data| write_line(out, &t, code, data));
+        let us = event.time as Micros;
+        encode_data(&event.data, |code, data| {
+            write_line(out, |out| format_micros(us, out), code, data)
+        });
     }
 }
 
@@ -128,15 +125,10 @@ fn encode_stream(stream: char, bytes: &[u8], mut emit: impl FnMut(&str, &str)) {
     }
 }
 
-/// `seconds.mmm` into a fixed buffer: no allocation per event.
-fn write_millis(ms: u64, buf: &mut &mut [u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    write!(buf, "{}.{:03}", ms / 1000, ms % 1000)
-}
-
-fn write_line(out: &mut Vec<u8>, time: &[u8], code: &str, data: &str) {
+/// One `[time, "code", "data"]` line; `time` writes the time straight into `out`.
+fn write_line(out: &mut Vec<u8>, time: impl FnOnce(&mut Vec<u8>), code: &str, data: &str) {
     out.push(b'[');
-    out.extend_from_slice(time);
+    time(out);
     out.extend_from_slice(b", ");
     write_json_str(out, code);
     out.extend_from_slice(b", ");
