@@ -7,7 +7,6 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -225,26 +224,13 @@ pub fn run(inv: Invocation) -> Result<i32> {
                 .enable_all()
                 .build()?;
             let outcome = runtime.block_on(session::run(child, &mut tape, deadline));
-            let failure = tape.failure().map(str::to_owned);
-            let sealed = tape.finish();
+            let failure = tape.finish().err().map(|e| format!("{e:#}"));
             let outcome = outcome?;
-            (
-                outcome.exit_code,
-                outcome.end,
-                failure.or(sealed.err().map(|e| format!("{e:#}"))),
-            )
+            (outcome.exit_code, outcome.end, failure)
         }
         (Some(tape), false) => {
-            let shared = Arc::new(Mutex::new(Some(tape)));
-            let code = pipe::run(&child, Some(shared.clone()))?;
-            let tape = shared.lock().ok().and_then(|mut t| t.take());
-            let failure = tape.as_ref().and_then(|t| t.failure().map(str::to_owned));
-            let sealed = tape.map(Tape::finish).transpose();
-            (
-                code,
-                End::Exited,
-                failure.or(sealed.err().map(|e| format!("{e:#}"))),
-            )
+            let (code, sealed) = pipe::run_recorded(&child, tape);
+            (code?, End::Exited, sealed.err().map(|e| format!("{e:#}")))
         }
         (None, true) => {
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -382,6 +382,8 @@ fn a_full_disk_ends_the_session_and_says_so() {
         "ended at once, not after the command"
     );
     t.wait_for("the recording failed", T);
+    let screen = String::from_utf8_lossy(&t.output()).into_owned();
+    assert_eq!(screen.matches("[sessrec] the recording failed").count(), 1, "told once");
     assert_eq!(t.local_modes(), (true, true), "terminal restored");
 }
 

@@ -4,7 +4,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use sessrec_formats::container::WriterOptions;
 
 use crate::cli::Rec;
@@ -91,31 +91,19 @@ impl Rec {
                 path.display()
             );
         }
-        let (exit_code, tape) = if tty::interactive() {
+        let (exit_code, sealed) = if tty::interactive() {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting the runtime")?;
             let outcome = runtime.block_on(session::run(child, &mut tape, None));
-            (outcome.map(|o| o.exit_code), tape)
+            (outcome.map(|o| o.exit_code), tape.finish())
         } else {
             // No terminal: standard input, output and error pass through byte for byte.
-            let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(tape)));
-            let code = pipe::run(&child, Some(shared.clone()));
-            let tape = shared
-                .lock()
-                .ok()
-                .and_then(|mut t| t.take())
-                .context("the recording was lost")?;
-            (code, tape)
+            pipe::run_recorded(&child, tape)
         };
-        let failure = tape.failure().map(str::to_owned);
-        let sealed = tape.finish();
         let exit_code = exit_code?;
-        sealed.with_context(|| format!("sealing the recording {}", path.display()))?;
-        if let Some(f) = failure {
-            bail!("the recording failed during the session: {f}");
-        }
+        sealed.with_context(|| format!("the recording {} is not whole", path.display()))?;
         if !self.quiet {
             eprintln!("sessrec: recording saved to {}", path.display());
         }

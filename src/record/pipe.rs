@@ -112,6 +112,25 @@ fn forward_signals(pid: u32) -> Result<()> {
     Ok(())
 }
 
+/// Runs `child` with pipes recording into `tape`, then seals the recording. Returns the exit
+/// status and whether the recording was sealed whole.
+pub fn run_recorded(child: &Child, tape: Tape) -> (Result<i32>, Result<()>) {
+    let shared: SharedTape = Arc::new(Mutex::new(Some(tape)));
+    let code = run(child, Some(shared.clone()));
+    // A copying thread that panicked poisons the lock; the tape inside is still whole.
+    let tape = shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    let sealed = match tape {
+        Some(tape) => tape.finish(),
+        None => Err(anyhow::anyhow!(
+            "the recording was taken twice and is not sealed"
+        )),
+    };
+    (code, sealed)
+}
+
 /// Copies chunks from `r` to `sink` until either side ends.
 fn pump(mut r: impl Read, mut sink: impl FnMut(&[u8]) -> std::io::Result<()>) {
     let mut buf = vec![0u8; 64 * 1024];

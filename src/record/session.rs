@@ -110,6 +110,9 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
     let mut buf = vec![0u8; BUF];
     let mut pending: VecDeque<u8> = VecDeque::new();
     let mut stdin_open = true;
+    // Cleared when the user's terminal is gone: output is still read (and recorded) until the
+    // shell exits, but no longer written anywhere.
+    let mut term_open = true;
     let mut pty_open = true;
     let mut status = None;
     let mut drain_until: Option<Instant> = None;
@@ -139,7 +142,8 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
                 Ok(0) => pty_open = false,
                 Ok(n) => {
                     // Waits while the terminal is full: a slow client slows the shell.
-                    if term.write_all(&buf[..n]).await.is_err() {
+                    if term_open && term.write_all(&buf[..n]).await.is_err() {
+                        term_open = false;
                         ending.stop(End::HungUp);
                     }
                     if let Err(f) = tape.output(&buf[..n]) {

@@ -105,7 +105,7 @@ impl Tape {
         self.start.elapsed().as_micros() as u64
     }
 
-    /// Output the user saw. It is batched: call [`Tape::flush_due`] when the batch is due.
+    /// Output the user saw. It is batched: call [`Tape::flush`] at [`Tape::batch_due`].
     pub fn output(&mut self, bytes: &[u8]) -> Result<(), Failed> {
         self.redactor.output(bytes);
         let now = self.now();
@@ -194,24 +194,20 @@ impl Tape {
         self.flush()
     }
 
+    /// Records the first failure and stops recording: the writer is gone, so every later send
+    /// would fail again (and tell the user again). The session ends (strict) or goes on
+    /// unrecorded (best effort); [`Tape::finish`] reports the failure.
     fn failed(&mut self, message: String) -> Failed {
         self.failure = Some(message.clone());
-        if self.policy == FailurePolicy::BestEffort {
-            // The session goes on unrecorded; the caller raises the alert once.
-            self.sink = None;
-        }
+        self.sink = None;
         Failed {
             message,
             end_session: self.policy == FailurePolicy::Strict,
         }
     }
 
-    /// The first recording failure, if any.
-    pub fn failure(&self) -> Option<&str> {
-        self.failure.as_deref()
-    }
-
-    /// Seals the recording.
+    /// Seals the recording. Fails if the recording failed at any point, so no caller can
+    /// mistake a broken recording for a whole one.
     pub fn finish(mut self) -> Result<()> {
         self.close_batch();
         let rest = std::mem::take(&mut self.carry);
@@ -219,11 +215,16 @@ impl Tape {
             let now = self.now();
             self.enqueue(now, EventData::Output(rest));
         }
+        // A failure here is kept in `self.failure` and reported below.
         let _ = self.flush();
         let end = self.now();
-        match self.sink.take() {
+        let sealed = match self.sink.take() {
             Some(sink) => sink.finish(end),
             None => Ok(()),
+        };
+        match self.failure.take() {
+            Some(f) => Err(anyhow::anyhow!("the recording failed: {f}")),
+            None => sealed,
         }
     }
 }
