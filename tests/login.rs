@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use harness::Term;
+use harness::{Term, output_bytes};
 use sessrec_formats::{EventData, OpenOptions, open_path};
 use tempfile::TempDir;
 
@@ -197,15 +197,7 @@ fn pipe_policies_record_allow_and_deny() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    let output: Vec<u8> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            EventData::Output(b) => Some(b.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    assert_eq!(output, b"\xffbinary\n");
+    assert_eq!(output_bytes(&events), b"\xffbinary\n");
     assert_eq!(events.last().unwrap().data, EventData::Exit(4));
     let o = p.command("scp -t /tmp");
     assert_eq!(o.status.code(), Some(1));

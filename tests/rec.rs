@@ -7,7 +7,7 @@ mod harness;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::Term;
+use harness::{Term, input_text, markers, output_bytes};
 use sessrec_formats::container::{Verdict, verify};
 use sessrec_formats::keys::SigningKey;
 use sessrec_formats::{Event, EventData, OpenOptions, open_path};
@@ -70,37 +70,6 @@ impl Setup {
             .collect::<Result<_, _>>()
             .unwrap()
     }
-}
-
-fn input_text(events: &[Event]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match &e.data {
-            EventData::Input(b) => Some(String::from_utf8_lossy(b).into_owned()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn output_bytes(events: &[Event]) -> Vec<u8> {
-    events
-        .iter()
-        .filter_map(|e| match &e.data {
-            EventData::Output(b) => Some(b.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect()
-}
-
-fn markers(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.data {
-            EventData::Marker(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 const BASH: &[&str] = &["env", "PS1=$ ", "bash", "--norc", "--noprofile", "-i"];
@@ -383,7 +352,11 @@ fn a_full_disk_ends_the_session_and_says_so() {
     );
     t.wait_for("the recording failed", T);
     let screen = String::from_utf8_lossy(&t.output()).into_owned();
-    assert_eq!(screen.matches("[sessrec] the recording failed").count(), 1, "told once");
+    assert_eq!(
+        screen.matches("[sessrec] the recording failed").count(),
+        1,
+        "told once"
+    );
     assert_eq!(t.local_modes(), (true, true), "terminal restored");
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::Term;
+use harness::{Term, input_text, output_bytes};
 use serde_json::Value;
 use sessrec_formats::container::{Verdict, verify};
 use sessrec_formats::keys::PublicKey;
@@ -145,6 +145,16 @@ impl Bastion {
             .unwrap()
     }
 
+    /// `ssh -tt` with `key` (and a command, if any) on a real PTY.
+    fn tty_session(&self, key: &str, cmd: Option<&str>) -> Term {
+        let mut args = vec!["-tt".to_string()];
+        args.extend(self.ssh_args(key));
+        args.push(format!("{USER}@127.0.0.1"));
+        args.extend(cmd.map(str::to_string));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        Term::spawn(Path::new("/usr/bin/ssh"), &argv, 100, 30, &[])
+    }
+
     fn tool(&self, tool: &str, args: &[&str]) -> Output {
         let mut opts = self.ssh_args("user");
         if tool != "ssh" {
@@ -228,18 +238,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn text(events: &[sessrec_formats::Event], input: bool) -> String {
-    events
-        .iter()
-        .filter_map(|e| match (&e.data, input) {
-            (EventData::Input(b), true) | (EventData::Output(b), false) => {
-                Some(String::from_utf8_lossy(b).into_owned())
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn sessions_over_real_openssh() {
     if !available() {
@@ -250,11 +248,7 @@ fn sessions_over_real_openssh() {
     let mut n = b.recordings().len();
 
     // An interactive session, typed like a person, with a certificate as the grant.
-    let mut args = vec!["-tt".to_string()];
-    args.extend(b.ssh_args("user"));
-    args.push(format!("{USER}@127.0.0.1"));
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut t = Term::spawn(Path::new("/usr/bin/ssh"), &argv, 100, 30, &[]);
+    let mut t = b.tty_session("user", None);
     t.wait_for("This session is recorded by sessrec", T);
     t.wait_for("$ ", T);
     t.type_slowly("echo ssh-works $((40+2))\r");
@@ -280,8 +274,8 @@ fn sessions_over_real_openssh() {
             .unwrap()
             .starts_with("127.0.0.1:")
     );
-    assert!(text(&events, true).contains("echo ssh-works $((40+2))\r"));
-    assert!(text(&events, false).contains("ssh-works 42"));
+    assert!(input_text(&events).contains("echo ssh-works $((40+2))\r"));
+    assert!(String::from_utf8_lossy(&output_bytes(&events)).contains("ssh-works 42"));
     assert_eq!(events.last().unwrap().data, EventData::Exit(3));
 
     // ssh host cmd: pipe mode, recorded, exit status passed through.
@@ -292,22 +286,17 @@ fn sessions_over_real_openssh() {
     let (meta, events) = b.newest(n);
     n += 1;
     assert_eq!(meta["grant"]["id"], "GRANT-42");
-    assert!(text(&events, false).contains("cmd-works"));
+    assert!(String::from_utf8_lossy(&output_bytes(&events)).contains("cmd-works"));
 
     // `ssh -t host cmd`: a command with a terminal runs on a PTY, recorded like a login.
-    let mut args = vec!["-tt".to_string()];
-    args.extend(b.ssh_args("user"));
-    args.push(format!("{USER}@127.0.0.1"));
-    args.push("tty; exit 4".into());
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut t = Term::spawn(Path::new("/usr/bin/ssh"), &argv, 100, 30, &[]);
+    let mut t = b.tty_session("user", Some("tty; exit 4"));
     assert_eq!(t.wait(T).code(), Some(4));
     let (_, events) = b.newest(n);
     n += 1;
     assert!(
-        text(&events, false).contains("/dev/pts/"),
+        String::from_utf8_lossy(&output_bytes(&events)).contains("/dev/pts/"),
         "{}",
-        text(&events, false)
+        String::from_utf8_lossy(&output_bytes(&events))
     );
 
     // Files both ways with scp (SFTP protocol and legacy), and sftp: byte-identical, recorded.
@@ -417,11 +406,7 @@ fn sessions_over_real_openssh() {
     }
 
     // The client's connection drops mid-session: sshd hangs up, the recording is sealed.
-    let mut args = vec!["-tt".to_string()];
-    args.extend(b.ssh_args("user"));
-    args.push(format!("{USER}@127.0.0.1"));
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut t = Term::spawn(Path::new("/usr/bin/ssh"), &argv, 100, 30, &[]);
+    let mut t = b.tty_session("user", None);
     t.wait_for("$ ", T);
     t.type_slowly("echo before-drop\r");
     t.wait_for("before-drop\r\n", T);
@@ -433,16 +418,12 @@ fn sessions_over_real_openssh() {
     t.wait(T);
     let (_, events) = b.newest(n);
     n += 1;
-    assert!(text(&events, false).contains("before-drop"));
+    assert!(String::from_utf8_lossy(&output_bytes(&events)).contains("before-drop"));
     assert!(b.audit().contains("\"end\":\"HungUp\""), "{}", b.audit());
 
     // A grant that expires during the session: warned, then ended, and the end is recorded.
-    let mut args = vec!["-tt".to_string()];
-    args.extend(b.ssh_args("short"));
-    args.push(format!("{USER}@127.0.0.1"));
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let started = Instant::now();
-    let mut t = Term::spawn(Path::new("/usr/bin/ssh"), &argv, 100, 30, &[]);
+    let mut t = b.tty_session("short", None);
     t.wait_for("$ ", T);
     t.wait_for("grant GRANT-SHORT expires in", T);
     t.wait_for("expired at", Duration::from_secs(60));

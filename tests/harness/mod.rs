@@ -148,3 +148,37 @@ pub fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
     v.sort();
     v
 }
+
+/// Everything typed, as text.
+pub fn input_text(events: &[sessrec_formats::Event]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match &e.data {
+            sessrec_formats::EventData::Input(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Everything shown, as bytes.
+pub fn output_bytes(events: &[sessrec_formats::Event]) -> Vec<u8> {
+    events
+        .iter()
+        .filter_map(|e| match &e.data {
+            sessrec_formats::EventData::Output(b) => Some(b.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// The markers' labels.
+pub fn markers(events: &[sessrec_formats::Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.data {
+            sessrec_formats::EventData::Marker(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
