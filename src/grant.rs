@@ -174,8 +174,8 @@ pub fn deadline(grant: &Grant, clock: Instant) -> Option<Deadline> {
     let expires = grant.expires?;
     let left = expires.duration_since(jiff::Timestamp::now());
     let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
-    let at = tokio::time::Instant::from_std(clock) + left + clock.elapsed();
-    let now = tokio::time::Instant::now();
+    let at = clock + left + clock.elapsed();
+    let now = Instant::now();
     let mut warnings = Vec::new();
     for minutes in [10u64, 1] {
         let lead = Duration::from_secs(minutes * 60);

@@ -220,10 +220,7 @@ pub fn run(inv: Invocation) -> Result<i32> {
     let (code, end, failure) = match (tape, interactive) {
         (Some(mut tape), true) => {
             banner(&config, &start, grant.as_ref());
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let outcome = runtime.block_on(session::run(child, &mut tape, deadline));
+            let outcome = session::run(child, &mut tape, deadline);
             let failure = tape.finish().err().map(|e| format!("{e:#}"));
             let outcome = outcome?;
             (outcome.exit_code, outcome.end, failure)
@@ -233,11 +230,8 @@ pub fn run(inv: Invocation) -> Result<i32> {
             (code?, End::Exited, sealed.err().map(|e| format!("{e:#}")))
         }
         (None, true) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
             let mut tape = Tape::unrecorded();
-            let outcome = runtime.block_on(session::run(child, &mut tape, deadline))?;
+            let outcome = session::run(child, &mut tape, deadline)?;
             (outcome.exit_code, outcome.end, None)
         }
         (None, false) => (pipe::run(&child, None)?, End::Exited, None),

@@ -47,8 +47,16 @@ impl Peer {
 
     /// Records: runs a recorder under a fresh pseudo-terminal (util-linux script) set up as a
     /// user's terminal would be.
+    /// Records with a peer. Peers under `script` with no input now and then hang at exit (seen
+    /// with ttyrec and termrec); a hung attempt is killed after 20 s and the recording made again.
     fn record(&self, line: &str) {
-        self.under_pty(&format!("stty cols 100 rows 30; {line}"));
+        for _ in 0..3 {
+            let (status, _) = self.run_under_pty(&format!("stty cols 100 rows 30; {line}"), 20);
+            if status.code() != Some(124) {
+                return;
+            }
+        }
+        panic!("{line}: timed out three times");
     }
 
     /// Plays back: like [`Peer::record`] with output post-processing off, so the bytes pass
@@ -58,14 +66,18 @@ impl Peer {
     }
 
     fn under_pty(&self, line: &str) -> Vec<u8> {
+        self.run_under_pty(line, 120).1
+    }
+
+    fn run_under_pty(&self, line: &str, secs: u32) -> (std::process::ExitStatus, Vec<u8>) {
         let out = Command::new("timeout")
-            .args(["120", "script", "-qec", line, "/dev/null"])
+            .args([&secs.to_string(), "script", "-qec", line, "/dev/null"])
             .current_dir(self.dir.path())
             .env("TERM", "xterm-256color")
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        out.stdout
+        (out.status, out.stdout)
     }
 
     fn sessrec(&self, args: &[&str]) -> Vec<u8> {

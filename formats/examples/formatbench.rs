@@ -68,6 +68,12 @@ fn main() {
     {
         opts.window_log = Some(log);
     }
+    if let Some(log) = std::env::var("FORMATBENCH_HLOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.hash_log = Some(log);
+    }
     if let Some(kib) = std::env::var("FORMATBENCH_FRAME_KIB")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())

@@ -5,6 +5,7 @@ pub mod header;
 pub mod pipe;
 pub mod redact;
 pub mod session;
+pub mod signals;
 pub mod sink;
 pub mod tape;
 pub mod tty;

@@ -1,21 +1,26 @@
 //! The interactive session: the real shell on a PTY, the user's terminal in raw mode, bytes
 //! copied both ways and recorded, window size changes forwarded, signals handled, and the
 //! child's exit status returned.
+//!
+//! One thread runs a `poll(2)` loop: no runtime, no timer and no thread hand-off sit between a
+//! keystroke and its echo. Output is read in bursts of up to 64 KiB and written to the terminal
+//! in one call; while the terminal cannot take it, the PTY is not read, so a slow client slows
+//! the shell and memory stays bounded.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
 use sessrec_formats::EventData;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::time::{Instant, sleep_until};
 
+use super::signals::SessionSignals;
 use super::tape::{Failed, Tape};
 use super::tty;
 
@@ -66,20 +71,27 @@ pub struct Outcome {
     pub end: End,
 }
 
-const BUF: usize = 64 * 1024;
+/// Output read from the PTY and not yet taken by the terminal.
+const OUT_LIMIT: usize = 64 * 1024;
+/// A read shorter than this means the PTY had no more for now (the kernel hands out at most
+/// 4095 bytes per read): poll instead of a read that would fail, on every keystroke echo.
+const SHORT_READ: usize = 1024;
 const PENDING_INPUT_LIMIT: usize = 64 * 1024;
 /// After the shell exits, output still in flight is read until the PTY is quiet this long; a
 /// background process that keeps the PTY open cannot hold the session.
 const DRAIN_QUIET: Duration = Duration::from_millis(200);
 const KILL_GRACE: Duration = Duration::from_secs(2);
+/// How often to ask for the shell's status once the PTY closed (belt and braces for SIGCHLD).
+const REAP_EVERY: Duration = Duration::from_millis(50);
 
 /// Runs `child` on a PTY of the terminal's size, recording into `tape`.
-pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> Result<Outcome> {
+pub fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> Result<Outcome> {
+    let signals = SessionSignals::install()?;
     let (cols, rows) = tty::size().unwrap_or((80, 24));
-    let (pty, pts) = pty_process::open().context("opening a pseudo-terminal")?;
+    let (pty, pts) = pty_process::blocking::open().context("opening a pseudo-terminal")?;
     pty.resize(pty_process::Size::new(rows, cols))
         .context("sizing the pseudo-terminal")?;
-    let mut cmd = pty_process::Command::new(&child.program)
+    let mut cmd = pty_process::blocking::Command::new(&child.program)
         .args(&child.args)
         .envs(child.env.iter().cloned());
     if let Some(a) = &child.arg0 {
@@ -91,141 +103,326 @@ pub async fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> R
     let mut proc = cmd
         .spawn(pts)
         .with_context(|| format!("starting {}", child.program.display()))?;
-    let pid = proc.id().map(|p| Pid::from_raw(p as i32));
+    let master: OwnedFd = pty.into();
+    let flags = rustix::fs::fcntl_getfl(&master).context("reading the PTY's flags")?;
+    rustix::fs::fcntl_setfl(&master, flags | rustix::fs::OFlags::NONBLOCK)
+        .context("setting the PTY non-blocking")?;
 
     let _raw = tty::RawMode::enable()?;
-    let term = tty::AsyncTerminal::new()?;
-    // A second handle on the master, to read the slave's termios (is a secret being read?).
-    let master = pty
-        .as_fd()
-        .try_clone_to_owned()
-        .context("duplicating the PTY handle")?;
-    let (mut pty_r, mut pty_w) = pty.into_split();
-    let mut keys = vec![0u8; 4096];
-    let mut winch = signal(SignalKind::window_change())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-
-    let mut buf = vec![0u8; BUF];
-    let mut pending: VecDeque<u8> = VecDeque::new();
-    let mut stdin_open = true;
-    // Cleared when the user's terminal is gone: output is still read (and recorded) until the
-    // shell exits, but no longer written anywhere.
-    let mut term_open = true;
-    let mut pty_open = true;
-    let mut status = None;
-    let mut drain_until: Option<Instant> = None;
-    let mut warnings: VecDeque<(Instant, String)> = deadline
-        .as_ref()
-        .map(|d| d.warnings.clone().into())
-        .unwrap_or_default();
-    let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
-    let expiry = deadline.as_ref().map_or(far, |d| d.at);
-    let clock_start = Instant::from_std(tape.started());
-    let mut ending = Ending {
-        pid,
-        end: None,
-        kill_at: None,
+    let term = tty::Terminal::new()?;
+    let mut s = Loop {
+        master,
+        term,
+        tape,
+        out: vec![0u8; OUT_LIMIT].into_boxed_slice(),
+        filled: 0,
+        written: 0,
+        pending: VecDeque::new(),
+        stdin_open: true,
+        term_open: true,
+        pty_open: true,
+        status: None,
+        drain_until: None,
+        warnings: deadline
+            .as_ref()
+            .map(|d| d.warnings.clone().into())
+            .unwrap_or_default(),
+        deadline,
+        ending: Ending {
+            pid: Pid::from_raw(proc.id() as i32),
+            end: None,
+            kill_at: None,
+        },
     };
+    let mut keys = [0u8; 4096];
+    while !s.done() {
+        let timeout = s.next_timer().map(|at| {
+            let d = at.saturating_duration_since(Instant::now());
+            Timespec {
+                tv_sec: d.as_secs() as _,
+                tv_nsec: d.subsec_nanos() as _,
+            }
+        });
+        let mut fds = Vec::with_capacity(3);
+        fds.push(PollFd::from_borrowed_fd(signals.fd(), PollFlags::IN));
+        let (term_interest, pty_interest) = s.interest();
+        let term_at = (!term_interest.is_empty()).then(|| {
+            fds.push(PollFd::from_borrowed_fd(s.term.fd(), term_interest));
+            fds.len() - 1
+        });
+        let pty_at = (!pty_interest.is_empty()).then(|| {
+            fds.push(PollFd::from_borrowed_fd(s.master.as_fd(), pty_interest));
+            fds.len() - 1
+        });
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(e).context("waiting for the terminal and the PTY"),
+        }
+        let ready = |at: Option<usize>| at.is_some_and(|i| !fds[i].revents().is_empty());
+        let (term_ready, pty_ready) = (ready(term_at), ready(pty_at));
+        let signals_ready = !fds[0].revents().is_empty();
+        drop(fds);
 
-    loop {
-        if status.is_some() && (!pty_open || drain_until.is_some_and(|d| Instant::now() >= d)) {
-            break;
+        if signals_ready {
+            s.on_signals(&signals, &mut proc);
         }
-        let next_warning = warnings.front().map_or(far, |w| w.0);
-        let batch_due = tape
-            .batch_due()
-            .map(|us| clock_start + Duration::from_micros(us));
-        tokio::select! {
-            r = pty_r.read(&mut buf), if pty_open => match r {
-                Ok(0) => pty_open = false,
-                Ok(n) => {
-                    // Waits while the terminal is full: a slow client slows the shell.
-                    if term_open && term.write_all(&buf[..n]).await.is_err() {
-                        term_open = false;
-                        ending.stop(End::HungUp);
-                    }
-                    if let Err(f) = tape.output(&buf[..n]) {
-                        ending.recording_failed(f, &term);
-                    }
-                    if status.is_some() {
-                        drain_until = Some(Instant::now() + DRAIN_QUIET);
-                    }
-                }
-                // EIO: every process closed the PTY's other side.
-                Err(_) => pty_open = false,
-            },
-            r = term.read(&mut keys), if stdin_open && pending.len() < PENDING_INPUT_LIMIT && ending.end.is_none() => match r {
-                Ok(n) if n > 0 => {
-                    // To the shell first, then to the recording: typing latency is the user's.
-                    let typed = &keys[..n];
-                    let written = if pending.is_empty() { write_now(&master, typed) } else { 0 };
-                    pending.extend(&typed[written..]);
-                    let secret = tty::reading_secret(&master);
-                    if let Err(f) = tape.input(typed, secret) {
-                        ending.recording_failed(f, &term);
-                    }
-                }
-                _ => {
-                    stdin_open = false;
-                    ending.stop(End::HungUp);
-                }
-            },
-            w = write_some(&mut pty_w, &mut pending), if !pending.is_empty() => {
-                if w.is_err() { pending.clear(); }
-            },
-            s = proc.wait(), if status.is_none() => {
-                status = Some(s.context("waiting for the shell")?);
-                drain_until = Some(Instant::now() + DRAIN_QUIET);
-            },
-            _ = winch.recv() => {
-                if let Some((c, r)) = tty::size() {
-                    let _ = pty_w.resize(pty_process::Size::new(r, c));
-                    if let Err(f) = tape.event(EventData::Resize { cols: c, rows: r }) {
-                        ending.recording_failed(f, &term);
-                    }
-                }
-            },
-            _ = hup.recv() => ending.stop(End::HungUp),
-            _ = sigterm.recv() => ending.stop(End::Terminated),
-            _ = int.recv() => ending.stop(End::Terminated),
-            _ = sleep_until(next_warning), if !warnings.is_empty() => {
-                if let Some((_, text)) = warnings.pop_front() {
-                    notify(&term, &text);
-                    let _ = tape.event(EventData::Marker(text));
-                }
-            },
-            _ = sleep_until(expiry), if deadline.is_some() && ending.end.is_none() => {
-                if let Some(d) = &deadline {
-                    notify(&term, &d.final_message);
-                    let _ = tape.event(EventData::Marker(d.final_message.clone()));
-                }
-                ending.stop(End::GrantExpired);
-            },
-            _ = sleep_until(ending.kill_at.unwrap_or(far)), if ending.kill_at.is_some() && status.is_none() => {
-                ending.kill();
-            },
-            _ = sleep_until(drain_until.unwrap_or(far)), if drain_until.is_some() => {},
-            _ = sleep_until(batch_due.unwrap_or(far)), if batch_due.is_some() => {
-                if let Err(f) = tape.flush() {
-                    ending.recording_failed(f, &term);
-                }
-            },
+        if term_ready && term_interest.contains(PollFlags::IN) {
+            s.read_keys(&mut keys);
         }
+        if pty_ready {
+            if pty_interest.contains(PollFlags::OUT) {
+                s.write_pending();
+            }
+            if pty_interest.contains(PollFlags::IN) {
+                s.read_output();
+            }
+        }
+        s.write_output();
+        if !s.pty_open && s.status.is_none() {
+            s.reap(&mut proc);
+        }
+        s.on_timers();
     }
-    let status = status.context("the shell did not exit")?;
+    let status = s.status.context("the shell did not exit")?;
     let exit_code = exit_code(&status);
-    let _ = tape.event(EventData::Exit(exit_code));
+    let _ = s.tape.event(EventData::Exit(exit_code));
     Ok(Outcome {
         exit_code,
-        end: ending.end.unwrap_or(End::Exited),
+        end: s.ending.end.unwrap_or(End::Exited),
     })
+}
+
+/// The session loop's state.
+struct Loop<'t> {
+    master: OwnedFd,
+    term: tty::Terminal,
+    tape: &'t mut Tape,
+    /// Output read from the PTY; `out[written..filled]` is still owed to the terminal.
+    out: Box<[u8]>,
+    filled: usize,
+    written: usize,
+    /// Typed input the PTY has not taken yet.
+    pending: VecDeque<u8>,
+    stdin_open: bool,
+    /// Cleared when the user's terminal is gone: output is still read (and recorded) until the
+    /// shell exits, but no longer written anywhere.
+    term_open: bool,
+    pty_open: bool,
+    status: Option<std::process::ExitStatus>,
+    drain_until: Option<Instant>,
+    warnings: VecDeque<(Instant, String)>,
+    deadline: Option<Deadline>,
+    ending: Ending,
+}
+
+impl Loop<'_> {
+    /// The shell exited, its output is read, and the terminal has all of it.
+    fn done(&self) -> bool {
+        let drained = !self.pty_open || self.drain_until.is_some_and(|d| Instant::now() >= d);
+        let shown = self.written == self.filled || !self.term_open;
+        self.status.is_some() && drained && shown
+    }
+
+    /// What to wait for on the terminal and on the PTY. A descriptor that cannot be served is
+    /// left out of the poll, so a hung-up one cannot spin the loop.
+    fn interest(&self) -> (PollFlags, PollFlags) {
+        let mut term = PollFlags::empty();
+        if self.stdin_open && self.pending.len() < PENDING_INPUT_LIMIT && self.ending.end.is_none()
+        {
+            term |= PollFlags::IN;
+        }
+        if self.term_open && self.written < self.filled {
+            term |= PollFlags::OUT;
+        }
+        let mut pty = PollFlags::empty();
+        if self.pty_open && self.filled < self.out.len() {
+            pty |= PollFlags::IN;
+        }
+        if self.pty_open && !self.pending.is_empty() {
+            pty |= PollFlags::OUT;
+        }
+        (term, pty)
+    }
+
+    /// The next moment something is due: a batch for the writer, a grant warning or expiry,
+    /// the kill after the grace period, the end of draining.
+    fn next_timer(&self) -> Option<Instant> {
+        let batch = self
+            .tape
+            .handoff_due()
+            .map(|us| self.tape.started() + Duration::from_micros(us));
+        let warning = self.warnings.front().map(|w| w.0);
+        let expiry = self
+            .deadline
+            .as_ref()
+            .filter(|_| self.ending.end.is_none())
+            .map(|d| d.at);
+        let kill = self.ending.kill_at.filter(|_| self.status.is_none());
+        let reap = (!self.pty_open && self.status.is_none()).then(|| Instant::now() + REAP_EVERY);
+        [batch, warning, expiry, kill, self.drain_until, reap]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn on_signals(&mut self, signals: &SessionSignals, proc: &mut std::process::Child) {
+        let arrived = signals.take();
+        if arrived.child {
+            self.reap(proc);
+        }
+        if arrived.resize {
+            if let Some((c, r)) = tty::size() {
+                let size = rustix::termios::Winsize {
+                    ws_row: r,
+                    ws_col: c,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                let _ = rustix::termios::tcsetwinsize(&self.master, size);
+                if let Err(f) = self.tape.event(EventData::Resize { cols: c, rows: r }) {
+                    self.ending.recording_failed(f, &self.term);
+                }
+            }
+        }
+        if arrived.hangup {
+            self.ending.stop(End::HungUp);
+        }
+        if arrived.terminate {
+            self.ending.stop(End::Terminated);
+        }
+    }
+
+    fn reap(&mut self, proc: &mut std::process::Child) {
+        if self.status.is_none() {
+            if let Ok(Some(status)) = proc.try_wait() {
+                self.status = Some(status);
+                self.drain_until = Some(Instant::now() + DRAIN_QUIET);
+            }
+        }
+    }
+
+    /// Keystrokes go to the shell first, then to the recording: typing latency is the user's.
+    fn read_keys(&mut self, keys: &mut [u8]) {
+        match self.term.read(keys) {
+            Ok(n) if n > 0 => {
+                let typed = &keys[..n];
+                let written = if self.pending.is_empty() {
+                    rustix::io::write(&self.master, typed).unwrap_or(0)
+                } else {
+                    0
+                };
+                self.pending.extend(&typed[written..]);
+                let secret = tty::reading_secret(&self.master);
+                if let Err(f) = self.tape.input(typed, secret) {
+                    self.ending.recording_failed(f, &self.term);
+                }
+            }
+            Err(Errno::AGAIN | Errno::INTR) => {}
+            _ => {
+                self.stdin_open = false;
+                self.ending.stop(End::HungUp);
+            }
+        }
+    }
+
+    fn write_pending(&mut self) {
+        let (front, _) = self.pending.as_slices();
+        match rustix::io::write(&self.master, front) {
+            Ok(n) => {
+                self.pending.drain(..n);
+            }
+            Err(Errno::AGAIN | Errno::INTR) => {}
+            Err(_) => self.pending.clear(),
+        }
+    }
+
+    /// Reads what the PTY has, up to the free room, recording it as it comes.
+    fn read_output(&mut self) {
+        loop {
+            if self.filled == self.out.len() && self.written > 0 {
+                self.out.copy_within(self.written..self.filled, 0);
+                self.filled -= self.written;
+                self.written = 0;
+            }
+            if self.filled == self.out.len() {
+                return;
+            }
+            match rustix::io::read(&self.master, &mut self.out[self.filled..]) {
+                Ok(0) => self.pty_open = false,
+                Ok(n) => {
+                    let read = &self.out[self.filled..self.filled + n];
+                    if let Err(f) = self.tape.output(read) {
+                        self.ending.recording_failed(f, &self.term);
+                    }
+                    self.filled += n;
+                    if self.status.is_some() {
+                        self.drain_until = Some(Instant::now() + DRAIN_QUIET);
+                    }
+                    if n >= SHORT_READ {
+                        continue;
+                    }
+                }
+                Err(Errno::AGAIN) => {}
+                Err(Errno::INTR) => continue,
+                // EIO: every process closed the PTY's other side.
+                Err(_) => self.pty_open = false,
+            }
+            return;
+        }
+    }
+
+    /// Writes owed output to the terminal, as much as it takes now.
+    fn write_output(&mut self) {
+        while self.term_open && self.written < self.filled {
+            match self.term.write(&self.out[self.written..self.filled]) {
+                Ok(n) if n > 0 => self.written += n,
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => break,
+                _ => {
+                    self.term_open = false;
+                    self.ending.stop(End::HungUp);
+                }
+            }
+        }
+        if self.written == self.filled || !self.term_open {
+            self.written = 0;
+            self.filled = 0;
+        }
+    }
+
+    fn on_timers(&mut self) {
+        let now = Instant::now();
+        if self
+            .tape
+            .handoff_due()
+            .is_some_and(|us| self.tape.started() + Duration::from_micros(us) <= now)
+        {
+            if let Err(f) = self.tape.flush() {
+                self.ending.recording_failed(f, &self.term);
+            }
+        }
+        while self.warnings.front().is_some_and(|w| w.0 <= now) {
+            if let Some((_, text)) = self.warnings.pop_front() {
+                notify(&self.term, &text);
+                let _ = self.tape.event(EventData::Marker(text));
+            }
+        }
+        let expired = self.deadline.as_ref().filter(|d| d.at <= now);
+        if let (Some(d), None) = (expired, &self.ending.end) {
+            let message = d.final_message.clone();
+            notify(&self.term, &message);
+            let _ = self.tape.event(EventData::Marker(message));
+            self.ending.stop(End::GrantExpired);
+        }
+        if self.status.is_none() && self.ending.kill_at.is_some_and(|k| k <= now) {
+            self.ending.kill();
+        }
+    }
 }
 
 /// Ending the session: why, and when to stop asking the shell nicely.
 struct Ending {
-    pid: Option<Pid>,
+    pid: Pid,
     end: Option<End>,
     kill_at: Option<Instant>,
 }
@@ -235,21 +432,17 @@ impl Ending {
     /// period if it does not exit. The first reason given is the one reported.
     fn stop(&mut self, why: End) {
         self.end.get_or_insert(why);
-        if let Some(pid) = self.pid {
-            let _ = killpg(pid, Signal::SIGHUP);
-        }
+        let _ = killpg(self.pid, Signal::SIGHUP);
         self.kill_at.get_or_insert(Instant::now() + KILL_GRACE);
     }
 
     fn kill(&mut self) {
-        if let Some(pid) = self.pid {
-            let _ = killpg(pid, Signal::SIGKILL);
-        }
+        let _ = killpg(self.pid, Signal::SIGKILL);
         self.kill_at = None;
     }
 
     /// The recording failed: the user is told; under the strict policy the session ends.
-    fn recording_failed(&mut self, f: Failed, out: &tty::AsyncTerminal) {
+    fn recording_failed(&mut self, f: Failed, out: &tty::Terminal) {
         if f.end_session {
             notify(
                 out,
@@ -268,19 +461,8 @@ impl Ending {
     }
 }
 
-/// Writes as much pending input to the PTY as it takes.
-async fn write_some(
-    pty: &mut pty_process::OwnedWritePty,
-    pending: &mut VecDeque<u8>,
-) -> std::io::Result<()> {
-    let (front, _) = pending.as_slices();
-    let n = pty.write(front).await?;
-    pending.drain(..n);
-    Ok(())
-}
-
 /// Shows a sessrec notice on the user's terminal (raw mode: explicit CR LF).
-fn notify(term: &tty::AsyncTerminal, text: &str) {
+fn notify(term: &tty::Terminal, text: &str) {
     term.notice(format!("\r\n\x1b[1m[sessrec] {text}\x1b[0m\r\n").as_bytes());
 }
 
@@ -291,9 +473,4 @@ pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
         .code()
         .or_else(|| status.signal().map(|s| 128 + s))
         .unwrap_or(1)
-}
-
-/// Writes to the PTY without waiting; returns how much it took.
-fn write_now(master: &std::os::fd::OwnedFd, bytes: &[u8]) -> usize {
-    rustix::io::write(master, bytes).unwrap_or(0)
 }

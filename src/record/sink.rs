@@ -44,7 +44,7 @@ impl Sink {
             .get_ref()
             .sync_data()
             .context("syncing the new recording")?;
-        let (tx, rx) = sync_channel(32);
+        let (tx, rx) = sync_channel(2);
         let failure = Arc::new(Mutex::new(None));
         let fail = failure.clone();
         let started = Instant::now();

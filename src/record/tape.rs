@@ -22,9 +22,13 @@ pub enum FailurePolicy {
 
 /// Output read within this long of the first read of a batch goes into one event: asciicast v3
 /// keeps milliseconds, so nothing visible is lost, and bulk output costs a tenth of the events.
-/// Events go to the writer thread at most this often too, so a keystroke does not wake it.
 const BATCH_US: u64 = 1000;
 const BATCH_BYTES: usize = 64 * 1024;
+/// Events go to the writer thread in bunches, at most this late or once this big: the writer
+/// flushes to disk every 200 ms anyway, and a hand-off per millisecond costs a thread wake-up
+/// each time on bulk output.
+const HANDOFF_US: u64 = 20_000;
+const HANDOFF_BYTES: usize = 256 * 1024;
 
 /// Output waiting to become one event.
 struct Batch {
@@ -39,8 +43,10 @@ pub struct Tape {
     batch: Option<Batch>,
     /// The start of a character split across reads, held for the next batch.
     carry: Vec<u8>,
-    /// Events waiting to go to the writer thread, and when the first was queued.
+    /// Events waiting to go to the writer thread, their output bytes, and when the first was
+    /// queued.
     queue: Vec<Event>,
+    queued_bytes: usize,
     queued_at: u64,
     redactor: Redactor,
     capture_input: bool,
@@ -71,6 +77,7 @@ impl Tape {
             batch: None,
             carry: Vec::new(),
             queue: Vec::new(),
+            queued_bytes: 0,
             queued_at: 0,
             redactor,
             capture_input,
@@ -87,6 +94,7 @@ impl Tape {
             batch: None,
             carry: Vec::new(),
             queue: Vec::new(),
+            queued_bytes: 0,
             queued_at: 0,
             redactor: Redactor::new(Vec::new()),
             capture_input: false,
@@ -105,7 +113,7 @@ impl Tape {
         self.start.elapsed().as_micros() as u64
     }
 
-    /// Output the user saw. It is batched: call [`Tape::flush`] at [`Tape::batch_due`].
+    /// Output the user saw. It is batched: call [`Tape::flush`] at [`Tape::handoff_due`].
     pub fn output(&mut self, bytes: &[u8]) -> Result<(), Failed> {
         self.redactor.output(bytes);
         let now = self.now();
@@ -113,7 +121,10 @@ impl Tape {
             now.saturating_sub(b.start_us) >= BATCH_US || b.bytes.len() >= BATCH_BYTES
         });
         if full {
-            self.flush()?;
+            self.close_batch();
+            if self.queued_bytes >= HANDOFF_BYTES {
+                self.flush()?;
+            }
         }
         let carry = &mut self.carry;
         let batch = self.batch.get_or_insert_with(|| Batch {
@@ -125,10 +136,10 @@ impl Tape {
     }
 
     /// When pending output or events must go to the writer (microseconds on the session clock).
-    pub fn batch_due(&self) -> Option<u64> {
-        let batch = self.batch.as_ref().map(|b| b.start_us + BATCH_US);
-        let queue = (!self.queue.is_empty()).then_some(self.queued_at + BATCH_US);
-        batch.into_iter().chain(queue).min()
+    pub fn handoff_due(&self) -> Option<u64> {
+        let batch = self.batch.as_ref().map(|b| b.start_us);
+        let queue = (!self.queue.is_empty()).then_some(self.queued_at);
+        batch.into_iter().chain(queue).min().map(|t| t + HANDOFF_US)
     }
 
     /// Sends the pending output batch and queued events to the writer, keeping back an
@@ -139,6 +150,7 @@ impl Tape {
             return Ok(());
         }
         let events = std::mem::take(&mut self.queue);
+        self.queued_bytes = 0;
         let Some(sink) = &self.sink else {
             return Ok(());
         };
@@ -160,6 +172,7 @@ impl Tape {
         let keep = incomplete_tail(&bytes);
         self.carry = bytes.split_off(bytes.len() - keep);
         if !bytes.is_empty() {
+            self.queued_bytes += bytes.len();
             self.enqueue(start_us, EventData::Output(bytes));
         }
     }

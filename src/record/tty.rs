@@ -49,17 +49,17 @@ pub fn reading_secret(fd: impl AsFd) -> bool {
     })
 }
 
-/// The user's terminal as the session loop uses it: read and written without a thread,
-/// non-blocking while the session runs (sessrec is then its only user; standard input and output
-/// share one open file, so both change), blocking again on drop.
-pub struct AsyncTerminal {
-    fd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+/// The user's terminal as the session loop uses it: non-blocking while the session runs
+/// (sessrec is then its only user; standard input and output share one open file, so both
+/// change), blocking again on drop.
+pub struct Terminal {
+    fd: std::os::fd::OwnedFd,
     saved: rustix::fs::OFlags,
 }
 
-impl AsyncTerminal {
+impl Terminal {
     /// Wraps standard input (and so the terminal behind standard output).
-    pub fn new() -> Result<AsyncTerminal> {
+    pub fn new() -> Result<Terminal> {
         let fd = std::io::stdin()
             .as_fd()
             .try_clone_to_owned()
@@ -67,49 +67,29 @@ impl AsyncTerminal {
         let saved = rustix::fs::fcntl_getfl(&fd).context("reading the terminal's flags")?;
         rustix::fs::fcntl_setfl(&fd, saved | rustix::fs::OFlags::NONBLOCK)
             .context("setting the terminal non-blocking")?;
-        // SAFETY: `fd` is an OwnedFd moved into the AsyncFd: it stays open and refers to the same
-        // file description for the AsyncFd's whole life, which is what `register` requires.
-        let fd = unsafe { tokio::io::unix::AsyncFd::register(fd) }
-            .map_err(std::io::Error::from)
-            .context("watching the terminal")?;
-        Ok(AsyncTerminal { fd, saved })
+        Ok(Terminal { fd, saved })
+    }
+
+    /// The terminal's descriptor, for `poll`.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
     /// Reads what was typed; `Ok(0)` when the terminal is gone.
-    pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| {
-                rustix::io::read(fd.get_ref(), &mut *buf).map_err(std::io::Error::from)
-            }) {
-                Ok(result) => return result,
-                Err(_would_block) => continue,
-            }
-        }
+    pub fn read(&self, buf: &mut [u8]) -> rustix::io::Result<usize> {
+        rustix::io::read(&self.fd, buf)
     }
 
-    /// Writes all of `bytes`, waiting while the terminal is full: a slow client slows the
-    /// session instead of output piling up in memory.
-    pub async fn write_all(&self, mut bytes: &[u8]) -> std::io::Result<()> {
-        while !bytes.is_empty() {
-            let mut guard = self.fd.writable().await?;
-            match guard
-                .try_io(|fd| rustix::io::write(fd.get_ref(), bytes).map_err(std::io::Error::from))
-            {
-                Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(Ok(n)) => bytes = &bytes[n..],
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
-            }
-        }
-        Ok(())
+    /// Writes what the terminal takes now.
+    pub fn write(&self, bytes: &[u8]) -> rustix::io::Result<usize> {
+        rustix::io::write(&self.fd, bytes)
     }
 
     /// Writes a short notice outside the loop's flow, waiting at most a second for room.
     pub fn notice(&self, mut bytes: &[u8]) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
         while !bytes.is_empty() && std::time::Instant::now() < deadline {
-            match rustix::io::write(self.fd.get_ref(), bytes) {
+            match rustix::io::write(&self.fd, bytes) {
                 Ok(n) => bytes = &bytes[n..],
                 Err(rustix::io::Errno::AGAIN) => {
                     std::thread::sleep(std::time::Duration::from_millis(5))
@@ -120,8 +100,8 @@ impl AsyncTerminal {
     }
 }
 
-impl Drop for AsyncTerminal {
+impl Drop for Terminal {
     fn drop(&mut self) {
-        let _ = rustix::fs::fcntl_setfl(self.fd.get_ref(), self.saved);
+        let _ = rustix::fs::fcntl_setfl(&self.fd, self.saved);
     }
 }

@@ -152,12 +152,13 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
         if i + 8 <= bytes.len() {
             let w = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default());
             let control = w.wrapping_sub(0x2020_2020_2020_2020) & !w & HI;
-            if control
+            let special = control
                 | has_zero(w ^ (LO * u64::from(b'"')))
-                | has_zero(w ^ (LO * u64::from(b'\\')))
-                == 0
-            {
-                i += 8;
+                | has_zero(w ^ (LO * u64::from(b'\\')));
+            // The lowest flagged byte is exact (a false flag can only follow a true one): skip
+            // straight to it.
+            i += (special.trailing_zeros() / 8) as usize;
+            if special == 0 {
                 continue;
             }
         }

@@ -30,6 +30,9 @@ pub struct WriterOptions {
     /// zstd window log (the compressor's history size is 2^window_log bytes); `None` keeps the
     /// level's default.
     pub window_log: Option<u32>,
+    /// zstd hash log (the match finder's table is 4 × 2^hash_log bytes); `None` keeps the
+    /// level's default.
+    pub hash_log: Option<u32>,
     /// A frame ends once it holds this many plain bytes.
     pub frame_bytes: u64,
     /// A frame ends once its events span this many milliseconds.
@@ -44,6 +47,7 @@ impl Default for WriterOptions {
         WriterOptions {
             level: 3,
             window_log: Some(24),
+            hash_log: None,
             frame_bytes: 16 * 1024 * 1024,
             frame_ms: 5_000,
             flush_ms: 200,
@@ -117,6 +121,10 @@ impl<W: Write> ContainerWriter<W> {
             .map_err(|e| FormatError::io("configuring the zstd compressor", e))?;
         if let Some(log) = opts.window_log {
             cctx.set_parameter(CParameter::WindowLog(log))
+                .map_err(|e| FormatError::io("configuring the zstd compressor", e))?;
+        }
+        if let Some(log) = opts.hash_log {
+            cctx.set_parameter(CParameter::HashLog(log))
                 .map_err(|e| FormatError::io("configuring the zstd compressor", e))?;
         }
         let encoder = V3Encoder::new();
