@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with a Rust toolchain, as root.
 # Installs what the tests need, idempotently: the peer recorders from Debian (asciinema 2, ttyrec,
-# termrec, tlog, util-linux script), zstd/gzip, and OpenSSH for the end-to-end test; asciinema 3 from crates.io, built once and
-# cached in ~/.cache/sessrec-test. Then runs every test of the workspace with the peers required.
+# termrec, tlog, util-linux script), zstd/gzip, and OpenSSH for the end-to-end test; asciinema 3
+# and the s3s-fs test server from crates.io, built once and cached in ~/.cache/sessrec-test. Then runs every test of the workspace with the peers required.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,11 +41,18 @@ if [ ! -x "$a3/bin/asciinema" ]; then
     echo "== building asciinema 3.2.0 into $a3"
     cargo install asciinema --version 3.2.0 --locked --quiet --root "$a3"
 fi
+# s3s-fs, a small S3-compatible server that checks signatures; about 2.5 minutes to build once.
+s3=$tools/s3s-fs-0.14.1
+if [ ! -x "$s3/bin/s3s-fs" ]; then
+    echo "== building s3s-fs 0.14.1 into $s3"
+    cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet --root "$s3"
+fi
 mkdir -p "$tools/bin"
 ln -sf "$a3/bin/asciinema" "$tools/bin/asciinema3"
+ln -sf "$s3/bin/s3s-fs" "$tools/bin/s3s-fs"
 export PATH="$tools/bin:$PATH"
 
-export SESSREC_PEERS=required
+export SESSREC_PEERS=required SESSREC_S3=required
 # The SSH end-to-end test runs sshd and creates a test user: it needs root.
 if [ "$(id -u)" = 0 ]; then export SESSREC_SSH=required; fi
 # Benchmarks run once each as smoke tests (criterion's test mode), then every test.

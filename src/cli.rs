@@ -20,6 +20,9 @@ pub enum Command {
     Info(Info),
     Verify(Verify),
     Keygen(Keygen),
+    Upload(Upload),
+    Ls(Ls),
+    Index(Index),
 }
 
 /// Record a terminal session into a signed .cast.zst.
@@ -132,4 +135,74 @@ pub struct Keygen {
     /// Replace existing key files.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Ship finished recordings from the spool to the store.
+///
+/// Every recording that is no longer being written (including one whose recorder died) is
+/// verified, uploaded, read back and compared, described by a manifest beside it, and only then
+/// deleted from the spool. Runs as a service (every 5 s) unless `--once`. Failures are retried
+/// with backoff; a store that is down never loses a file; a file that cannot be read is moved to
+/// SPOOL/quarantine with the reason.
+#[derive(Debug, clap::Args)]
+pub struct Upload {
+    /// Ship what is there now, then exit (status 1 if anything could not be shipped).
+    #[arg(long)]
+    pub once: bool,
+    /// Show what is in the spool and its state, then exit.
+    #[arg(long, conflicts_with = "once")]
+    pub status: bool,
+    /// The policy file (storage, spool, key).
+    #[arg(long, value_name = "FILE", default_value = "/etc/sessrec/config.toml")]
+    pub config: PathBuf,
+}
+
+/// Where the store and catalog are, for `ls` and `index`.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// The store: file:///DIR or s3://BUCKET/PREFIX (default: `storage` of the policy file;
+    /// S3 endpoint and credentials from its [s3] table or the AWS_* variables).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// The catalog database (default: one per store in ~/.cache/sessrec).
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// The policy file to take the store from.
+    #[arg(long, value_name = "FILE", default_value = "/etc/sessrec/config.toml")]
+    pub config: PathBuf,
+}
+
+/// List recorded sessions from the catalog (built from the store on first use).
+#[derive(Debug, clap::Args)]
+pub struct Ls {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only this OS user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only this bastion host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Only sessions under this grant.
+    #[arg(long)]
+    pub grant: Option<String>,
+    /// Only sessions that started at or after this time (2026-11-26 or 2026-11-26T10:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only sessions that started before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Rebuild the catalog from the store first.
+    #[arg(long)]
+    pub refresh: bool,
+    /// One JSON manifest per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Rebuild the catalog from the store (the store is the source of truth).
+#[derive(Debug, clap::Args)]
+pub struct Index {
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

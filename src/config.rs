@@ -85,6 +85,10 @@ pub struct Config {
     pub syslog: bool,
     /// Sessions without a terminal.
     pub pipe: PipeConfig,
+    /// Where `sessrec upload` ships recordings: `file:///DIR` or `s3://BUCKET/PREFIX`.
+    pub storage: String,
+    /// Endpoint, region and credentials for `s3://` storage (else the usual AWS variables).
+    pub s3: sessrec_store::S3Settings,
 }
 
 impl Default for Config {
@@ -105,6 +109,8 @@ impl Default for Config {
             audit_log: PathBuf::from("/var/log/sessrec/audit.log"),
             syslog: true,
             pipe: PipeConfig::default(),
+            storage: "file:///var/lib/sessrec/store".into(),
+            s3: sessrec_store::S3Settings::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod keyfile;
 mod login;
 mod output;
 mod record;
+mod spool;
 mod sshauth;
 
 use std::process::ExitCode;

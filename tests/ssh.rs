@@ -56,7 +56,7 @@ impl Bastion {
             "chmod 755 {d} && mkdir -p {d}/xfer {d}/grants && chmod 1777 {d}/xfer"
         ));
         sh(&format!(
-            "SESSREC_BIN_DIR={d}/bin SESSREC_ETC={d}/etc SESSREC_SPOOL={d}/spool SESSREC_LOG={d}/log SESSREC_SHELLS={d}/shells \
+            "SESSREC_BIN_DIR={d}/bin SESSREC_ETC={d}/etc SESSREC_SPOOL={d}/spool SESSREC_LOG={d}/log SESSREC_LIB={d}/lib SESSREC_SHELLS={d}/shells \
              {root}/dist/install.sh {bin}",
             bin = env!("CARGO_BIN_EXE_sessrec")
         ));
@@ -64,7 +64,8 @@ impl Bastion {
             dir.join("etc/config.toml"),
             format!(
                 "shell = \"/bin/bash\"\nspool = \"{d}/spool\"\nsigning_key = \"{d}/etc/signing.key\"\n\
-                 audit_log = \"{d}/log/audit.log\"\nsyslog = false\nrequire_grant = true\ngrant_dir = \"{d}/grants\"\n"
+                 audit_log = \"{d}/log/audit.log\"\nsyslog = false\nrequire_grant = true\ngrant_dir = \"{d}/grants\"\n\
+                 storage = \"file://{d}/lib/store\"\n"
             ),
         )
         .unwrap();
@@ -437,4 +438,33 @@ fn sessions_over_real_openssh() {
             .any(|e| matches!(&e.data, EventData::Marker(m) if m.contains("GRANT-SHORT expired")))
     );
     assert!(b.audit().contains("\"event\":\"grant.expired\""));
+
+    // The uploader ships every session to the store; the catalog finds them by user and grant.
+    let d = b.dir.display().to_string();
+    let config = format!("{d}/etc/config.toml");
+    let catalog = format!("{d}/catalog.sqlite");
+    let total = b.recordings().len();
+    let up = Command::new(format!("{d}/bin/sessrec"))
+        .args(["upload", "--once", "--config", &config])
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert!(b.recordings().is_empty(), "the spool is empty once shipped");
+    let ls = |extra: &[&str]| -> usize {
+        let o = Command::new(format!("{d}/bin/sessrec"))
+            .args(["ls", "--json", "--config", &config, "--catalog", &catalog])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    };
+    assert_eq!(ls(&[]), total);
+    assert_eq!(ls(&["--user", USER]), total);
+    assert!(ls(&["--grant", "GRANT-42"]) >= 1);
+    assert_eq!(ls(&["--grant", "GRANT-SHORT"]), 1);
 }

@@ -3,7 +3,9 @@
 mod convert;
 mod info;
 mod keygen;
+mod ls;
 mod rec;
+mod upload;
 
 pub use rec::live_writer_options;
 mod verify;
@@ -22,6 +24,9 @@ impl Command {
             Command::Info(c) => c.run(),
             Command::Verify(c) => c.run(),
             Command::Keygen(c) => c.run(),
+            Command::Upload(c) => c.run(),
+            Command::Ls(c) => c.run(),
+            Command::Index(c) => c.run(),
         }
     }
 }

@@ -38,6 +38,10 @@ impl Sink {
         signer: Option<SigningKey>,
         opts: WriterOptions,
     ) -> Result<Sink> {
+        // Held until the file is closed: `sessrec upload` leaves a locked file alone (still
+        // being recorded) and ships an unlocked one that has no trailer (its recorder died).
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .context("locking the new recording")?;
         let mut writer = ContainerWriter::new(file, header, signer, opts)?;
         writer.flush()?;
         writer

@@ -1,0 +1,199 @@
+//! `sessrec upload`: ships sealed recordings from the spool to the store.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use sessrec_formats::keys::PublicKey;
+use sessrec_store::manifest::describe;
+use sessrec_store::{Store, upload};
+
+use crate::audit::{Audit, Level};
+use crate::cli::Upload;
+use crate::config::Config;
+use crate::exit::Status;
+use crate::keyfile::read_signing_key;
+use crate::spool;
+
+/// Attempts per file in one pass, with exponential backoff and jitter between them.
+const ATTEMPTS: u32 = 3;
+const BACKOFF: Duration = Duration::from_millis(500);
+/// Passes after which a file that cannot be read or verified is quarantined. A store that is
+/// down never quarantines anything: the file waits in the spool.
+const QUARANTINE_AFTER: u32 = 3;
+/// How often the service looks at the spool.
+const INTERVAL: Duration = Duration::from_secs(5);
+
+impl Upload {
+    pub fn run(self) -> Result<Status> {
+        let config = Config::load(&self.config)?;
+        if self.status {
+            print_status(&config)?;
+            return Ok(Status::Ok);
+        }
+        let trusted = trusted_keys(&config)?;
+        let store = Store::open(&config.storage, &config.s3)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the upload runtime")?;
+        let mut audit = Audit::open(&config.audit_log, config.syslog);
+        for p in audit.problems() {
+            eprintln!("sessrec: warning: {p}");
+        }
+        loop {
+            let failed = runtime.block_on(pass(&store, &config, &trusted, &mut audit))?;
+            if self.once {
+                return Ok(if failed == 0 {
+                    Status::Ok
+                } else {
+                    Status::Error
+                });
+            }
+            std::thread::sleep(INTERVAL);
+        }
+    }
+}
+
+/// The host's public key, to verify recordings before they leave.
+fn trusted_keys(config: &Config) -> Result<Vec<PublicKey>> {
+    match &config.signing_key {
+        Some(path) => Ok(vec![read_signing_key(path)?.public()]),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// One look at the spool; returns how many files could not be shipped.
+async fn pass(
+    store: &Store,
+    config: &Config,
+    trusted: &[PublicKey],
+    audit: &mut Audit,
+) -> Result<usize> {
+    let mut failed = 0;
+    for file in spool::scan(&config.spool)? {
+        if file.live {
+            continue;
+        }
+        let path = &file.path;
+        // A file that cannot be read or verified will not get better by retrying.
+        let manifest = match describe(path, trusted) {
+            Ok(m) => m,
+            Err(e) => {
+                failed += 1;
+                give_up_or_wait(config, path, &format!("{e}"), audit)?;
+                continue;
+            }
+        };
+        let mut attempt = 0;
+        let outcome = loop {
+            match upload::ship(store, path, &manifest).await {
+                Ok(()) => break Ok(()),
+                Err(e) if e.is_transient() && attempt + 1 < ATTEMPTS => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let fields = json!({
+            "session": manifest.session_id, "user": manifest.user, "grant": manifest.grant,
+            "host": manifest.host, "key": manifest.key, "size": manifest.size,
+            "sha256": manifest.sha256, "verdict": manifest.verdict, "store": store.url(),
+        });
+        match outcome {
+            Ok(()) => {
+                std::fs::remove_file(path)
+                    .with_context(|| format!("cannot remove the shipped {}", path.display()))?;
+                spool::clear_failures(&config.spool, path);
+                let level = if manifest.verdict == "altered" {
+                    Level::Alert
+                } else {
+                    Level::Info
+                };
+                audit.event(level, "upload.ok", fields);
+                eprintln!(
+                    "sessrec: shipped {} ({} bytes, {}) to {}",
+                    path.display(),
+                    manifest.size,
+                    manifest.verdict,
+                    manifest.key
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                let message = format!("{e}");
+                spool::record_failure(&config.spool, path, &message)?;
+                let mut fields = fields;
+                fields["error"] = json!(message);
+                audit.event(Level::Warning, "upload.failed", fields);
+                eprintln!(
+                    "sessrec: cannot ship {} yet: {message}; it stays in the spool and is retried",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// A file that cannot be read: counted, and quarantined after a few passes.
+fn give_up_or_wait(config: &Config, path: &Path, reason: &str, audit: &mut Audit) -> Result<()> {
+    let count = spool::record_failure(&config.spool, path, reason)?;
+    if count < QUARANTINE_AFTER {
+        eprintln!(
+            "sessrec: cannot ship {}: {reason} (attempt {count} of {QUARANTINE_AFTER})",
+            path.display()
+        );
+        return Ok(());
+    }
+    let dest = spool::quarantine(&config.spool, path, reason)?;
+    audit.event(
+        Level::Alert,
+        "upload.quarantined",
+        json!({"file": path, "quarantine": dest, "error": reason}),
+    );
+    eprintln!(
+        "sessrec: moved {} to {}: {reason}; inspect it with `sessrec verify`",
+        path.display(),
+        dest.display()
+    );
+    Ok(())
+}
+
+/// 0.5 s, 1 s, 2 s ... with up to 50 % jitter, so that many bastions do not retry in step.
+fn backoff(attempt: u32) -> Duration {
+    let base = BACKOFF * 2u32.pow(attempt);
+    let mut r = [0u8; 2];
+    let _ = getrandom::fill(&mut r);
+    let jitter = f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX) * 0.5;
+    base.mul_f64(1.0 + jitter)
+}
+
+fn print_status(config: &Config) -> Result<()> {
+    let files = spool::scan(&config.spool)?;
+    println!("spool {} -> {}", config.spool.display(), config.storage);
+    if files.is_empty() {
+        println!("  nothing waiting");
+    }
+    for f in &files {
+        let name = f.path.file_name().unwrap_or_default().to_string_lossy();
+        let state = if f.live {
+            "recording".to_string()
+        } else {
+            match &f.failures {
+                Some(fl) => format!(
+                    "waiting, {} failed pass(es), last {}: {}",
+                    fl.count, fl.last_try, fl.last_error
+                ),
+                None => "waiting".into(),
+            }
+        };
+        println!("  {name}  {} bytes  {state}", f.size);
+    }
+    for (path, reason) in spool::quarantined(&config.spool) {
+        println!("  quarantined {}: {reason}", path.display());
+    }
+    Ok(())
+}

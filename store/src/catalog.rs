@@ -1,0 +1,193 @@
+//! The local catalog: an SQLite index of the store's manifests, so that listing and filtering
+//! 100 000 sessions does not list the bucket. It can be deleted and rebuilt at any time.
+
+use std::path::Path;
+
+use rusqlite::{Connection, params};
+
+use crate::Result;
+use crate::manifest::Manifest;
+
+/// Filters of `sessrec ls`; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// OS user.
+    pub user: Option<String>,
+    /// Bastion host.
+    pub host: Option<String>,
+    /// Grant id.
+    pub grant: Option<String>,
+    /// Sessions that started at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Sessions that started before this time (RFC 3339).
+    pub until: Option<String>,
+}
+
+/// An open catalog.
+pub struct Catalog {
+    db: Connection,
+}
+
+impl Catalog {
+    /// Opens (or creates) the catalog at `path`.
+    pub fn open(path: &Path) -> Result<Catalog> {
+        let db = Connection::open(path)?;
+        db.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE IF NOT EXISTS sessions (
+                 session_id TEXT PRIMARY KEY,
+                 user TEXT, host TEXT, grant_id TEXT,
+                 start_us INTEGER, start TEXT,
+                 manifest TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS by_start ON sessions (start_us);
+             CREATE INDEX IF NOT EXISTS by_user ON sessions (user, start_us);
+             CREATE INDEX IF NOT EXISTS by_host ON sessions (host, start_us);
+             CREATE INDEX IF NOT EXISTS by_grant ON sessions (grant_id, start_us);",
+        )?;
+        Ok(Catalog { db })
+    }
+
+    /// Replaces everything with `manifests` (one transaction: readers see the old or the new).
+    pub fn replace_all(&mut self, manifests: &[Manifest]) -> Result<()> {
+        let tx = self.db.transaction()?;
+        tx.execute("DELETE FROM sessions", [])?;
+        for m in manifests {
+            insert(&tx, m)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds or updates one session.
+    pub fn upsert(&mut self, m: &Manifest) -> Result<()> {
+        insert(&self.db, m)
+    }
+
+    /// Sessions matching `filter`, oldest first.
+    pub fn query(&self, filter: &Filter) -> Result<Vec<Manifest>> {
+        let since = filter.since.as_deref().map(micros).transpose()?;
+        let until = filter.until.as_deref().map(micros).transpose()?;
+        let mut stmt = self.db.prepare_cached(
+            "SELECT manifest FROM sessions
+             WHERE (?1 IS NULL OR user = ?1) AND (?2 IS NULL OR host = ?2)
+               AND (?3 IS NULL OR grant_id = ?3)
+               AND (?4 IS NULL OR start_us >= ?4) AND (?5 IS NULL OR start_us < ?5)
+             ORDER BY start_us, session_id",
+        )?;
+        let rows = stmt.query_map(
+            params![filter.user, filter.host, filter.grant, since, until],
+            |r| r.get::<_, String>(0),
+        )?;
+        let mut out = Vec::new();
+        for json in rows {
+            let json = json?;
+            let m = serde_json::from_str(&json).map_err(|e| {
+                crate::StoreError::Recording(format!("a catalog entry is not valid: {e}"))
+            })?;
+            out.push(m);
+        }
+        Ok(out)
+    }
+
+    /// How many sessions it holds.
+    pub fn len(&self) -> Result<u64> {
+        Ok(self
+            .db
+            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?)
+    }
+
+    /// Whether it holds no session.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+}
+
+fn insert(db: &Connection, m: &Manifest) -> Result<()> {
+    let start_us = m.start.as_deref().and_then(|s| micros(s).ok());
+    let json = serde_json::to_string(m).expect("a manifest serialises");
+    db.execute(
+        "INSERT OR REPLACE INTO sessions (session_id, user, host, grant_id, start_us, start, manifest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![m.session_id, m.user, m.host, m.grant, start_us, m.start, json],
+    )?;
+    Ok(())
+}
+
+/// Microseconds since the epoch of an RFC 3339 time, or of a date (`2026-11-26`, midnight UTC).
+fn micros(s: &str) -> Result<i64> {
+    let t = s
+        .parse::<jiff::Timestamp>()
+        .or_else(|_| format!("{s}T00:00:00Z").parse::<jiff::Timestamp>())
+        .map_err(|_| {
+            crate::StoreError::Config(format!(
+                "{s:?} is not a time: use RFC 3339 (2026-11-26T10:00:00Z) or a date (2026-11-26)"
+            ))
+        })?;
+    Ok(t.as_microsecond())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(id: &str, user: &str, start: &str) -> Manifest {
+        Manifest {
+            manifest: 1,
+            session_id: id.into(),
+            key: format!("k/{id}"),
+            host: Some("b1".into()),
+            user: Some(user.into()),
+            grant: Some(format!("G-{user}")),
+            start: Some(start.into()),
+            duration_ms: 1,
+            size: 1,
+            sha256: "00".into(),
+            verdict: "intact".into(),
+            key_id: None,
+            identity: None,
+            grant_detail: None,
+            uploaded: start.into(),
+        }
+    }
+
+    #[test]
+    fn filters_by_user_grant_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Catalog::open(&dir.path().join("c.sqlite")).unwrap();
+        c.replace_all(&[
+            manifest("a", "alice", "2026-11-26T10:00:00Z"),
+            manifest("b", "bob", "2026-11-26T11:00:00Z"),
+            manifest("c", "alice", "2026-11-27T09:00:00Z"),
+        ])
+        .unwrap();
+        let ids = |f: Filter| -> Vec<String> {
+            c.query(&f)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.session_id)
+                .collect()
+        };
+        assert_eq!(ids(Filter::default()), ["a", "b", "c"]);
+        let alice = Filter {
+            user: Some("alice".into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(alice), ["a", "c"]);
+        let grant = Filter {
+            grant: Some("G-bob".into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(grant), ["b"]);
+        let day = Filter {
+            since: Some("2026-11-26".into()),
+            until: Some("2026-11-27".into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(day), ["a", "b"]);
+        let bad = Filter {
+            since: Some("yesterday".into()),
+            ..Default::default()
+        };
+        assert!(c.query(&bad).is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! Object keys. Recordings are laid out by day, host and user, so that listing a day, a host on a
+//! day, or a user on a host is one prefix listing; a small marker per grant makes listing the
+//! sessions of a grant one prefix listing too.
+//!
+//! ```text
+//! sessions/2026/11/26/bastion-1/alice/0193....cast.zst
+//! sessions/2026/11/26/bastion-1/alice/0193....manifest.json
+//! grants/INC-4711/0193...                  (its content: the recording's key)
+//! ```
+
+/// The keys of one session's objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKeys {
+    /// The recording.
+    pub recording: String,
+    /// Its manifest.
+    pub manifest: String,
+    /// The grant marker, when the session had a grant.
+    pub grant: Option<String>,
+}
+
+/// Where a session goes. `start` is RFC 3339 (the header's start); `None` parts become `unknown`.
+pub fn session_keys(
+    session_id: &str,
+    start: Option<&str>,
+    host: Option<&str>,
+    user: Option<&str>,
+    grant: Option<&str>,
+) -> SessionKeys {
+    let day = start
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.strftime("%Y/%m/%d").to_string())
+        .unwrap_or_else(|| "unknown-date".into());
+    let dir = format!(
+        "sessions/{day}/{}/{}",
+        component(host.unwrap_or("unknown")),
+        component(user.unwrap_or("unknown"))
+    );
+    let id = component(session_id);
+    SessionKeys {
+        recording: format!("{dir}/{id}.cast.zst"),
+        manifest: format!("{dir}/{id}.manifest.json"),
+        grant: grant.map(|g| format!("grants/{}/{id}", component(g))),
+    }
+}
+
+/// A key component: letters, digits and `-_.@` kept, anything else (slashes, spaces, control
+/// characters) percent-encoded, so no value from a header can escape its directory.
+pub fn component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'@')
+            || (b == b'.' && !out.is_empty())
+        {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_by_day_host_user_and_grant() {
+        let k = session_keys(
+            "0193abc",
+            Some("2026-11-26T10:00:00Z"),
+            Some("bastion-1"),
+            Some("alice"),
+            Some("INC-42"),
+        );
+        assert_eq!(
+            k.recording,
+            "sessions/2026/11/26/bastion-1/alice/0193abc.cast.zst"
+        );
+        assert_eq!(
+            k.manifest,
+            "sessions/2026/11/26/bastion-1/alice/0193abc.manifest.json"
+        );
+        assert_eq!(k.grant.as_deref(), Some("grants/INC-42/0193abc"));
+    }
+
+    #[test]
+    fn hostile_values_stay_in_their_directory() {
+        assert_eq!(component("../etc"), "%2E.%2Fetc");
+        assert_eq!(component("a b/c"), "a%20b%2Fc");
+        assert_eq!(component(""), "%00");
+        let k = session_keys("x", None, None, None, None);
+        assert_eq!(
+            k.recording,
+            "sessions/unknown-date/unknown/unknown/x.cast.zst"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! The manifest: a small JSON object beside each recording with what an auditor filters on
+//! (who, where, when, which grant) and what proves the upload (size, SHA-256, verdict).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sessrec_formats::container::{Verdict, verify};
+use sessrec_formats::keys::PublicKey;
+use sessrec_formats::{OpenOptions, open_path};
+use sha2::{Digest, Sha256};
+
+use crate::layout::{SessionKeys, session_keys};
+use crate::{Result, StoreError};
+
+/// What the store keeps beside a recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest format version.
+    pub manifest: u32,
+    /// The session id.
+    pub session_id: String,
+    /// The recording's key in the store.
+    pub key: String,
+    /// The bastion host.
+    pub host: Option<String>,
+    /// The OS user.
+    pub user: Option<String>,
+    /// The grant id.
+    pub grant: Option<String>,
+    /// When the session started (RFC 3339).
+    pub start: Option<String>,
+    /// How long it lasted, in milliseconds (to its last event).
+    pub duration_ms: u64,
+    /// The recording's size in bytes.
+    pub size: u64,
+    /// SHA-256 of the whole recording, hex.
+    pub sha256: String,
+    /// The verify verdict when it was shipped: intact, truncated (the recorder died), unsigned,
+    /// untrusted_key or altered.
+    pub verdict: String,
+    /// The id of the key that signed it.
+    pub key_id: Option<String>,
+    /// The identity block of the header (SSH key, certificate, source address).
+    pub identity: Option<Value>,
+    /// The grant block of the header.
+    pub grant_detail: Option<Value>,
+    /// When it was shipped (RFC 3339).
+    pub uploaded: String,
+}
+
+impl Manifest {
+    /// The keys of this session's objects.
+    pub fn keys(&self) -> SessionKeys {
+        session_keys(
+            &self.session_id,
+            self.start.as_deref(),
+            self.host.as_deref(),
+            self.user.as_deref(),
+            self.grant.as_deref(),
+        )
+    }
+}
+
+/// Reads, hashes and verifies a local recording and describes it.
+pub fn describe(path: &Path, trusted: &[PublicKey]) -> Result<Manifest> {
+    let shown = path.display();
+    let reader = open_path(path, &OpenOptions::default())
+        .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
+    let header = reader.header().clone();
+    drop(reader);
+    let meta = header
+        .sessrec
+        .ok_or_else(|| StoreError::Recording(format!("{shown}: not a sessrec recording")))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| StoreError::io(format!("opening {shown}"), e))?;
+    let report = verify(std::io::BufReader::new(file), trusted.to_vec())
+        .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
+    let (size, sha256) = hash_file(path)?;
+    let user = meta
+        .identity
+        .as_ref()
+        .and_then(|i| i.get("user"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let grant = meta
+        .grant
+        .as_ref()
+        .and_then(|g| g.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let keys = session_keys(
+        &meta.session_id,
+        meta.start.as_deref(),
+        meta.host.as_deref(),
+        user.as_deref(),
+        grant.as_deref(),
+    );
+    Ok(Manifest {
+        manifest: 1,
+        session_id: meta.session_id,
+        key: keys.recording,
+        host: meta.host,
+        user,
+        grant,
+        start: meta.start,
+        duration_ms: report.last_event_ms,
+        size,
+        sha256,
+        verdict: verdict_name(report.verdict).into(),
+        key_id: meta.key_id,
+        identity: meta.identity,
+        grant_detail: meta.grant,
+        uploaded: jiff::Timestamp::now().to_string(),
+    })
+}
+
+/// The verdict as the manifest and `ls --json` spell it.
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Intact => "intact",
+        Verdict::Truncated => "truncated",
+        Verdict::Altered => "altered",
+        Verdict::Unsigned => "unsigned",
+        Verdict::UntrustedKey => "untrusted_key",
+    }
+}
+
+fn hash_file(path: &Path) -> Result<(u64, String)> {
+    use std::io::Read;
+    let what = || format!("reading {}", path.display());
+    let mut f = std::fs::File::open(path).map_err(|e| StoreError::io(what(), e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| StoreError::io(what(), e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex(&h.finalize())))
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,138 @@
+//! Shipping one sealed recording: the recording in parts, read back and compared, then its
+//! manifest and grant marker. Every step overwrites the same keys with the same bytes, so a
+//! retry after any failure (or a crash) never duplicates or corrupts anything; the caller
+//! deletes the local copy only after [`ship`] returned `Ok`.
+
+use std::path::Path;
+
+use futures::StreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use crate::location::Store;
+use crate::manifest::{Manifest, hex};
+use crate::{Result, StoreError};
+
+/// Part size of multipart uploads (S3's minimum is 5 MiB).
+const PART: usize = 8 * 1024 * 1024;
+/// Parts in flight at once; memory is bounded by PART times this.
+const PARTS_IN_FLIGHT: usize = 4;
+
+/// Ships `path`, described by `manifest`, to `store`.
+pub async fn ship(store: &Store, path: &Path, manifest: &Manifest) -> Result<()> {
+    let keys = manifest.keys();
+    let dest = store.path(&keys.recording);
+    put_file(store, path, &dest).await?;
+    check_stored(store, &dest, manifest).await?;
+    let json = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
+    let manifest_at = store.path(&keys.manifest);
+    store
+        .inner()
+        .put(&manifest_at, json.into())
+        .await
+        .map_err(|e| StoreError::store(format!("storing the manifest {manifest_at}"), e))?;
+    if let Some(marker) = &keys.grant {
+        let at = store.path(marker);
+        store
+            .inner()
+            .put(&at, keys.recording.clone().into())
+            .await
+            .map_err(|e| StoreError::store(format!("storing the grant marker {at}"), e))?;
+    }
+    Ok(())
+}
+
+async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<()> {
+    let what = || format!("reading {}", path.display());
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| StoreError::io(what(), e))?;
+    let upload = store
+        .inner()
+        .put_multipart(dest)
+        .await
+        .map_err(|e| StoreError::store(format!("starting the upload of {dest}"), e))?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
+    let mut buf = vec![0u8; 1024 * 1024];
+    loop {
+        let n = match file.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(StoreError::io(what(), e));
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+            // The failed upload is abandoned; a retry starts a new one under the same key.
+            return Err(StoreError::store(format!("uploading {dest}"), e));
+        }
+        writer.write(&buf[..n]);
+    }
+    writer
+        .finish()
+        .await
+        .map_err(|e| StoreError::store(format!("completing the upload of {dest}"), e))?;
+    Ok(())
+}
+
+/// Reads the stored recording back and compares its size and SHA-256 with the local one.
+async fn check_stored(store: &Store, dest: &ObjectPath, manifest: &Manifest) -> Result<()> {
+    let got = store
+        .inner()
+        .get(dest)
+        .await
+        .map_err(|e| StoreError::store(format!("reading back {dest}"), e))?;
+    let mut stream = got.into_stream();
+    let mut h = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| StoreError::store(format!("reading back {dest}"), e))?;
+        size += chunk.len() as u64;
+        h.update(&chunk);
+    }
+    let sha = hex(&h.finalize());
+    if size != manifest.size || sha != manifest.sha256 {
+        return Err(StoreError::Mismatch(format!(
+            "the store holds {size} bytes with SHA-256 {sha} at {dest}, but {} bytes with {} \
+             were sent",
+            manifest.size, manifest.sha256
+        )));
+    }
+    Ok(())
+}
+
+/// Every manifest in the store.
+pub async fn manifests(store: &Store) -> Result<Vec<Manifest>> {
+    let prefix = store.path("sessions");
+    let mut list = store.inner().list(Some(&prefix));
+    let mut out = Vec::new();
+    while let Some(meta) = list.next().await {
+        let meta = meta.map_err(|e| StoreError::store(format!("listing {prefix}"), e))?;
+        if !meta.location.as_ref().ends_with(".manifest.json") {
+            continue;
+        }
+        let bytes = store
+            .inner()
+            .get(&meta.location)
+            .await
+            .map_err(|e| StoreError::store(format!("reading {}", meta.location), e))?
+            .bytes()
+            .await
+            .map_err(|e| StoreError::store(format!("reading {}", meta.location), e))?;
+        match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(m) => out.push(m),
+            Err(e) => {
+                return Err(StoreError::Recording(format!(
+                    "the manifest {} is not valid: {e}",
+                    meta.location
+                )));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,354 @@
+//! Shipping end to end: `sessrec upload` from a real spool to a `file://` store and to a real
+//! S3-compatible server (s3s-fs) on loopback, then `sessrec ls` over the catalog.
+//!
+//! scripts/test.sh installs s3s-fs and sets SESSREC_S3=required, so a missing server fails there;
+//! a bare `cargo test` skips the S3 test with a message.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sessrec");
+
+/// A bastion's spool, key and policy in a scratch directory.
+struct Bastion {
+    dir: TempDir,
+}
+
+impl Bastion {
+    /// `{dir}` in `storage` stands for the scratch directory.
+    fn new(storage: &str, s3: &str) -> Bastion {
+        let dir = TempDir::new().unwrap();
+        let d = dir.path();
+        let storage = storage.replace("{dir}", d.to_str().unwrap());
+        std::fs::create_dir(d.join("spool")).unwrap();
+        run(&[BIN, "keygen", "-o", d.join("key").to_str().unwrap()]);
+        let config = format!(
+            "spool = {:?}\nsigning_key = {:?}\nstorage = {storage:?}\naudit_log = {:?}\nsyslog = false\n{s3}",
+            d.join("spool"),
+            d.join("key"),
+            d.join("audit.log")
+        );
+        std::fs::write(d.join("config.toml"), config).unwrap();
+        Bastion { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Records `input` passed through `cat` into the spool (no terminal: pipe mode).
+    fn record(&self, name: &str, input: &[u8]) -> PathBuf {
+        let out = self.path("spool").join(name);
+        let mut child = Command::new(BIN)
+            .args(["rec", "-q", "-o", out.to_str().unwrap(), "--sign-key"])
+            .arg(self.path("key"))
+            .args(["--", "cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        assert!(child.wait().unwrap().success());
+        out
+    }
+
+    fn sessrec(&self, args: &[&str]) -> Output {
+        let config = self.path("config.toml");
+        let catalog = self.path("catalog.sqlite");
+        Command::new(BIN)
+            .args(args)
+            .args(["--config", config.to_str().unwrap()])
+            .args(if args[0] == "upload" {
+                vec![]
+            } else {
+                vec!["--catalog", catalog.to_str().unwrap()]
+            })
+            .output()
+            .unwrap()
+    }
+
+    fn upload(&self) -> Output {
+        self.sessrec(&["upload", "--once"])
+    }
+
+    fn spool_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.path("spool"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// `sessrec ls --json` with extra arguments, as manifests.
+    fn ls(&self, extra: &[&str]) -> Vec<Value> {
+        let mut args = vec!["ls", "--json"];
+        args.extend_from_slice(extra);
+        let out = self.sessrec(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Three sessions, one still being recorded, one whose recorder died, and one unreadable file:
+/// what can be shipped is shipped byte for byte and leaves the spool, the live one waits, the
+/// unreadable one is quarantined after three passes, and a second run changes nothing.
+#[test]
+fn a_file_store_gets_every_finished_recording_and_the_catalog_lists_them() {
+    let b = Bastion::new("file://{dir}/store", "");
+    let store = b.path("store");
+    let binary: Vec<u8> = (0..3_000_000u64).map(|i| (i * 7919 % 251) as u8).collect();
+    let small = b.record("a.cast.zst", b"hello\n");
+    let big = b.record("b.cast.zst", &binary);
+    let crashed = b.path("spool/c.cast.zst");
+    let whole = std::fs::read(b.record("x.cast.zst", b"cut me\n")).unwrap();
+    std::fs::remove_file(b.path("spool/x.cast.zst")).unwrap();
+    std::fs::write(&crashed, &whole[..whole.len() / 2]).unwrap();
+    std::fs::write(b.path("spool/junk.cast.zst"), b"not a recording").unwrap();
+    let live = b.record("live.cast.zst", b"still typing\n");
+    let lock = std::fs::File::open(&live).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let originals: Vec<Vec<u8>> = [&small, &big, &crashed]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+
+    let out = b.upload();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the junk file fails: {}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("junk.cast.zst"), "{}", stderr(&out));
+    assert_eq!(b.spool_names(), ["junk.cast.zst", "live.cast.zst"]);
+
+    let listed = b.ls(&[]);
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let verdicts: Vec<&str> = listed
+        .iter()
+        .map(|m| m["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts.iter().filter(|v| **v == "intact").count(), 2);
+    assert_eq!(verdicts.iter().filter(|v| **v == "truncated").count(), 1);
+    for m in &listed {
+        let stored = std::fs::read(store.join(m["key"].as_str().unwrap())).unwrap();
+        assert!(
+            originals.contains(&stored),
+            "stored bytes differ for {}",
+            m["key"]
+        );
+        assert_eq!(m["size"].as_u64().unwrap(), stored.len() as u64);
+        assert_eq!(m["user"], listed[0]["user"]);
+    }
+    let intact = listed.iter().find(|m| m["verdict"] == "intact").unwrap();
+    let stored = store.join(intact["key"].as_str().unwrap());
+    let pubkey = b.path("key.pub");
+    run(&[
+        BIN,
+        "verify",
+        stored.to_str().unwrap(),
+        "--key",
+        pubkey.to_str().unwrap(),
+    ]);
+    let user = listed[0]["user"].as_str().unwrap().to_string();
+    assert_eq!(b.ls(&["--user", &user]).len(), 3);
+    assert_eq!(b.ls(&["--user", "nobody-else"]).len(), 0);
+    assert_eq!(b.ls(&["--until", "2000-01-01"]).len(), 0);
+    let audit = std::fs::read_to_string(b.path("audit.log")).unwrap();
+    assert_eq!(audit.matches("\"upload.ok\"").count(), 3, "{audit}");
+
+    // The unreadable file is quarantined on the third pass, with the reason beside it.
+    for _ in 0..2 {
+        b.upload();
+    }
+    assert_eq!(b.spool_names(), ["live.cast.zst"]);
+    let reason = std::fs::read_to_string(b.path("spool/quarantine/junk.cast.zst.reason")).unwrap();
+    assert!(!reason.trim().is_empty());
+    let status = b.sessrec(&["upload", "--status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("live.cast.zst") && text.contains("recording"),
+        "{text}"
+    );
+    assert!(text.contains("quarantined"), "{text}");
+
+    // Nothing left to do: a second run succeeds and the store is unchanged.
+    let before = tree(&store);
+    let out = b.upload();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(tree(&store), before);
+
+    // The catalog is only a cache: rebuilt from the store, it lists the same sessions.
+    std::fs::remove_file(b.path("catalog.sqlite")).unwrap();
+    let out = b.sessrec(&["index"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(b.ls(&[]), listed);
+
+    // Once the recorder is gone, the live file ships too.
+    drop(lock);
+    assert!(b.upload().status.success());
+    assert_eq!(b.ls(&["--refresh"]).len(), 4);
+}
+
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// s3s-fs on a free loopback port, with a bucket made by creating its directory.
+struct S3Server {
+    data: TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl S3Server {
+    fn start() -> Option<S3Server> {
+        let bin = which("s3s-fs");
+        if bin.is_none() {
+            if std::env::var("SESSREC_S3").as_deref() == Ok("required") {
+                panic!("s3s-fs is missing (scripts/test.sh installs it)");
+            }
+            eprintln!("skipped: s3s-fs is not installed");
+            return None;
+        }
+        let data = TempDir::new().unwrap();
+        std::fs::create_dir(data.path().join("sessrec-test")).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut s = S3Server {
+            data,
+            port,
+            child: None,
+        };
+        s.resume();
+        Some(s)
+    }
+
+    fn resume(&mut self) {
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", "AKTEST", "--secret-key", "SKTEST"])
+            .arg(self.data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn settings(&self) -> String {
+        format!(
+            "[s3]\nendpoint = \"http://127.0.0.1:{}\"\nregion = \"us-east-1\"\naccess_key_id = \"AKTEST\"\nsecret_access_key = \"SKTEST\"\nallow_http = true\n",
+            self.port
+        )
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A real S3 server that is down: nothing is lost or quarantined, the recording waits in the
+/// spool; once the server is back, it ships and the bucket holds the same bytes.
+#[test]
+fn an_s3_store_that_is_down_loses_nothing_and_gets_everything_later() {
+    let Some(mut s3) = S3Server::start() else {
+        return;
+    };
+    let b = Bastion::new("s3://sessrec-test/recordings", &s3.settings());
+    let rec = b.record("a.cast.zst", b"to the bucket\n");
+    let original = std::fs::read(&rec).unwrap();
+
+    s3.stop();
+    let out = b.upload();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("stays in the spool"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(b.spool_names(), ["a.cast.zst"]);
+    let audit = std::fs::read_to_string(b.path("audit.log")).unwrap();
+    assert!(audit.contains("\"upload.failed\""), "{audit}");
+
+    s3.resume();
+    let out = b.upload();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(b.spool_names().is_empty());
+    let listed = b.ls(&[]);
+    assert_eq!(listed.len(), 1);
+    let key = listed[0]["key"].as_str().unwrap();
+    let stored = s3.data.path().join("sessrec-test/recordings").join(key);
+    assert_eq!(std::fs::read(stored).unwrap(), original);
+    assert_eq!(listed[0]["verdict"], "intact");
+}
