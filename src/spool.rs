@@ -96,9 +96,34 @@ pub fn record_failure(spool: &Path, file: &Path, error: &str) -> Result<u32> {
     Ok(f.count)
 }
 
-/// Forgets the failures of a shipped file.
+/// Forgets the failures and the live checkpoint of a shipped file.
 pub fn clear_failures(spool: &Path, file: &Path) {
     let _ = fs::remove_file(state_path(spool, file));
+    let _ = fs::remove_file(checkpoint_path(spool, file));
+}
+
+fn checkpoint_path(spool: &Path, file: &Path) -> PathBuf {
+    let mut p = state_path(spool, file);
+    p.set_extension("live");
+    p
+}
+
+/// How much of a live recording the store confirmed, as last noted here.
+pub fn live_checkpoint(spool: &Path, file: &Path) -> Option<u64> {
+    fs::read_to_string(checkpoint_path(spool, file))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Notes how much of a live recording the store confirmed.
+pub fn set_live_checkpoint(spool: &Path, file: &Path, offset: u64) -> Result<()> {
+    let path = checkpoint_path(spool, file);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    fs::write(&path, offset.to_string()).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Moves a file that cannot be shipped to `SPOOL/quarantine`, with the reason beside it.

@@ -352,3 +352,93 @@ fn an_s3_store_that_is_down_loses_nothing_and_gets_everything_later() {
     assert_eq!(std::fs::read(stored).unwrap(), original);
     assert_eq!(listed[0]["verdict"], "intact");
 }
+
+/// A session still being recorded reaches the store in parts while it runs; losing the local
+/// checkpoint resumes from what the store holds, without overlap; once sealed, the whole
+/// recording replaces the parts.
+#[test]
+fn a_live_session_reaches_the_store_while_it_runs() {
+    let b = Bastion::new("file://{dir}/store", "");
+    let out = b.path("spool/live.cast.zst");
+    let mut rec = Command::new(BIN)
+        .args(["rec", "-q", "-o", out.to_str().unwrap(), "--sign-key"])
+        .arg(b.path("key"))
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo first-part; sleep 3; echo second-part",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let pass = b.upload();
+    assert!(pass.status.success(), "{}", stderr(&pass));
+    let live_dir = b.path("store/live");
+    let sessions: Vec<_> = std::fs::read_dir(&live_dir).unwrap().flatten().collect();
+    assert_eq!(sessions.len(), 1);
+    let parts_dir = sessions[0].path();
+    let joined = b.path("joined.cast.zst");
+    std::fs::write(&joined, join_parts(&parts_dir)).unwrap();
+    let raw = b.path("joined.raw");
+    let conv = Command::new(BIN)
+        .args([
+            "convert",
+            joined.to_str().unwrap(),
+            raw.to_str().unwrap(),
+            "--to",
+            "raw",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        conv.status.code(),
+        Some(3),
+        "a live recording reads as cut short"
+    );
+    assert!(String::from_utf8_lossy(&std::fs::read(&raw).unwrap()).contains("first-part"));
+
+    // The local checkpoint is lost: the next pass resumes from the store's parts.
+    std::fs::remove_file(b.path("spool/.upload/live.cast.zst.live")).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(b.upload().status.success());
+    join_parts(&parts_dir);
+
+    assert!(rec.wait().unwrap().success());
+    let sealed = std::fs::read(&out).unwrap();
+    assert!(b.upload().status.success());
+    assert!(b.spool_names().is_empty());
+    assert_eq!(
+        std::fs::read_dir(&parts_dir)
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+    let listed = b.ls(&[]);
+    assert_eq!(listed.len(), 1);
+    let stored = std::fs::read(b.path("store").join(listed[0]["key"].as_str().unwrap())).unwrap();
+    assert_eq!(stored, sealed);
+}
+
+/// The parts of a live session joined in order; they must follow each other without gap or
+/// overlap.
+fn join_parts(dir: &Path) -> Vec<u8> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for n in names {
+        let (a, b) = n.trim_end_matches(".part").split_once('-').unwrap();
+        let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+        assert_eq!(a, out.len(), "parts follow each other: {n}");
+        let bytes = std::fs::read(dir.join(&n)).unwrap();
+        assert_eq!(bytes.len(), b - a);
+        out.extend_from_slice(&bytes);
+    }
+    out
+}

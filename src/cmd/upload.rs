@@ -6,8 +6,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::json;
 use sessrec_formats::keys::PublicKey;
+use sessrec_formats::{OpenOptions, open_path};
 use sessrec_store::manifest::describe;
-use sessrec_store::{Store, upload};
+use sessrec_store::{Store, live, upload};
 
 use crate::audit::{Audit, Level};
 use crate::cli::Upload;
@@ -22,8 +23,9 @@ const BACKOFF: Duration = Duration::from_millis(500);
 /// Passes after which a file that cannot be read or verified is quarantined. A store that is
 /// down never quarantines anything: the file waits in the spool.
 const QUARANTINE_AFTER: u32 = 3;
-/// How often the service looks at the spool.
-const INTERVAL: Duration = Duration::from_secs(5);
+/// How often the service looks at the spool: a live session reaches the store within about
+/// this long plus the recorder's 200 ms flush.
+const INTERVAL: Duration = Duration::from_secs(2);
 
 impl Upload {
     pub fn run(self) -> Result<Status> {
@@ -73,10 +75,17 @@ async fn pass(
 ) -> Result<usize> {
     let mut failed = 0;
     for file in spool::scan(&config.spool)? {
+        let path = &file.path;
         if file.live {
+            if let Err(e) = ship_live(store, config, path).await {
+                failed += 1;
+                eprintln!(
+                    "sessrec: cannot ship the live session {} yet: {e:#}; retried next pass",
+                    path.display()
+                );
+            }
             continue;
         }
-        let path = &file.path;
         // A file that cannot be read or verified will not get better by retrying.
         let manifest = match describe(path, trusted) {
             Ok(m) => m,
@@ -136,6 +145,28 @@ async fn pass(
         }
     }
     Ok(failed)
+}
+
+/// Ships what a live recording gained since the last pass, resuming from the local checkpoint
+/// or, when that is lost, from what the store holds.
+async fn ship_live(store: &Store, config: &Config, path: &Path) -> Result<()> {
+    let header = match open_path(path, &OpenOptions::default()) {
+        Ok(r) => r.header().clone(),
+        // Not even the header is on disk yet: next pass.
+        Err(_) => return Ok(()),
+    };
+    let Some(meta) = header.sessrec else {
+        return Ok(());
+    };
+    let from = match spool::live_checkpoint(&config.spool, path) {
+        Some(offset) => offset,
+        None => live::confirmed(store, &meta.session_id).await?,
+    };
+    let to = live::ship_tail(store, path, &meta.session_id, from).await?;
+    if to != from {
+        spool::set_live_checkpoint(&config.spool, path, to)?;
+    }
+    Ok(())
 }
 
 /// A file that cannot be read: counted, and quarantined after a few passes.

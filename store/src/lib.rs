@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod layout;
+pub mod live;
 pub mod location;
 pub mod manifest;
 pub mod upload;

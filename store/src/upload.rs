@@ -41,7 +41,8 @@ pub async fn ship(store: &Store, path: &Path, manifest: &Manifest) -> Result<()>
             .await
             .map_err(|e| StoreError::store(format!("storing the grant marker {at}"), e))?;
     }
-    Ok(())
+    // The parts shipped while it was live are now redundant.
+    crate::live::remove(store, &manifest.session_id).await
 }
 
 async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<()> {
