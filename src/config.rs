@@ -85,6 +85,11 @@ pub struct Config {
     pub syslog: bool,
     /// Sessions without a terminal.
     pub pipe: PipeConfig,
+    /// Below this much free space in the spool (MiB), new sessions follow the failure policy;
+    /// 0 turns the check off.
+    pub min_free_mb: u64,
+    /// Once short, sessions are accepted again only above this much (MiB).
+    pub resume_free_mb: u64,
     /// Where `sessrec upload` ships recordings: `file:///DIR` or `s3://BUCKET/PREFIX`.
     pub storage: String,
     /// Endpoint, region and credentials for `s3://` storage (else the usual AWS variables).
@@ -109,6 +114,8 @@ impl Default for Config {
             audit_log: PathBuf::from("/var/log/sessrec/audit.log"),
             syslog: true,
             pipe: PipeConfig::default(),
+            min_free_mb: 256,
+            resume_free_mb: 512,
             storage: "file:///var/lib/sessrec/store".into(),
             s3: sessrec_store::S3Settings::default(),
         }

@@ -186,6 +186,31 @@ pub fn run(inv: Invocation) -> Result<i32> {
         }
     }
 
+    match crate::space::spool_short(&config.spool, config.min_free_mb, config.resume_free_mb) {
+        Ok(None) => {}
+        Ok(Some(why)) if config.failure_policy == FailurePolicy::Strict => {
+            audit.event(
+                Level::Alert,
+                "session.refused",
+                json!({"reason": "low disk space", "error": why}),
+            );
+            bail!(
+                "{why}: the session is refused (policy: strict); ask the administrator to free space or ship the spool"
+            );
+        }
+        Ok(Some(why)) => {
+            audit.event(
+                Level::Alert,
+                "spool.low_space",
+                json!({"error": why, "action": "session recorded anyway"}),
+            );
+            eprintln!(
+                "sessrec: warning: {why}; recording anyway (policy: best_effort), an alert was raised"
+            );
+        }
+        // Not knowing the free space is not a reason to refuse: creating the file will tell.
+        Err(e) => eprintln!("sessrec: warning: {e:#}"),
+    }
     let clock = Instant::now();
     let tape = match open_recording(&config, &start, clock) {
         Ok(t) => Some(t),

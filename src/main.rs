@@ -11,6 +11,7 @@ mod keyfile;
 mod login;
 mod output;
 mod record;
+mod space;
 mod spool;
 mod sshauth;
 

@@ -290,3 +290,36 @@ fn a_broken_policy_refuses_the_session() {
         "{err}"
     );
 }
+
+#[test]
+fn a_spool_short_of_space_refuses_sessions_until_there_is_room_again() {
+    let Some(p) = policy("min_free_mb = 4\nresume_free_mb = 6") else {
+        return;
+    };
+    let spool = p.path("spool");
+    let bin = env!("CARGO_BIN_EXE_sessrec");
+    // One mount namespace for the whole story, so the small disk lives through all of it.
+    let story = format!(
+        "mount -t tmpfs -o size=8m tmpfs {s} && \
+         dd if=/dev/zero of={s}/fill1 bs=1M count=3 2>/dev/null && dd if=/dev/zero of={s}/fill2 bs=1M count=2 2>/dev/null; \
+         {bin} -c 'echo run1'; echo rc1=$?; rm {s}/fill2; \
+         {bin} -c 'echo run2'; echo rc2=$?; rm {s}/fill1; \
+         {bin} -c 'echo run3'; echo rc3=$?",
+        s = spool.display()
+    );
+    let o = Command::new("unshare")
+        .args(["-m", "sh", "-c", &p.mounted(&story)])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    // 3 MiB free, below 4: refused. 5 MiB free: still refused, below the 6 MiB to resume.
+    assert!(out.contains("rc1=1") && !out.contains("run1"), "{out}{err}");
+    assert!(out.contains("rc2=1") && !out.contains("run2"), "{out}{err}");
+    assert!(err.contains("below the 4 MiB the policy requires"), "{err}");
+    assert!(err.contains("accepted again above 6 MiB"), "{err}");
+    // 8 MiB free: accepted and recorded.
+    assert!(out.contains("run3\nrc3=0"), "{out}{err}");
+    assert!(p.audit().contains("low disk space"));
+}

@@ -327,8 +327,11 @@ fn a_full_disk_ends_the_session_and_says_so() {
     let s = setup();
     let disk = s.dir.path().join("disk");
     std::fs::create_dir(&disk).unwrap();
+    // 50 MB of random output into a 2 MiB disk: the recording is sealed before the disk is
+    // full, so it verifies as complete, and the session ends.
     let script = format!(
-        "mount -t tmpfs -o size=256k tmpfs {d} && exec {bin} rec -q -o {d}/r.cast.zst -- sh -c 'head -c 50000000 /dev/urandom; sleep 30'",
+        "mount -t tmpfs -o size=2m tmpfs {d} && {bin} rec -q -o {d}/r.cast.zst -- sh -c 'head -c 50000000 /dev/urandom; sleep 30'; \
+         echo session-rc=$?; {bin} verify {d}/r.cast.zst; echo verify-rc=$?",
         d = disk.display(),
         bin = env!("CARGO_BIN_EXE_sessrec")
     );
@@ -340,22 +343,26 @@ fn a_full_disk_ends_the_session_and_says_so() {
         &[],
     );
     let started = std::time::Instant::now();
-    let status = t.wait(T);
-    assert_eq!(
-        status.code(),
-        Some(1),
-        "strict policy: the session ends with an error"
-    );
+    t.wait_for("verify-rc=", T);
+    t.wait(T);
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "ended at once, not after the command"
     );
-    t.wait_for("the recording failed", T);
     let screen = String::from_utf8_lossy(&t.output()).into_owned();
+    assert!(
+        screen.contains("session-rc=1"),
+        "strict: the session ends with an error"
+    );
     assert_eq!(
         screen.matches("[sessrec] the recording failed").count(),
         1,
         "told once"
+    );
+    assert!(screen.contains("nearly full"), "{screen}");
+    assert!(
+        screen.contains("verify-rc=5") && screen.contains("complete"),
+        "sealed: complete (unsigned: no key given): {screen}"
     );
     assert_eq!(t.local_modes(), (true, true), "terminal restored");
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use sessrec_formats::container::{ContainerWriter, WriterOptions};
 use sessrec_formats::keys::SigningKey;
 use sessrec_formats::{Event, Header};
@@ -119,6 +119,16 @@ fn run(mut writer: ContainerWriter<File>, rx: Receiver<Msg>, started: Instant) -
     loop {
         match rx.recv_timeout(TICK) {
             Ok(Msg::Events(events)) => {
+                if let Some(left) = short_of_space(writer.get_ref(), &events) {
+                    // Seal now, while the last frame and the trailer still fit.
+                    let file = writer.finish(Some(now_ms()))?;
+                    file.sync_all().context("syncing the recording")?;
+                    bail!(
+                        "the disk holding the recording is nearly full ({} KiB left); the \
+                         recording was sealed while its end still fits",
+                        left >> 10
+                    );
+                }
                 for e in &events {
                     writer.write_event(e)?;
                 }
@@ -146,6 +156,25 @@ fn run(mut writer: ContainerWriter<File>, rx: Receiver<Msg>, started: Instant) -
             last_sync = Instant::now();
         }
     }
+}
+
+/// Room kept for sealing: the compressor's pending block (up to 128 KiB of output) and the
+/// trailer.
+const SEAL_RESERVE: u64 = 256 * 1024;
+
+/// `Some(bytes left)` when writing `events` could leave too little room to seal the recording.
+/// Binary output can grow by a third as base64 and hardly compresses, hence twice the raw size.
+fn short_of_space(file: &File, events: &[Event]) -> Option<u64> {
+    let raw: usize = events
+        .iter()
+        .map(|e| match &e.data {
+            sessrec_formats::EventData::Output(b) | sessrec_formats::EventData::Input(b) => b.len(),
+            _ => 64,
+        })
+        .sum();
+    let st = rustix::fs::fstatvfs(file).ok()?;
+    let left = st.f_bavail.saturating_mul(st.f_frsize);
+    (left < SEAL_RESERVE + 2 * raw as u64 + 4096).then_some(left)
 }
 
 impl Drop for Sink {
