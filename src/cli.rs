@@ -23,6 +23,7 @@ pub enum Command {
     Upload(Upload),
     Ls(Ls),
     Index(Index),
+    Doctor(Doctor),
 }
 
 /// Record a terminal session into a signed .cast.zst.
@@ -205,4 +206,16 @@ pub struct Ls {
 pub struct Index {
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// Check this host's sessrec setup and say exactly what to fix.
+///
+/// Checks the policy, the binary's setgid group, the shell, the spool's and the signing key's
+/// owners and modes, the key pair, free space, the clock, and that the store takes, returns and
+/// deletes an object with the configured credentials. Exit status 1 if anything must be fixed.
+#[derive(Debug, clap::Args)]
+pub struct Doctor {
+    /// The policy file.
+    #[arg(long, value_name = "FILE", default_value = "/etc/sessrec/config.toml")]
+    pub config: PathBuf,
 }

@@ -64,7 +64,7 @@ impl Bastion {
         Command::new(BIN)
             .args(args)
             .args(["--config", config.to_str().unwrap()])
-            .args(if args[0] == "upload" {
+            .args(if args[0] == "upload" || args[0] == "doctor" {
                 vec![]
             } else {
                 vec!["--catalog", catalog.to_str().unwrap()]
@@ -441,4 +441,36 @@ fn join_parts(dir: &Path) -> Vec<u8> {
         out.extend_from_slice(&bytes);
     }
     out
+}
+
+/// `doctor` names what is wrong and how to fix it, and fails.
+#[test]
+fn doctor_says_what_to_fix() {
+    let b = Bastion::new(
+        "s3://sessrec-test/x",
+        "[s3]\nendpoint = \"http://127.0.0.1:9\"\nregion = \"us-east-1\"\naccess_key_id = \"AK\"\nsecret_access_key = \"SK\"\nallow_http = true\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(b.path("spool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        b.path("config.toml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let out = b.sessrec(&["doctor"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("is open to other users") && report.contains("chmod o-rwx"),
+        "{report}"
+    );
+    assert!(report.contains("holds an S3 secret key"), "{report}");
+    assert!(
+        report.contains("FAIL  store s3://sessrec-test/x"),
+        "{report}"
+    );
+    assert!(
+        report.contains("ok    the public key beside it matches"),
+        "{report}"
+    );
 }

@@ -467,4 +467,13 @@ fn sessions_over_real_openssh() {
     assert_eq!(ls(&["--user", USER]), total);
     assert!(ls(&["--grant", "GRANT-42"]) >= 1);
     assert_eq!(ls(&["--grant", "GRANT-SHORT"]), 1);
+
+    // The installed bastion passes its own check.
+    let doc = Command::new(format!("{d}/bin/sessrec"))
+        .args(["doctor", "--config", &config])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&doc.stdout);
+    assert!(doc.status.success(), "{report}");
+    assert!(report.contains("takes, returns and deletes"), "{report}");
 }

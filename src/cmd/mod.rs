@@ -1,6 +1,7 @@
 //! One module per subcommand, each an `impl` on its clap struct.
 
 mod convert;
+mod doctor;
 mod info;
 mod keygen;
 mod ls;
@@ -27,6 +28,7 @@ impl Command {
             Command::Upload(c) => c.run(),
             Command::Ls(c) => c.run(),
             Command::Index(c) => c.run(),
+            Command::Doctor(c) => c.run(),
         }
     }
 }

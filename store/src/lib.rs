@@ -14,6 +14,7 @@ pub mod upload;
 pub use catalog::{Catalog, Filter};
 pub use location::{S3Settings, Store};
 pub use manifest::Manifest;
+pub use upload::probe;
 
 /// Errors of the store crate.
 #[derive(Debug, thiserror::Error)]

@@ -137,3 +137,35 @@ pub async fn manifests(store: &Store) -> Result<Vec<Manifest>> {
     }
     Ok(out)
 }
+
+/// Writes, reads back and removes a small object under `doctor/`: proves the store is reachable
+/// and the credentials may write, read and delete.
+pub async fn probe(store: &Store) -> Result<()> {
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| StoreError::Recording(format!("no randomness for the probe: {e}")))?;
+    let body = format!("sessrec doctor probe {}", hex(&nonce));
+    let at = store.path(&format!("doctor/probe-{}", hex(&nonce)));
+    store
+        .inner()
+        .put(&at, body.clone().into())
+        .await
+        .map_err(|e| StoreError::store(format!("writing {at}"), e))?;
+    let back = store
+        .inner()
+        .get(&at)
+        .await
+        .map_err(|e| StoreError::store(format!("reading {at}"), e))?
+        .bytes()
+        .await
+        .map_err(|e| StoreError::store(format!("reading {at}"), e))?;
+    store
+        .inner()
+        .delete(&at)
+        .await
+        .map_err(|e| StoreError::store(format!("deleting {at}"), e))?;
+    if back.as_ref() != body.as_bytes() {
+        return Err(StoreError::Mismatch(format!("{at} came back different")));
+    }
+    Ok(())
+}
