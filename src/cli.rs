@@ -97,8 +97,11 @@ pub enum Target {
 /// Show a recording's header, metadata, duration, event counts, sizes and integrity status.
 #[derive(Debug, clap::Args)]
 pub struct Info {
-    /// Recording file, or - for standard input.
+    /// Recording file, - for standard input, s3://BUCKET/KEY, or a session id from the catalog.
     pub file: PathBuf,
+    /// The store to look session ids up in (default: `storage` of /etc/sessrec/config.toml).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// Timing file of a script typescript.
     #[arg(long, value_name = "FILE")]
     pub timing: Option<PathBuf>,
@@ -114,8 +117,11 @@ pub struct Info {
 /// given with --key; 1 error.
 #[derive(Debug, clap::Args)]
 pub struct Verify {
-    /// The .cast.zst file.
+    /// The .cast.zst file, s3://BUCKET/KEY, or a session id from the catalog.
     pub file: PathBuf,
+    /// The store to look session ids up in (default: `storage` of /etc/sessrec/config.toml).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// A trusted public key (the .pub file from `sessrec keygen`); repeatable.
     #[arg(long = "key", value_name = "PUBKEY")]
     pub keys: Vec<PathBuf>,

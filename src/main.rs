@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod config;
 mod exit;
+mod fetch;
 mod grant;
 mod identity;
 mod keyfile;

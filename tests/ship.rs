@@ -181,6 +181,28 @@ fn a_file_store_gets_every_finished_recording_and_the_catalog_lists_them() {
         "--key",
         pubkey.to_str().unwrap(),
     ]);
+    // Auditors name a recording by its session id; the catalog finds it in the store.
+    let cache = b.path("cache");
+    let by_id = Command::new(BIN)
+        .args(["verify", intact["session_id"].as_str().unwrap(), "--key"])
+        .arg(&pubkey)
+        .args(["--store", &format!("file://{}", store.display())])
+        .env("XDG_CACHE_HOME", &cache)
+        .output()
+        .unwrap();
+    assert!(by_id.status.success(), "{}", stderr(&by_id));
+    let unknown = Command::new(BIN)
+        .args(["verify", "01234567-89ab-cdef-0123-456789abcdef"])
+        .args(["--store", &format!("file://{}", store.display())])
+        .env("XDG_CACHE_HOME", &cache)
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("no session 01234567-89ab-cdef-0123-456789abcdef"),
+        "{}",
+        stderr(&unknown)
+    );
     let user = listed[0]["user"].as_str().unwrap().to_string();
     assert_eq!(b.ls(&["--user", &user]).len(), 3);
     assert_eq!(b.ls(&["--user", "nobody-else"]).len(), 0);
@@ -351,6 +373,43 @@ fn an_s3_store_that_is_down_loses_nothing_and_gets_everything_later() {
     let stored = s3.data.path().join("sessrec-test/recordings").join(key);
     assert_eq!(std::fs::read(stored).unwrap(), original);
     assert_eq!(listed[0]["verdict"], "intact");
+
+    // Verified straight from the bucket, by URL and by session id (credentials from AWS_*).
+    let aws = |c: &mut Command| {
+        c.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", s3.port))
+            .env("AWS_ACCESS_KEY_ID", "AKTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "SKTEST")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("XDG_CACHE_HOME", b.path("cache"));
+    };
+    let mut by_url = Command::new(BIN);
+    by_url
+        .args([
+            "verify",
+            &format!("s3://sessrec-test/recordings/{key}"),
+            "--key",
+        ])
+        .arg(b.path("key.pub"));
+    aws(&mut by_url);
+    let o = by_url.output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut by_id = Command::new(BIN);
+    by_id.args([
+        "info",
+        listed[0]["session_id"].as_str().unwrap(),
+        "--store",
+        "s3://sessrec-test/recordings",
+    ]);
+    aws(&mut by_id);
+    let o = by_id.output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("command:      cat"), "{text}");
+    assert!(
+        text.contains(listed[0]["session_id"].as_str().unwrap()),
+        "{text}"
+    );
 }
 
 /// A session still being recorded reaches the store in parts while it runs; losing the local

@@ -25,7 +25,8 @@ impl Info {
             timing: self.timing.clone(),
             ..OpenOptions::default()
         };
-        let mut reader = open_path(&self.file, &opts)
+        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref())?;
+        let mut reader = open_path(fetched.path(), &opts)
             .with_context(|| format!("cannot read {}", self.file.display()))?;
         let mut c = Counts::default();
         for event in &mut reader {
@@ -56,7 +57,7 @@ impl Info {
             *c.by_kind.entry(kind).or_default() += 1;
         }
         let (status, warning) = input_status(&reader);
-        let file_size = std::fs::metadata(&self.file)
+        let file_size = std::fs::metadata(fetched.path())
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len());

@@ -64,7 +64,7 @@ impl StoreArgs {
 }
 
 /// `~/.cache/sessrec/catalog-HASH.sqlite`, one per store URL.
-fn default_catalog(url: &str) -> Result<PathBuf> {
+pub fn default_catalog(url: &str) -> Result<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
@@ -84,7 +84,8 @@ fn open_catalog(path: &std::path::Path) -> Result<Catalog> {
     Catalog::open(path).with_context(|| format!("cannot open the catalog {}", path.display()))
 }
 
-fn rebuild(store: &Store, catalog: &mut Catalog) -> Result<usize> {
+/// Rebuilds `catalog` from the manifests in `store`; returns how many sessions it holds.
+pub fn rebuild(store: &Store, catalog: &mut Catalog) -> Result<usize> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -8,6 +8,7 @@ mod ls;
 mod rec;
 mod upload;
 
+pub use ls::{default_catalog, rebuild as rebuild_catalog};
 pub use rec::live_writer_options;
 mod verify;
 

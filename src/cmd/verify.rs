@@ -16,7 +16,8 @@ impl Verify {
             bail!("verify needs a file it can seek in; save standard input to a file first");
         }
         let trusted = read_public_keys(&self.keys)?;
-        let mut file = File::open(&self.file)
+        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref())?;
+        let mut file = File::open(fetched.path())
             .with_context(|| format!("cannot open {}", self.file.display()))?;
         if !is_container(&mut file)? {
             println!(

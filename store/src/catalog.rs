@@ -89,6 +89,20 @@ impl Catalog {
         Ok(out)
     }
 
+    /// One session by id.
+    pub fn get(&self, session_id: &str) -> Result<Option<Manifest>> {
+        let mut stmt = self
+            .db
+            .prepare_cached("SELECT manifest FROM sessions WHERE session_id = ?1")?;
+        let mut rows = stmt.query_map(params![session_id], |r| r.get::<_, String>(0))?;
+        match rows.next() {
+            Some(json) => Ok(Some(serde_json::from_str(&json?).map_err(|e| {
+                crate::StoreError::Recording(format!("a catalog entry is not valid: {e}"))
+            })?)),
+            None => Ok(None),
+        }
+    }
+
     /// How many sessions it holds.
     pub fn len(&self) -> Result<u64> {
         Ok(self

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::ObjectStore;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ClientOptions, RetryConfig};
+use object_store::{ClientConfigKey, RetryConfig};
 
 use crate::{Result, StoreError};
 
@@ -82,10 +82,14 @@ impl Store {
                     retry_timeout: Duration::from_secs(20),
                     ..RetryConfig::default()
                 })
-                .with_client_options(
-                    ClientOptions::new()
-                        .with_connect_timeout(Duration::from_secs(5))
-                        .with_timeout(Duration::from_secs(120)),
+                // Set key by key: replacing the client options would drop AWS_ALLOW_HTTP & co.
+                .with_config(
+                    AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                    "5 seconds",
+                )
+                .with_config(
+                    AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                    "120 seconds",
                 );
             if let Some(allow) = s3.allow_http {
                 b = b.with_allow_http(allow);

@@ -169,3 +169,22 @@ pub async fn probe(store: &Store) -> Result<()> {
     }
     Ok(())
 }
+
+/// Streams the object at `key` into `out`; returns its size.
+pub async fn fetch_to(store: &Store, key: &str, out: &mut impl std::io::Write) -> Result<u64> {
+    let at = store.path(key);
+    let got = store
+        .inner()
+        .get(&at)
+        .await
+        .map_err(|e| StoreError::store(format!("fetching {at}"), e))?;
+    let mut stream = got.into_stream();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| StoreError::store(format!("fetching {at}"), e))?;
+        out.write_all(&chunk)
+            .map_err(|e| StoreError::io(format!("saving {at}"), e))?;
+        size += chunk.len() as u64;
+    }
+    Ok(size)
+}

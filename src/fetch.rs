@@ -1,0 +1,118 @@
+//! Recordings named on the command line: a path, an `s3://BUCKET/KEY` URL, or a session id
+//! found in the catalog of the configured store. Remote recordings are streamed to a private
+//! temporary file (removed afterwards), so memory stays bounded whatever their size.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sessrec_store::{Catalog, Store};
+
+use crate::config::{CONFIG_PATH, Config};
+
+/// A recording ready to open.
+pub struct Fetched {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl Fetched {
+    /// Where to open it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Fetched {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Resolves `name`: an existing file (or `-`) as it is; `s3://BUCKET/KEY`; or a session id
+/// looked up in the catalog of `store` (default: the policy's `storage`).
+pub fn resolve(name: &Path, store: Option<&str>) -> Result<Fetched> {
+    let text = name.to_string_lossy();
+    if name.as_os_str() == "-" || name.exists() {
+        return Ok(Fetched {
+            path: name.to_path_buf(),
+            temporary: false,
+        });
+    }
+    let config = Config::load(Path::new(CONFIG_PATH))?;
+    if let Some(rest) = text.strip_prefix("s3://") {
+        let (bucket, key) = rest
+            .split_once('/')
+            .with_context(|| format!("{text}: an s3:// URL needs a key (s3://BUCKET/KEY)"))?;
+        let store = Store::open(&format!("s3://{bucket}"), &config.s3)?;
+        return download(&store, key);
+    }
+    if !looks_like_session_id(&text) {
+        bail!("{text} is not a file, an s3:// URL or a session id");
+    }
+    let url = store.map(str::to_owned).unwrap_or(config.storage.clone());
+    let store = Store::open(&url, &config.s3)?;
+    let catalog_path = crate::cmd::default_catalog(&url)?;
+    let mut catalog = Catalog::open(&catalog_path)
+        .with_context(|| format!("cannot open the catalog {}", catalog_path.display()))?;
+    let mut found = catalog.get(&text)?;
+    if found.is_none() {
+        // Maybe shipped since the catalog was built.
+        crate::cmd::rebuild_catalog(&store, &mut catalog)?;
+        found = catalog.get(&text)?;
+    }
+    let manifest = found.with_context(|| format!("no session {text} in {url}"))?;
+    if let Some(dir) = url.strip_prefix("file://") {
+        return Ok(Fetched {
+            path: Path::new(dir).join(&manifest.key),
+            temporary: false,
+        });
+    }
+    download(&store, &manifest.key)
+}
+
+/// UUID-shaped: 36 characters of hex digits and dashes.
+fn looks_like_session_id(s: &str) -> bool {
+    s.len() == 36 && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+fn download(store: &Store, key: &str) -> Result<Fetched> {
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| anyhow::anyhow!("no randomness for a temporary file name: {e}"))?;
+    let path = std::env::temp_dir().join(format!(
+        "sessrec-{}.cast.zst",
+        sessrec_store::manifest::hex(&nonce)
+    ));
+    let fetched = Fetched {
+        path,
+        temporary: true,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode_private()
+        .open(&fetched.path)
+        .with_context(|| format!("cannot create {}", fetched.path.display()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime
+        .block_on(sessrec_store::upload::fetch_to(store, key, &mut file))
+        .with_context(|| format!("cannot fetch {key} from {}", store.url()))?;
+    Ok(fetched)
+}
+
+trait PrivateMode {
+    fn mode_private(&mut self) -> &mut Self;
+}
+
+impl PrivateMode for std::fs::OpenOptions {
+    /// Recordings are evidence and may hold secrets shown on screen: only the auditor reads them.
+    fn mode_private(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.mode(0o600)
+    }
+}
