@@ -4,121 +4,12 @@
 //! scripts/test.sh installs s3s-fs and sets SESSREC_S3=required, so a missing server fails there;
 //! a bare `cargo test` skips the S3 test with a message.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod shipping;
 
-use serde_json::Value;
-use tempfile::TempDir;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sessrec");
-
-/// A bastion's spool, key and policy in a scratch directory.
-struct Bastion {
-    dir: TempDir,
-}
-
-impl Bastion {
-    /// `{dir}` in `storage` stands for the scratch directory.
-    fn new(storage: &str, s3: &str) -> Bastion {
-        let dir = TempDir::new().unwrap();
-        let d = dir.path();
-        let storage = storage.replace("{dir}", d.to_str().unwrap());
-        std::fs::create_dir(d.join("spool")).unwrap();
-        run(&[BIN, "keygen", "-o", d.join("key").to_str().unwrap()]);
-        let config = format!(
-            "spool = {:?}\nsigning_key = {:?}\nstorage = {storage:?}\naudit_log = {:?}\nsyslog = false\n{s3}",
-            d.join("spool"),
-            d.join("key"),
-            d.join("audit.log")
-        );
-        std::fs::write(d.join("config.toml"), config).unwrap();
-        Bastion { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Records `input` passed through `cat` into the spool (no terminal: pipe mode).
-    fn record(&self, name: &str, input: &[u8]) -> PathBuf {
-        let out = self.path("spool").join(name);
-        let mut child = Command::new(BIN)
-            .args(["rec", "-q", "-o", out.to_str().unwrap(), "--sign-key"])
-            .arg(self.path("key"))
-            .args(["--", "cat"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        assert!(child.wait().unwrap().success());
-        out
-    }
-
-    fn sessrec(&self, args: &[&str]) -> Output {
-        let config = self.path("config.toml");
-        let catalog = self.path("catalog.sqlite");
-        Command::new(BIN)
-            .args(args)
-            .args(["--config", config.to_str().unwrap()])
-            .args(if args[0] == "upload" || args[0] == "doctor" {
-                vec![]
-            } else {
-                vec!["--catalog", catalog.to_str().unwrap()]
-            })
-            .output()
-            .unwrap()
-    }
-
-    fn upload(&self) -> Output {
-        self.sessrec(&["upload", "--once"])
-    }
-
-    fn spool_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.path("spool"))
-            .unwrap()
-            .flatten()
-            .filter(|e| e.path().is_file())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// `sessrec ls --json` with extra arguments, as manifests.
-    fn ls(&self, extra: &[&str]) -> Vec<Value> {
-        let mut args = vec!["ls", "--json"];
-        args.extend_from_slice(extra);
-        let out = self.sessrec(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-fn run(args: &[&str]) -> Output {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use shipping::{BIN, Bastion, S3Server, join_parts, run, stderr, tree};
 
 /// Three sessions, one still being recorded, one whose recorder died, and one unreadable file:
 /// what can be shipped is shipped byte for byte and leaves the spool, the live one waits, the
@@ -241,103 +132,6 @@ fn a_file_store_gets_every_finished_recording_and_the_catalog_lists_them() {
     drop(lock);
     assert!(b.upload().status.success());
     assert_eq!(b.ls(&["--refresh"]).len(), 4);
-}
-
-fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).unwrap();
-                out.push((p, bytes));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// s3s-fs on a free loopback port, with a bucket made by creating its directory.
-struct S3Server {
-    data: TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl S3Server {
-    fn start() -> Option<S3Server> {
-        let bin = which("s3s-fs");
-        if bin.is_none() {
-            if std::env::var("SESSREC_S3").as_deref() == Ok("required") {
-                panic!("s3s-fs is missing (scripts/test.sh installs it)");
-            }
-            eprintln!("skipped: s3s-fs is not installed");
-            return None;
-        }
-        let data = TempDir::new().unwrap();
-        std::fs::create_dir(data.path().join("sessrec-test")).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut s = S3Server {
-            data,
-            port,
-            child: None,
-        };
-        s.resume();
-        Some(s)
-    }
-
-    fn resume(&mut self) {
-        let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--access-key", "AKTEST", "--secret-key", "SKTEST"])
-            .arg(self.data.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn settings(&self) -> String {
-        format!(
-            "[s3]\nendpoint = \"http://127.0.0.1:{}\"\nregion = \"us-east-1\"\naccess_key_id = \"AKTEST\"\nsecret_access_key = \"SKTEST\"\nallow_http = true\n",
-            self.port
-        )
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-    })
 }
 
 /// A real S3 server that is down: nothing is lost or quarantined, the recording waits in the
@@ -479,27 +273,6 @@ fn a_live_session_reaches_the_store_while_it_runs() {
     assert_eq!(listed.len(), 1);
     let stored = std::fs::read(b.path("store").join(listed[0]["key"].as_str().unwrap())).unwrap();
     assert_eq!(stored, sealed);
-}
-
-/// The parts of a live session joined in order; they must follow each other without gap or
-/// overlap.
-fn join_parts(dir: &Path) -> Vec<u8> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    let mut out = Vec::new();
-    for n in names {
-        let (a, b) = n.trim_end_matches(".part").split_once('-').unwrap();
-        let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
-        assert_eq!(a, out.len(), "parts follow each other: {n}");
-        let bytes = std::fs::read(dir.join(&n)).unwrap();
-        assert_eq!(bytes.len(), b - a);
-        out.extend_from_slice(&bytes);
-    }
-    out
 }
 
 /// `doctor` names what is wrong and how to fix it, and fails.

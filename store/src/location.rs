@@ -26,6 +26,9 @@ pub struct S3Settings {
     pub secret_access_key: Option<String>,
     /// Allow `http://` endpoints (test servers on loopback, private networks).
     pub allow_http: Option<bool>,
+    /// Seconds a request may take before it is abandoned and retried (default 120; parts are
+    /// 8 MiB).
+    pub timeout_secs: Option<u64>,
 }
 
 /// An opened store and the key prefix inside it.
@@ -89,7 +92,7 @@ impl Store {
                 )
                 .with_config(
                     AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
-                    "120 seconds",
+                    format!("{} seconds", s3.timeout_secs.unwrap_or(120)),
                 );
             if let Some(allow) = s3.allow_http {
                 b = b.with_allow_http(allow);
