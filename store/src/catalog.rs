@@ -63,21 +63,36 @@ impl Catalog {
         insert(&self.db, m)
     }
 
-    /// Sessions matching `filter`, oldest first.
+    /// Sessions matching `filter`, oldest first. Only the given filters go into the query, so
+    /// each can use its index.
     pub fn query(&self, filter: &Filter) -> Result<Vec<Manifest>> {
-        let since = filter.since.as_deref().map(micros).transpose()?;
-        let until = filter.until.as_deref().map(micros).transpose()?;
-        let mut stmt = self.db.prepare_cached(
-            "SELECT manifest FROM sessions
-             WHERE (?1 IS NULL OR user = ?1) AND (?2 IS NULL OR host = ?2)
-               AND (?3 IS NULL OR grant_id = ?3)
-               AND (?4 IS NULL OR start_us >= ?4) AND (?5 IS NULL OR start_us < ?5)
-             ORDER BY start_us, session_id",
-        )?;
-        let rows = stmt.query_map(
-            params![filter.user, filter.host, filter.grant, since, until],
-            |r| r.get::<_, String>(0),
-        )?;
+        let mut clauses = Vec::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        for (column, value) in [
+            ("user", &filter.user),
+            ("host", &filter.host),
+            ("grant_id", &filter.grant),
+        ] {
+            if let Some(v) = value {
+                args.push(v.clone().into());
+                clauses.push(format!("{column} = ?{}", args.len()));
+            }
+        }
+        if let Some(t) = &filter.since {
+            args.push(micros(t)?.into());
+            clauses.push(format!("start_us >= ?{}", args.len()));
+        }
+        if let Some(t) = &filter.until {
+            args.push(micros(t)?.into());
+            clauses.push(format!("start_us < ?{}", args.len()));
+        }
+        let sql = format!(
+            "SELECT manifest FROM sessions {} {} ORDER BY start_us, session_id",
+            if clauses.is_empty() { "" } else { "WHERE" },
+            clauses.join(" AND ")
+        );
+        let mut stmt = self.db.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for json in rows {
             let json = json?;
