@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh Debian machine with a Rust toolchain, as root.
 # Installs what the tests need, idempotently: the peer recorders from Debian (asciinema 2, ttyrec,
 # termrec, tlog, util-linux script), zstd/gzip, and OpenSSH for the end-to-end test; asciinema 3
-# and the s3s-fs test server from crates.io, built once and cached in ~/.cache/sessrec-test. Then runs every test of the workspace with the peers required.
+# and the S3 test servers s3s-fs and Garage from crates.io, built once and cached in
+# ~/.cache/sessrec-test. Then runs every test of the workspace with the peers required.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,9 +48,16 @@ if [ ! -x "$s3/bin/s3s-fs" ]; then
     echo "== building s3s-fs 0.14.1 into $s3"
     cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet --root "$s3"
 fi
+# Garage, a real distributed S3 store; about 14 minutes to build once (2 cores).
+garage=$tools/garage-2.5.0
+if [ ! -x "$garage/bin/garage" ]; then
+    echo "== building garage 2.5.0 into $garage (about 14 minutes, once)"
+    cargo install garage --version 2.5.0 --locked --quiet --root "$garage"
+fi
 mkdir -p "$tools/bin"
 ln -sf "$a3/bin/asciinema" "$tools/bin/asciinema3"
 ln -sf "$s3/bin/s3s-fs" "$tools/bin/s3s-fs"
+ln -sf "$garage/bin/garage" "$tools/bin/garage"
 export PATH="$tools/bin:$PATH"
 
 export SESSREC_PEERS=required SESSREC_S3=required

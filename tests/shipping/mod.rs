@@ -243,3 +243,146 @@ pub fn join_parts(dir: &Path) -> Vec<u8> {
     }
     out
 }
+
+/// Garage, a real distributed S3 store, as one node on loopback ports, with a bucket and a key
+/// made by its own CLI.
+pub struct Garage {
+    pub dir: TempDir,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+/// The key the tests import into Garage (GK + 24 hex digits, secret of 64).
+pub const GARAGE_KEY: &str = "GK31c2f218a2e44f485b94239e";
+pub const GARAGE_SECRET: &str = "4420d99ef7aa26ae2f6c5f5a0d7f5c2e0b2d3f1c9a8e7d6c5b4a39281706f5e4";
+
+impl Garage {
+    pub fn start() -> Option<Garage> {
+        if which("garage").is_none() {
+            if std::env::var("SESSREC_S3").as_deref() == Ok("required") {
+                panic!("garage is missing (scripts/test.sh installs it)");
+            }
+            eprintln!("skipped: garage is not installed");
+            return None;
+        }
+        let dir = TempDir::new().unwrap();
+        let free = || {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (rpc, port, admin) = (free(), free(), free());
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("garage.toml"),
+            format!(
+                "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"sqlite\"\n\
+                 replication_factor = 1\nrpc_bind_addr = \"127.0.0.1:{rpc}\"\n\
+                 rpc_public_addr = \"127.0.0.1:{rpc}\"\n\
+                 rpc_secret = \"{GARAGE_SECRET}\"\n\
+                 [s3_api]\ns3_region = \"garage\"\napi_bind_addr = \"127.0.0.1:{port}\"\n\
+                 root_domain = \".s3.garage.localhost\"\n\
+                 [admin]\napi_bind_addr = \"127.0.0.1:{admin}\"\nadmin_token = \"test-admin-token\"\n"
+            ),
+        )
+        .unwrap();
+        let mut g = Garage {
+            dir,
+            port,
+            child: None,
+        };
+        g.resume();
+        let node = g.cli(&["node", "id", "-q"]);
+        let node = node.trim().split('@').next().unwrap().to_string();
+        g.cli(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
+        g.cli(&["layout", "apply", "--version", "1"]);
+        g.cli(&["bucket", "create", "sessrec-test"]);
+        g.cli(&[
+            "key",
+            "import",
+            "--yes",
+            "-n",
+            "ci-key",
+            GARAGE_KEY,
+            GARAGE_SECRET,
+        ]);
+        g.cli(&[
+            "bucket",
+            "allow",
+            "--read",
+            "--write",
+            "--owner",
+            "sessrec-test",
+            "--key",
+            "ci-key",
+        ]);
+        Some(g)
+    }
+
+    /// Runs a garage CLI command against this node; panics on failure.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("garage")
+            .arg("-c")
+            .arg(self.dir.path().join("garage.toml"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "garage {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn resume(&mut self) {
+        let child = Command::new("garage")
+            .arg("-c")
+            .arg(self.dir.path().join("garage.toml"))
+            .arg("server")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = Command::new("garage")
+                .arg("-c")
+                .arg(self.dir.path().join("garage.toml"))
+                .arg("status")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "garage did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The `[s3]` table for this node.
+    pub fn settings(&self) -> String {
+        format!(
+            "[s3]\nendpoint = \"http://127.0.0.1:{}\"\nregion = \"garage\"\naccess_key_id = \"{GARAGE_KEY}\"\nsecret_access_key = \"{GARAGE_SECRET}\"\nallow_http = true\n",
+            self.port
+        )
+    }
+}
+
+impl Drop for Garage {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
