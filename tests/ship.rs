@@ -316,7 +316,7 @@ fn a_garage_store_gets_every_recording_whole() {
     };
     let b = Bastion::new("s3://sessrec-test/recordings", &garage.settings());
     let noise: Vec<u8> = (0..12_000_000u64)
-        .map(|i| (i * 2_654_435_761 >> 13) as u8)
+        .map(|i| ((i * 2_654_435_761) >> 13) as u8)
         .collect();
     b.record("a.cast.zst", b"to garage\n");
     b.record("b.cast.zst", &noise);
