@@ -25,7 +25,7 @@ fn uploads_survive_cut_connections_errors_stalls_and_kills() {
     );
     // Random bytes hardly compress: this recording takes two 8 MiB parts.
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let noise: Vec<u8> = (0..7_000_000)
+    let noise: Vec<u8> = (0..10_000_000)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
