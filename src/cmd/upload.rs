@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{OpenOptions, open_path};
-use sessrec_store::manifest::describe;
+use sessrec_store::StoreError;
+use sessrec_store::manifest::{check, from_header};
 use sessrec_store::{Store, live, upload};
 
 use crate::audit::{Audit, Level};
@@ -86,8 +87,8 @@ async fn pass(
             }
             continue;
         }
-        // A file that cannot be read or verified will not get better by retrying.
-        let manifest = match describe(path, trusted) {
+        // A file that cannot be read as a recording will not get better by retrying.
+        let mut manifest = match from_header(path) {
             Ok(m) => m,
             Err(e) => {
                 failed += 1;
@@ -95,16 +96,32 @@ async fn pass(
                 continue;
             }
         };
-        let mut attempt = 0;
-        let outcome = loop {
-            match upload::ship(store, path, &manifest).await {
-                Ok(()) => break Ok(()),
-                Err(e) if e.is_transient() && attempt + 1 < ATTEMPTS => {
-                    tokio::time::sleep(backoff(attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => break Err(e),
+        // Verification runs on another thread while the upload goes: it only decides the
+        // manifest's verdict (an altered recording is shipped too: it is evidence).
+        let checking = {
+            let (p, t) = (path.clone(), trusted.to_vec());
+            tokio::task::spawn_blocking(move || check(&p, &t))
+        };
+        let key = manifest.key.clone();
+        let uploaded = retried(|| upload::put_and_confirm(store, path, &key)).await;
+        let checked = checking.await.context("the verification thread failed")?;
+        let (verdict, duration_ms) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                failed += 1;
+                give_up_or_wait(config, path, &format!("{e}"), audit)?;
+                continue;
             }
+        };
+        manifest.verdict = verdict;
+        manifest.duration_ms = duration_ms;
+        let outcome = match uploaded {
+            Ok((size, sha256)) => {
+                manifest.size = size;
+                manifest.sha256 = sha256;
+                retried(|| upload::finish(store, &manifest)).await
+            }
+            Err(e) => Err(e),
         };
         let fields = json!({
             "session": manifest.session_id, "user": manifest.user, "grant": manifest.grant,
@@ -167,6 +184,24 @@ async fn ship_live(store: &Store, config: &Config, path: &Path) -> Result<()> {
         spool::set_live_checkpoint(&config.spool, path, to)?;
     }
     Ok(())
+}
+
+/// Runs `step` until it succeeds, a permanent error, or [`ATTEMPTS`] tries, with backoff.
+async fn retried<T, F, Fut>(mut step: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match step().await {
+            Err(e) if e.is_transient() && attempt + 1 < ATTEMPTS => {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A file that cannot be read: counted, and quarantined after a few passes.

@@ -8,7 +8,6 @@ use serde_json::Value;
 use sessrec_formats::container::{Verdict, verify};
 use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{OpenOptions, open_path};
-use sha2::{Digest, Sha256};
 
 use crate::layout::{SessionKeys, session_keys};
 use crate::{Result, StoreError};
@@ -62,8 +61,9 @@ impl Manifest {
     }
 }
 
-/// Reads, hashes and verifies a local recording and describes it.
-pub fn describe(path: &Path, trusted: &[PublicKey]) -> Result<Manifest> {
+/// What the header of a local recording says: the manifest without its size, hash and
+/// verdict, which [`check`] and the upload fill in. Cheap: reads only the first frame.
+pub fn from_header(path: &Path) -> Result<Manifest> {
     let shown = path.display();
     let reader = open_path(path, &OpenOptions::default())
         .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
@@ -72,11 +72,6 @@ pub fn describe(path: &Path, trusted: &[PublicKey]) -> Result<Manifest> {
     let meta = header
         .sessrec
         .ok_or_else(|| StoreError::Recording(format!("{shown}: not a sessrec recording")))?;
-    let file =
-        std::fs::File::open(path).map_err(|e| StoreError::io(format!("opening {shown}"), e))?;
-    let report = verify(std::io::BufReader::new(file), trusted.to_vec())
-        .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
-    let (size, sha256) = hash_file(path)?;
     let user = meta
         .identity
         .as_ref()
@@ -104,15 +99,25 @@ pub fn describe(path: &Path, trusted: &[PublicKey]) -> Result<Manifest> {
         user,
         grant,
         start: meta.start,
-        duration_ms: report.last_event_ms,
-        size,
-        sha256,
-        verdict: verdict_name(report.verdict).into(),
+        duration_ms: 0,
+        size: 0,
+        sha256: String::new(),
+        verdict: "unverified".into(),
         key_id: meta.key_id,
         identity: meta.identity,
         grant_detail: meta.grant,
         uploaded: jiff::Timestamp::now().to_string(),
     })
+}
+
+/// Verifies a local recording against `trusted`: its verdict name and duration (ms).
+pub fn check(path: &Path, trusted: &[PublicKey]) -> Result<(String, u64)> {
+    let shown = path.display();
+    let file =
+        std::fs::File::open(path).map_err(|e| StoreError::io(format!("opening {shown}"), e))?;
+    let report = verify(std::io::BufReader::new(file), trusted.to_vec())
+        .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
+    Ok((verdict_name(report.verdict).into(), report.last_event_ms))
 }
 
 /// The verdict as the manifest and `ls --json` spell it.
@@ -124,24 +129,6 @@ pub fn verdict_name(v: Verdict) -> &'static str {
         Verdict::Unsigned => "unsigned",
         Verdict::UntrustedKey => "untrusted_key",
     }
-}
-
-fn hash_file(path: &Path) -> Result<(u64, String)> {
-    use std::io::Read;
-    let what = || format!("reading {}", path.display());
-    let mut f = std::fs::File::open(path).map_err(|e| StoreError::io(what(), e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(|e| StoreError::io(what(), e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((size, hex(&h.finalize())))
 }
 
 /// Lower-case hex.

@@ -1,7 +1,7 @@
-//! Shipping one sealed recording: the recording in parts, read back and compared, then its
-//! manifest and grant marker. Every step overwrites the same keys with the same bytes, so a
-//! retry after any failure (or a crash) never duplicates or corrupts anything; the caller
-//! deletes the local copy only after [`ship`] returned `Ok`.
+//! Shipping one sealed recording: the recording in parts, read back and compared
+//! ([`put_and_confirm`]), then its manifest and grant marker ([`finish`]). Every step overwrites
+//! the same keys with the same bytes, so a retry after any failure (or a crash) never duplicates
+//! or corrupts anything; the caller deletes the local copy only after both returned `Ok`.
 
 use std::path::Path;
 
@@ -20,12 +20,19 @@ const PART: usize = 8 * 1024 * 1024;
 /// Parts in flight at once; memory is bounded by PART times this.
 const PARTS_IN_FLIGHT: usize = 4;
 
-/// Ships `path`, described by `manifest`, to `store`.
-pub async fn ship(store: &Store, path: &Path, manifest: &Manifest) -> Result<()> {
+/// Uploads the recording (hashing it on the way), reads it back and compares: the store holds
+/// exactly these bytes. Returns their size and SHA-256 for the manifest.
+pub async fn put_and_confirm(store: &Store, path: &Path, key: &str) -> Result<(u64, String)> {
+    let dest = store.path(key);
+    let (size, sha) = put_file(store, path, &dest).await?;
+    check_stored(store, &dest, size, &sha).await?;
+    Ok((size, sha))
+}
+
+/// Stores the manifest and the grant marker, then removes the parts shipped while the session
+/// was live: the last step of shipping a recording.
+pub async fn finish(store: &Store, manifest: &Manifest) -> Result<()> {
     let keys = manifest.keys();
-    let dest = store.path(&keys.recording);
-    put_file(store, path, &dest).await?;
-    check_stored(store, &dest, manifest).await?;
     let json = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
     let manifest_at = store.path(&keys.manifest);
     store
@@ -45,7 +52,7 @@ pub async fn ship(store: &Store, path: &Path, manifest: &Manifest) -> Result<()>
     crate::live::remove(store, &manifest.session_id).await
 }
 
-async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<()> {
+async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<(u64, String)> {
     let what = || format!("reading {}", path.display());
     let mut file = tokio::fs::File::open(path)
         .await
@@ -57,6 +64,8 @@ async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<()> {
         .map_err(|e| StoreError::store(format!("starting the upload of {dest}"), e))?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
     let mut buf = vec![0u8; 1024 * 1024];
+    let mut hash = Sha256::new();
+    let mut size = 0u64;
     loop {
         let n = match file.read(&mut buf).await {
             Ok(n) => n,
@@ -72,17 +81,19 @@ async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<()> {
             // The failed upload is abandoned; a retry starts a new one under the same key.
             return Err(StoreError::store(format!("uploading {dest}"), e));
         }
+        hash.update(&buf[..n]);
+        size += n as u64;
         writer.write(&buf[..n]);
     }
     writer
         .finish()
         .await
         .map_err(|e| StoreError::store(format!("completing the upload of {dest}"), e))?;
-    Ok(())
+    Ok((size, hex(&hash.finalize())))
 }
 
-/// Reads the stored recording back and compares its size and SHA-256 with the local one.
-async fn check_stored(store: &Store, dest: &ObjectPath, manifest: &Manifest) -> Result<()> {
+/// Reads the stored recording back and compares its size and SHA-256 with what was sent.
+async fn check_stored(store: &Store, dest: &ObjectPath, sent: u64, sent_sha: &str) -> Result<()> {
     let got = store
         .inner()
         .get(dest)
@@ -97,11 +108,10 @@ async fn check_stored(store: &Store, dest: &ObjectPath, manifest: &Manifest) -> 
         h.update(&chunk);
     }
     let sha = hex(&h.finalize());
-    if size != manifest.size || sha != manifest.sha256 {
+    if size != sent || sha != sent_sha {
         return Err(StoreError::Mismatch(format!(
-            "the store holds {size} bytes with SHA-256 {sha} at {dest}, but {} bytes with {} \
-             were sent",
-            manifest.size, manifest.sha256
+            "the store holds {size} bytes with SHA-256 {sha} at {dest}, but {sent} bytes with \
+             {sent_sha} were sent"
         )));
     }
     Ok(())
