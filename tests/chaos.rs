@@ -1,5 +1,6 @@
 //! Shipping under faults: a proxy between the uploader and a real S3 server (s3s-fs) cuts
-//! connections mid-part, answers 503, stalls past the client's timeout; the uploader is killed
+//! connections mid-part, answers 503, damages what is read back, stalls past the client's
+//! timeout; the uploader is killed
 //! with SIGKILL mid-pass; a recorder is killed mid-session. After every pass nothing is lost or
 //! damaged, and in the end every recording is in the store exactly once, byte for byte.
 
@@ -69,6 +70,7 @@ fn uploads_survive_cut_connections_errors_stalls_and_kills() {
     let passes = [
         (Fault::CutLargeRequests, None),
         (Fault::Unavailable, None),
+        (Fault::CorruptLargeResponses, None),
         (Fault::StallFirst, None),
         (Fault::None, Some(300)),
         (Fault::CutLargeRequests, Some(900)),
@@ -93,9 +95,9 @@ fn uploads_survive_cut_connections_errors_stalls_and_kills() {
             &originals,
             &format!("{fault:?}, killed after {kill_ms:?} ms"),
         );
-        if pass < 2 {
+        if pass < 3 {
             // The faults bite: small recordings get through cut connections, the two-part one
-            // does not, and nothing gets through 503s.
+            // does not; nothing gets through 503s; a damaged read-back keeps the local copy.
             let left = b.spool_names();
             assert!(
                 left.contains(&"b.cast.zst".to_string()),
@@ -107,6 +109,12 @@ fn uploads_survive_cut_connections_errors_stalls_and_kills() {
             );
         }
     }
+
+    let audit = std::fs::read_to_string(b.path("audit.log")).unwrap();
+    assert!(
+        audit.contains("differs from what was sent"),
+        "the damaged read-back was caught: {audit}"
+    );
 
     proxy.set(Fault::None);
     let out = b.upload();

@@ -24,9 +24,9 @@ const PARTS_IN_FLIGHT: usize = 4;
 /// exactly these bytes. Returns their size and SHA-256 for the manifest.
 pub async fn put_and_confirm(store: &Store, path: &Path, key: &str) -> Result<(u64, String)> {
     let dest = store.path(key);
-    let (size, sha) = put_file(store, path, &dest).await?;
-    check_stored(store, &dest, size, &sha).await?;
-    Ok((size, sha))
+    let sent = put_file(store, path, &dest).await?;
+    check_stored(store, &dest, &sent).await?;
+    Ok((sent.size, sent.sha256))
 }
 
 /// Stores the manifest and the grant marker, then removes the parts shipped while the session
@@ -52,7 +52,15 @@ pub async fn finish(store: &Store, manifest: &Manifest) -> Result<()> {
     crate::live::remove(store, &manifest.session_id).await
 }
 
-async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<(u64, String)> {
+/// What was sent: its size, SHA-256, and the SHA-256 of each [`PART`]-sized slice (to check
+/// the read-back slice by slice, in parallel).
+struct Sent {
+    size: u64,
+    sha256: String,
+    slices: Vec<[u8; 32]>,
+}
+
+async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<Sent> {
     let what = || format!("reading {}", path.display());
     let mut file = tokio::fs::File::open(path)
         .await
@@ -65,6 +73,8 @@ async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<(u64,
     let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
     let mut buf = vec![0u8; 1024 * 1024];
     let mut hash = Sha256::new();
+    let mut slice = Sha256::new();
+    let mut slices = Vec::new();
     let mut size = 0u64;
     loop {
         let n = match file.read(&mut buf).await {
@@ -82,37 +92,70 @@ async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<(u64,
             return Err(StoreError::store(format!("uploading {dest}"), e));
         }
         hash.update(&buf[..n]);
-        size += n as u64;
+        // Reads are 1 MiB or less and PART is a multiple of 1 MiB: slices end on read ends,
+        // except after a short read, handled by splitting.
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            let room = PART - (size as usize % PART);
+            let take = room.min(rest.len());
+            slice.update(&rest[..take]);
+            size += take as u64;
+            if size as usize % PART == 0 {
+                slices.push(std::mem::take(&mut slice).finalize().into());
+            }
+            rest = &rest[take..];
+        }
         writer.write(&buf[..n]);
     }
     writer
         .finish()
         .await
         .map_err(|e| StoreError::store(format!("completing the upload of {dest}"), e))?;
-    Ok((size, hex(&hash.finalize())))
+    if size as usize % PART != 0 {
+        slices.push(slice.finalize().into());
+    }
+    Ok(Sent {
+        size,
+        sha256: hex(&hash.finalize()),
+        slices,
+    })
 }
 
-/// Reads the stored recording back and compares its size and SHA-256 with what was sent.
-async fn check_stored(store: &Store, dest: &ObjectPath, sent: u64, sent_sha: &str) -> Result<()> {
-    let got = store
+/// Reads the stored recording back and compares it with what was sent: its size, then each
+/// slice's SHA-256, several slices at a time.
+async fn check_stored(store: &Store, dest: &ObjectPath, sent: &Sent) -> Result<()> {
+    let meta = store
         .inner()
-        .get(dest)
+        .head(dest)
         .await
         .map_err(|e| StoreError::store(format!("reading back {dest}"), e))?;
-    let mut stream = got.into_stream();
-    let mut h = Sha256::new();
-    let mut size = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| StoreError::store(format!("reading back {dest}"), e))?;
-        size += chunk.len() as u64;
-        h.update(&chunk);
-    }
-    let sha = hex(&h.finalize());
-    if size != sent || sha != sent_sha {
+    if meta.size != sent.size {
         return Err(StoreError::Mismatch(format!(
-            "the store holds {size} bytes with SHA-256 {sha} at {dest}, but {sent} bytes with \
-             {sent_sha} were sent"
+            "the store holds {} bytes at {dest}, but {} were sent",
+            meta.size, sent.size
         )));
+    }
+    let part = PART as u64;
+    let checks = sent.slices.iter().enumerate().map(|(i, want)| async move {
+        let start = i as u64 * part;
+        let range = start..(start + part).min(sent.size);
+        let bytes = store
+            .inner()
+            .get_range(dest, range.clone())
+            .await
+            .map_err(|e| StoreError::store(format!("reading back {dest}"), e))?;
+        let got: [u8; 32] = Sha256::digest(&bytes).into();
+        if bytes.len() as u64 != range.end - range.start || &got != want {
+            return Err(StoreError::Mismatch(format!(
+                "the store's copy of {dest} differs from what was sent in bytes {}..{}",
+                range.start, range.end
+            )));
+        }
+        Ok(())
+    });
+    let mut results = futures::stream::iter(checks).buffer_unordered(PARTS_IN_FLIGHT);
+    while let Some(r) = results.next().await {
+        r?;
     }
     Ok(())
 }

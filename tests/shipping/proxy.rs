@@ -21,6 +21,8 @@ pub enum Fault {
     Unavailable = 2,
     /// Hold the first connection without answering (past the client's timeout), pass the rest.
     StallFirst = 3,
+    /// Flip one byte in every response longer than 64 KiB (a store or network that damages data).
+    CorruptLargeResponses = 4,
 }
 
 /// A running proxy.
@@ -85,13 +87,19 @@ fn serve(client: TcpStream, upstream: u16, mode: u8, seq: usize) {
                 return;
             };
             let limit = (m == Fault::CutLargeRequests as u8).then_some(256 * 1024);
-            relay(client, server, limit);
+            relay(
+                client,
+                server,
+                limit,
+                m == Fault::CorruptLargeResponses as u8,
+            );
         }
     }
 }
 
-/// Copies both ways; with `limit`, the connection is cut once that much of the request passed.
-fn relay(client: TcpStream, server: TcpStream, limit: Option<usize>) {
+/// Copies both ways; with `limit`, the connection is cut once that much of the request passed;
+/// with `corrupt`, the byte at 64 KiB of the response is flipped.
+fn relay(client: TcpStream, server: TcpStream, limit: Option<usize>, corrupt: bool) {
     let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
     let up = thread::spawn(move || {
         let mut buf = [0u8; 16384];
@@ -114,7 +122,22 @@ fn relay(client: TcpStream, server: TcpStream, limit: Option<usize>) {
         let _ = s_out.shutdown(Shutdown::Write);
     });
     let (mut s_in, mut c_out) = (server, client);
-    let _ = std::io::copy(&mut s_in, &mut c_out);
+    let mut buf = [0u8; 16384];
+    let mut passed = 0usize;
+    const AT: usize = 64 * 1024;
+    loop {
+        let n = match s_in.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if corrupt && passed <= AT && AT < passed + n {
+            buf[AT - passed] ^= 0x01;
+        }
+        if c_out.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        passed += n;
+    }
     let _ = c_out.shutdown(Shutdown::Both);
     let _ = up.join();
 }
