@@ -14,7 +14,11 @@ fn main() {
             Manifest {
                 manifest: 1,
                 session_id: format!("{:08x}-0000-7000-8000-{i:012x}", i),
-                key: format!("sessions/2026/11/{day:02}/bastion-{}/user{}/{i}.cast.zst", i % 7, i % 300),
+                key: format!(
+                    "sessions/2026/11/{day:02}/bastion-{}/user{}/{i}.cast.zst",
+                    i % 7,
+                    i % 300
+                ),
                 host: Some(format!("bastion-{}", i % 7)),
                 user: Some(format!("user{}", i % 300)),
                 grant: Some(format!("INC-{}", i / 20)),

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStoreExt, WriteMultipart};
+use object_store::{GetOptions, GetRange, ObjectStoreExt, WriteMultipart};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
@@ -139,13 +139,26 @@ async fn check_stored(store: &Store, dest: &ObjectPath, sent: &Sent) -> Result<(
     let checks = sent.slices.iter().enumerate().map(|(i, want)| async move {
         let start = i as u64 * part;
         let range = start..(start + part).min(sent.size);
-        let bytes = store
+        // Streamed and hashed as it comes: memory does not grow with the slices in flight.
+        let opts = GetOptions {
+            range: Some(GetRange::Bounded(range.clone())),
+            ..GetOptions::default()
+        };
+        let mut stream = store
             .inner()
-            .get_range(dest, range.clone())
+            .get_opts(dest, opts)
             .await
-            .map_err(|e| StoreError::store(format!("reading back {dest}"), e))?;
-        let got: [u8; 32] = Sha256::digest(&bytes).into();
-        if bytes.len() as u64 != range.end - range.start || &got != want {
+            .map_err(|e| StoreError::store(format!("reading back {dest}"), e))?
+            .into_stream();
+        let mut h = Sha256::new();
+        let mut len = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| StoreError::store(format!("reading back {dest}"), e))?;
+            len += chunk.len() as u64;
+            h.update(&chunk);
+        }
+        let got: [u8; 32] = h.finalize().into();
+        if len != range.end - range.start || &got != want {
             return Err(StoreError::Mismatch(format!(
                 "the store's copy of {dest} differs from what was sent in bytes {}..{}",
                 range.start, range.end
