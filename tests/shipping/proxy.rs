@@ -21,7 +21,8 @@ pub enum Fault {
     Unavailable = 2,
     /// Hold the first connection without answering (past the client's timeout), pass the rest.
     StallFirst = 3,
-    /// Flip one byte in every response longer than 64 KiB (a store or network that damages data).
+    /// Flip a byte in every MiB of responses, from 64 KiB on (a store or network that damages
+    /// large reads).
     CorruptLargeResponses = 4,
 }
 
@@ -98,7 +99,7 @@ fn serve(client: TcpStream, upstream: u16, mode: u8, seq: usize) {
 }
 
 /// Copies both ways; with `limit`, the connection is cut once that much of the request passed;
-/// with `corrupt`, the byte at 64 KiB of the response is flipped.
+/// with `corrupt`, a byte in every MiB of the responses is flipped.
 fn relay(client: TcpStream, server: TcpStream, limit: Option<usize>, corrupt: bool) {
     let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
     let up = thread::spawn(move || {
@@ -130,8 +131,15 @@ fn relay(client: TcpStream, server: TcpStream, limit: Option<usize>, corrupt: bo
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if corrupt && passed <= AT && AT < passed + n {
-            buf[AT - passed] ^= 0x01;
+        if corrupt {
+            // One byte in every MiB of the stream, from 64 KiB on: any large body on any
+            // (reused) connection is damaged.
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                let at = passed + i;
+                if at >= AT && (at - AT) % (1 << 20) == 0 {
+                    *b ^= 0x01;
+                }
+            }
         }
         if c_out.write_all(&buf[..n]).is_err() {
             break;
