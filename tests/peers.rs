@@ -116,14 +116,15 @@ fn which(tool: &str) -> Option<PathBuf> {
     })
 }
 
-fn assert_has_session(raw: &[u8]) {
+fn has_session(raw: &[u8]) -> bool {
     let text = String::from_utf8_lossy(raw);
-    assert!(
-        text.contains("hello \x1b[1;31mred")
-            && text.contains("日本語 🎉")
-            && text.contains("\r\n300\r\n"),
-        "{text:?}"
-    );
+    text.contains("hello \x1b[1;31mred")
+        && text.contains("日本語 🎉")
+        && text.contains("\r\n300\r\n")
+}
+
+fn assert_has_session(raw: &[u8]) {
+    assert!(has_session(raw), "{:?}", String::from_utf8_lossy(raw));
 }
 
 /// asciinema 3 (built from crates.io by scripts/test.sh; `asciinema3` on PATH).
@@ -136,8 +137,17 @@ fn asciinema2_recordings_match_asciinema_cat_and_our_v2_plays_in_it() {
     let Some(p) = Peer::new("asciinema2", &["asciinema", "script"]) else {
         return;
     };
-    p.record("asciinema rec --stdin -q -c 'sh cmd.sh' a2.cast");
-    let ours = p.raw("a2.cast", &[]);
+    // asciinema 2 now and then loses the end of a session (a known bug of its own, see
+    // ../shared/bench/PEERS.md): record again until it has the whole session to compare with.
+    let mut ours = Vec::new();
+    for _ in 0..3 {
+        let _ = std::fs::remove_file(p.path("a2.cast"));
+        p.record("asciinema rec --stdin -q -c 'sh cmd.sh' a2.cast");
+        ours = p.raw("a2.cast", &[]);
+        if has_session(&ours) {
+            break;
+        }
+    }
     assert_has_session(&ours);
     assert_eq!(p.tty("asciinema cat a2.cast"), ours);
     // Our v2, from our signed container, plays the same in asciinema 2.

@@ -9,7 +9,8 @@ use std::thread;
 use anyhow::{Context, Result};
 use sessrec_formats::EventData;
 
-use super::session::{Child, exit_code};
+use super::ending::exit_code;
+use super::session::Child;
 use super::tape::Tape;
 
 /// The tape shared by the copying threads; taken out (`None`) once the command exited, so a

@@ -14,14 +14,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
 use sessrec_formats::EventData;
 
+use super::ending::{Ending, exit_code, notify};
 use super::signals::SessionSignals;
-use super::tape::{Failed, Tape};
+use super::tape::Tape;
 use super::tty;
 
 /// What to run.
@@ -80,7 +80,6 @@ const PENDING_INPUT_LIMIT: usize = 64 * 1024;
 /// After the shell exits, output still in flight is read until the PTY is quiet this long; a
 /// background process that keeps the PTY open cannot hold the session.
 const DRAIN_QUIET: Duration = Duration::from_millis(200);
-const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How often to ask for the shell's status once the PTY closed (belt and braces for SIGCHLD).
 const REAP_EVERY: Duration = Duration::from_millis(50);
 
@@ -418,59 +417,4 @@ impl Loop<'_> {
             self.ending.kill();
         }
     }
-}
-
-/// Ending the session: why, and when to stop asking the shell nicely.
-struct Ending {
-    pid: Pid,
-    end: Option<End>,
-    kill_at: Option<Instant>,
-}
-
-impl Ending {
-    /// Hangs up the shell's process group (as a terminal would); SIGKILL follows after a grace
-    /// period if it does not exit. The first reason given is the one reported.
-    fn stop(&mut self, why: End) {
-        self.end.get_or_insert(why);
-        let _ = killpg(self.pid, Signal::SIGHUP);
-        self.kill_at.get_or_insert(Instant::now() + KILL_GRACE);
-    }
-
-    fn kill(&mut self) {
-        let _ = killpg(self.pid, Signal::SIGKILL);
-        self.kill_at = None;
-    }
-
-    /// The recording failed: the user is told; under the strict policy the session ends.
-    fn recording_failed(&mut self, f: Failed, out: &tty::Terminal) {
-        if f.end_session {
-            notify(
-                out,
-                &format!("the recording failed ({}): ending the session", f.message),
-            );
-            self.stop(End::RecordingFailed(f.message));
-        } else {
-            notify(
-                out,
-                &format!(
-                    "the recording failed ({}): this session is no longer recorded; an alert was raised",
-                    f.message
-                ),
-            );
-        }
-    }
-}
-
-/// Shows a sessrec notice on the user's terminal (raw mode: explicit CR LF).
-fn notify(term: &tty::Terminal, text: &str) {
-    term.notice(format!("\r\n\x1b[1m[sessrec] {text}\x1b[0m\r\n").as_bytes());
-}
-
-/// `128 + signal` for a signal, as shells report it.
-pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1)
 }
