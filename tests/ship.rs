@@ -360,3 +360,33 @@ fn a_garage_store_gets_every_recording_whole() {
         );
     }
 }
+
+/// The README's first command: record, ship to the local store, list, verify by id.
+#[test]
+fn the_demo_script_records_ships_lists_and_verifies() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh");
+    let mut child = Command::new("bash")
+        .arg(script)
+        .env("SESSREC_BIN", BIN)
+        .env("SESSREC_DEMO", dir.path())
+        .env("SHELL", "/bin/sh")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo typed-in-the-demo\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("typed-in-the-demo"), "{text}");
+    assert!(text.contains("intact and signed by trusted key"), "{text}");
+    assert!(text.contains("VERDICT"), "{text}");
+}
