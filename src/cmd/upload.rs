@@ -62,7 +62,11 @@ impl Upload {
 /// The host's public key, to verify recordings before they leave.
 fn trusted_keys(config: &Config) -> Result<Vec<PublicKey>> {
     match &config.signing_key {
-        Some(path) => Ok(vec![read_signing_key(path)?.public()]),
+        Some(path) => Ok(vec![
+            read_signing_key(path)
+                .context("the uploader verifies recordings with the host's key (`signing_key` in the policy; run as root or the sessrec group)")?
+                .public(),
+        ]),
         None => Ok(Vec::new()),
     }
 }
