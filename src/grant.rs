@@ -170,12 +170,12 @@ pub fn find(
 }
 
 /// Warnings 10 and 1 minutes before the grant ends, then the end.
-pub fn deadline(grant: &Grant, clock: Instant) -> Option<Deadline> {
+pub fn deadline(grant: &Grant) -> Option<Deadline> {
     let expires = grant.expires?;
     let left = expires.duration_since(jiff::Timestamp::now());
     let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
-    let at = clock + left + clock.elapsed();
     let now = Instant::now();
+    let at = now + left;
     let mut warnings = Vec::new();
     for minutes in [10u64, 1] {
         let lead = Duration::from_secs(minutes * 60);

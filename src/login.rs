@@ -241,7 +241,7 @@ pub fn run(inv: Invocation) -> Result<i32> {
         "session.start",
         json!({"command": command, "interactive": interactive, "identity": start.identity, "recorded": tape.is_some()}),
     );
-    let deadline = grant.as_ref().and_then(|g| grant::deadline(g, clock));
+    let deadline = grant.as_ref().and_then(grant::deadline);
     let (code, end, failure) = match (tape, interactive) {
         (Some(mut tape), true) => {
             banner(&config, &start, grant.as_ref());

@@ -54,30 +54,17 @@ fn main() {
     let mb = |n: usize| n as f64 / 1e6;
 
     let t = Instant::now();
-    // FORMATBENCH_LEVEL and FORMATBENCH_FRAME_KIB explore other settings than the defaults.
+    // FORMATBENCH_LEVEL, _WLOG, _HLOG and _FRAME_KIB explore other settings than the defaults.
+    let knob = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
     let mut opts = WriterOptions::default();
-    if let Some(level) = std::env::var("FORMATBENCH_LEVEL")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        opts.level = level;
+    if let Some(level) = knob("FORMATBENCH_LEVEL") {
+        opts.level = level as i32;
     }
-    if let Some(log) = std::env::var("FORMATBENCH_WLOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        opts.window_log = Some(log);
-    }
-    if let Some(log) = std::env::var("FORMATBENCH_HLOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        opts.hash_log = Some(log);
-    }
-    if let Some(kib) = std::env::var("FORMATBENCH_FRAME_KIB")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
+    opts.window_log = knob("FORMATBENCH_WLOG")
+        .map(|v| v as u32)
+        .or(opts.window_log);
+    opts.hash_log = knob("FORMATBENCH_HLOG").map(|v| v as u32).or(opts.hash_log);
+    if let Some(kib) = knob("FORMATBENCH_FRAME_KIB") {
         opts.frame_bytes = kib * 1024;
     }
     let mut w = ContainerWriter::new(

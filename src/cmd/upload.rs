@@ -46,13 +46,17 @@ impl Upload {
             eprintln!("sessrec: warning: {p}");
         }
         loop {
-            let failed = runtime.block_on(pass(&store, &config, &trusted, &mut audit))?;
+            let passed = runtime.block_on(pass(&store, &config, &trusted, &mut audit));
             if self.once {
-                return Ok(if failed == 0 {
+                return Ok(if passed? == 0 {
                     Status::Ok
                 } else {
                     Status::Error
                 });
+            }
+            // The service outlives a spool it cannot read for a while (a remount, a full disk).
+            if let Err(e) = passed {
+                eprintln!("sessrec: {e:#}; trying again in {} s", INTERVAL.as_secs());
             }
             std::thread::sleep(INTERVAL);
         }
@@ -71,7 +75,8 @@ fn trusted_keys(config: &Config) -> Result<Vec<PublicKey>> {
     }
 }
 
-/// One look at the spool; returns how many files could not be shipped.
+/// One look at the spool; returns how many files could not be shipped. A problem with one file
+/// (even with its local bookkeeping, such as a full disk) is reported and the others go on.
 async fn pass(
     store: &Store,
     config: &Config,
@@ -91,81 +96,101 @@ async fn pass(
             }
             continue;
         }
-        // A file that cannot be read as a recording will not get better by retrying.
-        let mut manifest = match from_header(path) {
-            Ok(m) => m,
+        match ship_file(store, config, trusted, audit, path).await {
+            Ok(true) => {}
+            Ok(false) => failed += 1,
             Err(e) => {
                 failed += 1;
-                give_up_or_wait(config, path, &format!("{e}"), audit)?;
-                continue;
-            }
-        };
-        // Verification runs on another thread while the upload goes: it only decides the
-        // manifest's verdict (an altered recording is shipped too: it is evidence).
-        let checking = {
-            let (p, t) = (path.clone(), trusted.to_vec());
-            tokio::task::spawn_blocking(move || check(&p, &t))
-        };
-        let key = manifest.key.clone();
-        let uploaded = retried(|| upload::put_and_confirm(store, path, &key)).await;
-        let checked = checking.await.context("the verification thread failed")?;
-        let (verdict, duration_ms) = match checked {
-            Ok(v) => v,
-            Err(e) => {
-                failed += 1;
-                give_up_or_wait(config, path, &format!("{e}"), audit)?;
-                continue;
-            }
-        };
-        manifest.verdict = verdict;
-        manifest.duration_ms = duration_ms;
-        let outcome = match uploaded {
-            Ok((size, sha256)) => {
-                manifest.size = size;
-                manifest.sha256 = sha256;
-                retried(|| upload::finish(store, &manifest)).await
-            }
-            Err(e) => Err(e),
-        };
-        let fields = json!({
-            "session": manifest.session_id, "user": manifest.user, "grant": manifest.grant,
-            "host": manifest.host, "key": manifest.key, "size": manifest.size,
-            "sha256": manifest.sha256, "verdict": manifest.verdict, "store": store.url(),
-        });
-        match outcome {
-            Ok(()) => {
-                std::fs::remove_file(path)
-                    .with_context(|| format!("cannot remove the shipped {}", path.display()))?;
-                spool::clear_failures(&config.spool, path);
-                let level = if manifest.verdict == "altered" {
-                    Level::Alert
-                } else {
-                    Level::Info
-                };
-                audit.event(level, "upload.ok", fields);
                 eprintln!(
-                    "sessrec: shipped {} ({} bytes, {}) to {}",
-                    path.display(),
-                    manifest.size,
-                    manifest.verdict,
-                    manifest.key
-                );
-            }
-            Err(e) => {
-                failed += 1;
-                let message = format!("{e}");
-                spool::record_failure(&config.spool, path, &message)?;
-                let mut fields = fields;
-                fields["error"] = json!(message);
-                audit.event(Level::Warning, "upload.failed", fields);
-                eprintln!(
-                    "sessrec: cannot ship {} yet: {message}; it stays in the spool and is retried",
+                    "sessrec: {}: {e:#}; it stays in the spool and is retried",
                     path.display()
                 );
             }
         }
     }
     Ok(failed)
+}
+
+/// Ships one sealed recording; `Ok(false)` when it could not be shipped (and that is recorded).
+async fn ship_file(
+    store: &Store,
+    config: &Config,
+    trusted: &[PublicKey],
+    audit: &mut Audit,
+    path: &Path,
+) -> Result<bool> {
+    // A file that cannot be read as a recording will not get better by retrying.
+    let mut manifest = match from_header(path) {
+        Ok(m) => m,
+        Err(e) => {
+            give_up_or_wait(config, path, &format!("{e}"), audit)?;
+            return Ok(false);
+        }
+    };
+    // Verification runs on another thread while the upload goes: it only decides the
+    // manifest's verdict (an altered recording is shipped too: it is evidence).
+    let checking = {
+        let (p, t) = (path.to_path_buf(), trusted.to_vec());
+        tokio::task::spawn_blocking(move || check(&p, &t))
+    };
+    let key = manifest.key.clone();
+    let uploaded = retried(|| upload::put_and_confirm(store, path, &key)).await;
+    let checked = checking.await.context("the verification thread failed")?;
+    let (verdict, duration_ms) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            give_up_or_wait(config, path, &format!("{e}"), audit)?;
+            return Ok(false);
+        }
+    };
+    manifest.verdict = verdict;
+    manifest.duration_ms = duration_ms;
+    let outcome = match uploaded {
+        Ok((size, sha256)) => {
+            manifest.size = size;
+            manifest.sha256 = sha256;
+            retried(|| upload::finish(store, &manifest)).await
+        }
+        Err(e) => Err(e),
+    };
+    let fields = json!({
+        "session": manifest.session_id, "user": manifest.user, "grant": manifest.grant,
+        "host": manifest.host, "key": manifest.key, "size": manifest.size,
+        "sha256": manifest.sha256, "verdict": manifest.verdict, "store": store.url(),
+    });
+    match outcome {
+        Ok(()) => {
+            std::fs::remove_file(path)
+                .with_context(|| format!("cannot remove the shipped {}", path.display()))?;
+            spool::clear_failures(&config.spool, path);
+            let level = if manifest.verdict == "altered" {
+                Level::Alert
+            } else {
+                Level::Info
+            };
+            audit.event(level, "upload.ok", fields);
+            eprintln!(
+                "sessrec: shipped {} ({} bytes, {}) to {}",
+                path.display(),
+                manifest.size,
+                manifest.verdict,
+                manifest.key
+            );
+            Ok(true)
+        }
+        Err(e) => {
+            let message = format!("{e}");
+            let mut fields = fields;
+            fields["error"] = json!(message);
+            audit.event(Level::Warning, "upload.failed", fields);
+            eprintln!(
+                "sessrec: cannot ship {} yet: {message}; it stays in the spool and is retried",
+                path.display()
+            );
+            spool::record_failure(&config.spool, path, &message)?;
+            Ok(false)
+        }
+    }
 }
 
 /// Ships what a live recording gained since the last pass, resuming from the local checkpoint

@@ -46,7 +46,7 @@ pub fn run(child: &Child, tape: Option<SharedTape>) -> Result<i32> {
         let failed = t.lock().ok().and_then(|mut t| {
             let t = t.as_mut()?;
             match data {
-                EventData::Input(b) => t.input(&b, false).and_then(|()| t.flush()).err(),
+                EventData::Input(b) => t.input(&b, || false).and_then(|()| t.flush()).err(),
                 other => t.event(other).err(),
             }
         });

@@ -311,8 +311,8 @@ impl Loop<'_> {
                     0
                 };
                 self.pending.extend(&typed[written..]);
-                let secret = tty::reading_secret(&self.master);
-                if let Err(f) = self.tape.input(typed, secret) {
+                let master = &self.master;
+                if let Err(f) = self.tape.input(typed, || tty::reading_secret(master)) {
                     self.ending.recording_failed(f, &self.term);
                 }
             }

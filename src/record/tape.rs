@@ -184,11 +184,13 @@ impl Tape {
         self.queue.push(Event { time, data });
     }
 
-    /// Input the user typed; `secret` when the PTY is reading with echo off in canonical mode.
-    pub fn input(&mut self, bytes: &[u8], secret: bool) -> Result<(), Failed> {
+    /// Input the user typed; `secret` tells whether the PTY is reading with echo off in canonical
+    /// mode, asked only when input is recorded (it costs a system call per keystroke).
+    pub fn input(&mut self, bytes: &[u8], secret: impl FnOnce() -> bool) -> Result<(), Failed> {
         if !self.capture_input {
             return Ok(());
         }
+        let secret = secret();
         self.close_batch();
         let now = self.now();
         match self.redactor.input(bytes, now, secret) {
