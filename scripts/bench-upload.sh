@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Upload benchmark: `sessrec upload --once` against `aws s3 cp` of the same recording to the same
 # s3s-fs server on loopback, in one run; peak memory of the uploader.
-# Usage: scripts/bench-upload.sh [SIZE_MB]   (needs s3s-fs from scripts/test.sh, and awscli)
+# Usage: scripts/bench-upload.sh [SIZE_MB]   (SESSREC_BENCH_ROUNDS, default 3, alternating)   (needs s3s-fs from scripts/test.sh, and awscli)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-2000}
@@ -30,15 +30,25 @@ secret_access_key = "SKBENCH"
 allow_http = true
 CONF
 echo "== recording about $size MB of incompressible output"
-head -c "$((size * 9 / 10))000000" /dev/urandom | "$bin" rec -q -o "$work/spool/big.cast.zst" --sign-key "$work/key" -- cat >/dev/null
-cp "$work/spool/big.cast.zst" "$work/copy.cast.zst"
+head -c "$((size * 9 / 10))000000" /dev/urandom | "$bin" rec -q -o "$work/copy.cast.zst" --sign-key "$work/key" -- cat >/dev/null
 bytes=$(stat -c %s "$work/copy.cast.zst")
 echo "recording: $bytes bytes"
 secs() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); echo "$e - $s" | bc; }
 export AWS_ACCESS_KEY_ID=AKBENCH AWS_SECRET_ACCESS_KEY=SKBENCH AWS_DEFAULT_REGION=us-east-1
-t_aws=$(secs aws --endpoint-url "http://127.0.0.1:$port" s3 cp --quiet "$work/copy.cast.zst" s3://sessrec-bench/aws/copy.cast.zst)
-t_ours=$(secs /usr/bin/time -f "%M" -o "$work/rss" "$bin" upload --once --config "$work/config.toml" 2>/dev/null)
+rounds=${SESSREC_BENCH_ROUNDS:-3}
+aws_times=() ours_times=()
+# Alternating rounds: both see the same page cache and server state.
+for r in $(seq "$rounds"); do
+  aws_times+=("$(secs aws --endpoint-url "http://127.0.0.1:$port" s3 cp --quiet "$work/copy.cast.zst" "s3://sessrec-bench/aws/copy-$r.cast.zst")")
+  cp "$work/copy.cast.zst" "$work/spool/big.cast.zst"
+  ours_times+=("$(secs /usr/bin/time -f "%M" -o "$work/rss" "$bin" upload --once --config "$work/config.toml" 2>/dev/null)")
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+t_aws=$(median "${aws_times[@]}")
+t_ours=$(median "${ours_times[@]}")
 mbps() { echo "scale=1; $bytes / 1000000 / $1" | bc; }
-echo "aws s3 cp:              $(mbps "$t_aws") MB/s ($t_aws s)"
-echo "sessrec upload --once:  $(mbps "$t_ours") MB/s ($t_ours s; verify, upload, read back and compare), max RSS $(( $(cat "$work/rss") / 1024 )) MB"
+echo "rounds: $rounds; aws ${aws_times[*]} s; sessrec ${ours_times[*]} s"
+echo "aws s3 cp:              $(mbps "$t_aws") MB/s (median $t_aws s)"
+echo "sessrec upload --once:  $(mbps "$t_ours") MB/s (median $t_ours s; verify, upload, confirm), max RSS $(( $(cat "$work/rss") / 1024 )) MB"
+echo "confirmed by: $(grep -o '"confirmed":"[a-z-]*"' "$work/audit.log" | sort | uniq -c | tr -s ' ')"
 echo "ratio (sessrec / aws):  $(echo "scale=2; $t_aws / $t_ours" | bc)x the throughput"

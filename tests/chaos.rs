@@ -1,6 +1,6 @@
 //! Shipping under faults: a proxy between the uploader and a real S3 server (s3s-fs) cuts
-//! connections mid-part, answers 503, damages what is read back, stalls past the client's
-//! timeout; the uploader is killed
+//! connections mid-part, answers 503, damages what is read back and the ETags it reports,
+//! stalls past the client's timeout; the uploader is killed
 //! with SIGKILL mid-pass; a recorder is killed mid-session. After every pass nothing is lost or
 //! damaged, and in the end every recording is in the store exactly once, byte for byte.
 
@@ -114,6 +114,10 @@ fn uploads_survive_cut_connections_errors_stalls_and_kills() {
     assert!(
         audit.contains("differs from what was sent"),
         "the damaged read-back was caught: {audit}"
+    );
+    assert!(
+        audit.contains("\"confirmed\":\"etag\""),
+        "undamaged uploads are confirmed by their ETags: {audit}"
     );
 
     proxy.set(Fault::None);

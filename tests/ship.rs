@@ -100,6 +100,12 @@ fn a_file_store_gets_every_finished_recording_and_the_catalog_lists_them() {
     assert_eq!(b.ls(&["--until", "2000-01-01"]).len(), 0);
     let audit = std::fs::read_to_string(b.path("audit.log")).unwrap();
     assert_eq!(audit.matches("\"upload.ok\"").count(), 3, "{audit}");
+    // A directory has no MD5 ETags: every upload is read back and compared.
+    assert_eq!(
+        audit.matches("\"confirmed\":\"read-back\"").count(),
+        3,
+        "{audit}"
+    );
 
     // The unreadable file is quarantined on the third pass, with the reason beside it.
     for _ in 0..2 {
@@ -167,6 +173,9 @@ fn an_s3_store_that_is_down_loses_nothing_and_gets_everything_later() {
     let stored = s3.data.path().join("sessrec-test/recordings").join(key);
     assert_eq!(std::fs::read(stored).unwrap(), original);
     assert_eq!(listed[0]["verdict"], "intact");
+    // s3s-fs answers with the MD5 ETag of the parts it received: that confirms the upload.
+    let audit = std::fs::read_to_string(b.path("audit.log")).unwrap();
+    assert!(audit.contains("\"confirmed\":\"etag\""), "{audit}");
 
     // Verified straight from the bucket, by URL and by session id (credentials from AWS_*).
     let aws = |c: &mut Command| {
@@ -333,6 +342,13 @@ fn a_garage_store_gets_every_recording_whole() {
     assert!(b.spool_names().is_empty());
     let listed = b.ls(&[]);
     assert_eq!(listed.len(), 2);
+    // Garage's multipart ETags are the MD5 of the parts' MD5s too, one part or two.
+    let audit = std::fs::read_to_string(b.path("audit.log")).unwrap();
+    assert_eq!(
+        audit.matches("\"confirmed\":\"etag\"").count(),
+        2,
+        "{audit}"
+    );
     for m in &listed {
         let key = m["key"].as_str().unwrap();
         let o = Command::new(BIN)

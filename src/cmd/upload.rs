@@ -9,6 +9,7 @@ use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{OpenOptions, open_path};
 use sessrec_store::StoreError;
 use sessrec_store::manifest::{check, from_header};
+use sessrec_store::upload::Confirmed;
 use sessrec_store::{Store, live, upload};
 
 use crate::audit::{Audit, Level};
@@ -145,10 +146,12 @@ async fn ship_file(
     };
     manifest.verdict = verdict;
     manifest.duration_ms = duration_ms;
+    let mut confirmed = None;
     let outcome = match uploaded {
-        Ok((size, sha256)) => {
-            manifest.size = size;
-            manifest.sha256 = sha256;
+        Ok(shipped) => {
+            manifest.size = shipped.size;
+            manifest.sha256 = shipped.sha256;
+            confirmed = Some(shipped.confirmed);
             retried(|| upload::finish(store, &manifest)).await
         }
         Err(e) => Err(e),
@@ -157,6 +160,11 @@ async fn ship_file(
         "session": manifest.session_id, "user": manifest.user, "grant": manifest.grant,
         "host": manifest.host, "key": manifest.key, "size": manifest.size,
         "sha256": manifest.sha256, "verdict": manifest.verdict, "store": store.url(),
+        "confirmed": match confirmed {
+            Some(Confirmed::ETag) => "etag",
+            Some(Confirmed::ReadBack) => "read-back",
+            None => "no",
+        },
     });
     match outcome {
         Ok(()) => {

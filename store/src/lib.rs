@@ -9,6 +9,7 @@ pub mod layout;
 pub mod live;
 pub mod location;
 pub mod manifest;
+mod sent;
 pub mod upload;
 
 pub use catalog::{Catalog, Filter};

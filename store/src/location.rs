@@ -29,6 +29,9 @@ pub struct S3Settings {
     /// Seconds a request may take before it is abandoned and retried (default 120; parts are
     /// 8 MiB).
     pub timeout_secs: Option<u64>,
+    /// Read every recording back after uploading it and compare, even when the store's ETag
+    /// (the MD5 of the parts it received) already matches (default false).
+    pub read_back: Option<bool>,
 }
 
 /// An opened store and the key prefix inside it.
@@ -37,6 +40,7 @@ pub struct Store {
     inner: Arc<dyn ObjectStore>,
     prefix: Path,
     url: String,
+    read_back: bool,
 }
 
 impl Store {
@@ -57,6 +61,7 @@ impl Store {
                 inner: Arc::new(fs),
                 prefix: Path::default(),
                 url: url.into(),
+                read_back: true,
             });
         }
         if let Some(rest) = url.strip_prefix("s3://") {
@@ -97,13 +102,16 @@ impl Store {
             if let Some(allow) = s3.allow_http {
                 b = b.with_allow_http(allow);
             }
+            let read_back = s3.read_back.unwrap_or(false);
             let s3 = b
+                .with_unsigned_payload(true)
                 .build()
                 .map_err(|e| StoreError::Config(format!("storage URL {url:?}: {e}")))?;
             return Ok(Store {
                 inner: Arc::new(s3),
                 prefix: Path::from(prefix.trim_matches('/')),
                 url: url.into(),
+                read_back,
             });
         }
         Err(bad(
@@ -114,6 +122,12 @@ impl Store {
     /// The URL it was opened from.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Whether uploads are always read back: a local directory has no MD5 ETags, and S3
+    /// stores do when `read_back = true`.
+    pub fn read_back(&self) -> bool {
+        self.read_back
     }
 
     /// The object store.

@@ -1,32 +1,77 @@
-//! Shipping one sealed recording: the recording in parts, read back and compared
-//! ([`put_and_confirm`]), then its manifest and grant marker ([`finish`]). Every step overwrites
-//! the same keys with the same bytes, so a retry after any failure (or a crash) never duplicates
-//! or corrupts anything; the caller deletes the local copy only after both returned `Ok`.
+//! Shipping one sealed recording: the recording in parts, confirmed ([`put_and_confirm`]), then
+//! its manifest and grant marker ([`finish`]). Every step overwrites the same keys with the same
+//! bytes, so a retry after any failure (or a crash) never duplicates or corrupts anything; the
+//! caller deletes the local copy only after both returned `Ok`.
 
 use std::path::Path;
 
+use bytes::BytesMut;
 use futures::StreamExt;
+use md5::{Digest, Md5};
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStoreExt, WriteMultipart};
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::location::Store;
 use crate::manifest::{Manifest, hex};
+use crate::sent::{Sent, SentHasher};
 use crate::{Result, StoreError};
 
 /// Part size of multipart uploads (S3's minimum is 5 MiB).
 const PART: usize = 8 * 1024 * 1024;
 /// Parts in flight at once; memory is bounded by PART times this.
 const PARTS_IN_FLIGHT: usize = 4;
+/// Bytes read from the file at a time.
+const READ: usize = 1024 * 1024;
 
-/// Uploads the recording (hashing it on the way), reads it back and compares: the store holds
-/// exactly these bytes. Returns their size and SHA-256 for the manifest.
-pub async fn put_and_confirm(store: &Store, path: &Path, key: &str) -> Result<(u64, String)> {
+/// How the store confirmed that it holds exactly the bytes sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The store's ETag is the MD5 of the parts it received, and it matches ours.
+    ETag,
+    /// The recording was read back and compared slice by slice (stores without MD5 ETags,
+    /// `read_back = true`, or an ETag that did not match).
+    ReadBack,
+}
+
+/// What [`put_and_confirm`] shipped.
+#[derive(Debug, Clone)]
+pub struct Shipped {
+    /// Bytes stored.
+    pub size: u64,
+    /// Their SHA-256, hex, for the manifest.
+    pub sha256: String,
+    /// How the store's copy was confirmed.
+    pub confirmed: Confirmed,
+}
+
+/// Uploads the recording (hashing it on the way) and confirms that the store holds exactly
+/// these bytes. S3-compatible stores (AWS, MinIO, Garage, Ceph) answer a completed multipart
+/// upload with the MD5 of the MD5s of the parts they received: when that matches ours, the
+/// server has computed over the very bytes sent. Otherwise (another ETag scheme, such as
+/// SSE-KMS or a local directory, or `read_back = true`), the copy is read back and compared:
+/// an ETag is a shortcut, never a reason to reject.
+pub async fn put_and_confirm(store: &Store, path: &Path, key: &str) -> Result<Shipped> {
     let dest = store.path(key);
-    let sent = put_file(store, path, &dest).await?;
-    check_stored(store, &dest, &sent).await?;
-    Ok((sent.size, sent.sha256))
+    let (sent, etag) = put_file(store, path, &dest).await?;
+    let etag_matches = etag.is_some_and(|e| same_etag(&e, &sent.multipart_etag()));
+    let confirmed = if etag_matches && !store.read_back() {
+        Confirmed::ETag
+    } else {
+        check_stored(store, &dest, &sent).await?;
+        Confirmed::ReadBack
+    };
+    Ok(Shipped {
+        size: sent.size,
+        sha256: sent.sha256,
+        confirmed,
+    })
+}
+
+/// Whether the ETag a store returned (quoted or not, maybe weak) is `want`.
+fn same_etag(got: &str, want: &str) -> bool {
+    let got = got.trim().trim_start_matches("W/").trim_matches('"');
+    got.eq_ignore_ascii_case(want)
 }
 
 /// Stores the manifest and the grant marker, then removes the parts shipped while the session
@@ -52,15 +97,8 @@ pub async fn finish(store: &Store, manifest: &Manifest) -> Result<()> {
     crate::live::remove(store, &manifest.session_id).await
 }
 
-/// What was sent: its size, SHA-256, and the SHA-256 of each [`PART`]-sized slice (to check
-/// the read-back slice by slice, in parallel).
-struct Sent {
-    size: u64,
-    sha256: String,
-    slices: Vec<[u8; 32]>,
-}
-
-async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<Sent> {
+/// Uploads `path` to `dest` in parts; returns what was sent and the ETag the store answered.
+async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<(Sent, Option<String>)> {
     let what = || format!("reading {}", path.display());
     let mut file = tokio::fs::File::open(path)
         .await
@@ -71,13 +109,10 @@ async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<Sent>
         .await
         .map_err(|e| StoreError::store(format!("starting the upload of {dest}"), e))?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
-    let mut buf = vec![0u8; 1024 * 1024];
-    let mut hash = Sha256::new();
-    let mut slice = Sha256::new();
-    let mut slices = Vec::new();
-    let mut size = 0u64;
+    let mut hashing = SentHasher::new(PART);
     loop {
-        let n = match file.read(&mut buf).await {
+        let mut buf = BytesMut::with_capacity(READ);
+        let n = match file.read_buf(&mut buf).await {
             Ok(n) => n,
             Err(e) => {
                 let _ = writer.abort().await;
@@ -91,38 +126,20 @@ async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<Sent>
             // The failed upload is abandoned; a retry starts a new one under the same key.
             return Err(StoreError::store(format!("uploading {dest}"), e));
         }
-        hash.update(&buf[..n]);
-        // Reads are 1 MiB or less and PART is a multiple of 1 MiB: slices end on read ends,
-        // except after a short read, handled by splitting.
-        let mut rest = &buf[..n];
-        while !rest.is_empty() {
-            let room = PART - (size as usize % PART);
-            let take = room.min(rest.len());
-            slice.update(&rest[..take]);
-            size += take as u64;
-            if size as usize % PART == 0 {
-                slices.push(std::mem::take(&mut slice).finalize().into());
-            }
-            rest = &rest[take..];
-        }
-        writer.write(&buf[..n]);
+        let chunk = buf.freeze();
+        hashing.update(&chunk);
+        // Handed over, not copied, into the part.
+        writer.put(chunk);
     }
-    writer
+    let done = writer
         .finish()
         .await
         .map_err(|e| StoreError::store(format!("completing the upload of {dest}"), e))?;
-    if size as usize % PART != 0 {
-        slices.push(slice.finalize().into());
-    }
-    Ok(Sent {
-        size,
-        sha256: hex(&hash.finalize()),
-        slices,
-    })
+    Ok((hashing.finish(), done.e_tag))
 }
 
 /// Reads the stored recording back and compares it with what was sent: its size, then each
-/// slice's SHA-256, several slices at a time.
+/// slice's MD5, several slices at a time.
 async fn check_stored(store: &Store, dest: &ObjectPath, sent: &Sent) -> Result<()> {
     let meta = store
         .inner()
@@ -136,9 +153,12 @@ async fn check_stored(store: &Store, dest: &ObjectPath, sent: &Sent) -> Result<(
         )));
     }
     let part = PART as u64;
-    let checks = sent.slices.iter().enumerate().map(|(i, want)| async move {
+    let checks = sent.parts.iter().enumerate().map(|(i, want)| async move {
         let start = i as u64 * part;
         let range = start..(start + part).min(sent.size);
+        if range.is_empty() {
+            return Ok(());
+        }
         // Streamed and hashed as it comes: memory does not grow with the slices in flight.
         let opts = GetOptions {
             range: Some(GetRange::Bounded(range.clone())),
@@ -150,14 +170,14 @@ async fn check_stored(store: &Store, dest: &ObjectPath, sent: &Sent) -> Result<(
             .await
             .map_err(|e| StoreError::store(format!("reading back {dest}"), e))?
             .into_stream();
-        let mut h = Sha256::new();
+        let mut h = Md5::new();
         let mut len = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| StoreError::store(format!("reading back {dest}"), e))?;
             len += chunk.len() as u64;
             h.update(&chunk);
         }
-        let got: [u8; 32] = h.finalize().into();
+        let got: [u8; 16] = h.finalize().into();
         if len != range.end - range.start || &got != want {
             return Err(StoreError::Mismatch(format!(
                 "the store's copy of {dest} differs from what was sent in bytes {}..{}",

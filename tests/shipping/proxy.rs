@@ -21,8 +21,9 @@ pub enum Fault {
     Unavailable = 2,
     /// Hold the first connection without answering (past the client's timeout), pass the rest.
     StallFirst = 3,
-    /// Flip a byte in every MiB of responses, from 64 KiB on (a store or network that damages
-    /// large reads).
+    /// Flip a byte in every MiB of responses, from 64 KiB on, and a digit of every ETag in a
+    /// response body (a store or network that damages large reads and reports an upload it
+    /// did not receive intact: the ETag no longer confirms it, and the read-back is damaged).
     CorruptLargeResponses = 4,
 }
 
@@ -132,6 +133,7 @@ fn relay(client: TcpStream, server: TcpStream, limit: Option<usize>, corrupt: bo
             Ok(n) => n,
         };
         if corrupt {
+            alter_etags(&mut buf[..n]);
             // One byte in every MiB of the stream, from 64 KiB on: any large body on any
             // (reused) connection is damaged.
             for (i, b) in buf[..n].iter_mut().enumerate() {
@@ -148,4 +150,23 @@ fn relay(client: TcpStream, server: TcpStream, limit: Option<usize>, corrupt: bo
     }
     let _ = c_out.shutdown(Shutdown::Both);
     let _ = up.join();
+}
+
+/// Changes the first hex digit of each `<ETag>` value in `body` (quoted or not), keeping its
+/// length.
+fn alter_etags(body: &mut [u8]) {
+    const TAG: &[u8] = b"<ETag>";
+    let mut i = 0;
+    while let Some(at) = body[i..].windows(TAG.len()).position(|w| w == TAG) {
+        let mut j = i + at + TAG.len();
+        for quote in [&b"&quot;"[..], b"&#34;", b"\""] {
+            if body[j..].starts_with(quote) {
+                j += quote.len();
+            }
+        }
+        if j < body.len() {
+            body[j] = if body[j] == b'0' { b'1' } else { b'0' };
+        }
+        i = j;
+    }
 }
