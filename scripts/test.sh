@@ -2,8 +2,9 @@
 # The whole test suite, on a fresh Debian machine with a Rust toolchain, as root.
 # Installs what the tests need, idempotently: the peer recorders from Debian (asciinema 2, ttyrec,
 # termrec, tlog, util-linux script), zstd/gzip, and OpenSSH for the end-to-end test; asciinema 3
-# and the S3 test servers s3s-fs and Garage from crates.io, built once and cached in
-# ~/.cache/sessrec-test. Then runs every test of the workspace with the peers required.
+# and the S3 test servers s3s-fs and Garage from crates.io, built once, and the Azure emulator
+# Azurite from the npm registry, all cached in ~/.cache/sessrec-test. Then runs every test of
+# the workspace with the peers required.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,7 @@ for pair in asciinema:/usr/bin/asciinema ttyrec:/usr/bin/ttyplay termrec:/usr/bi
             tlog:/usr/bin/tlog-rec zstd:/usr/bin/zstd gzip:/bin/gzip bsdutils:/usr/bin/script \
             bsdutils:/usr/bin/scriptreplay openssh-server:/usr/sbin/sshd openssh-client:/usr/bin/ssh \
             openssh-sftp-server:/usr/lib/openssh/sftp-server procps:/usr/bin/pgrep \
-            util-linux:/usr/bin/unshare passwd:/usr/sbin/useradd; do
+            util-linux:/usr/bin/unshare passwd:/usr/sbin/useradd nodejs:/usr/bin/node npm:/usr/bin/npm; do
     [ -e "${pair#*:}" ] || missing+=("${pair%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -54,7 +55,15 @@ if [ ! -x "$garage/bin/garage" ]; then
     echo "== building garage 2.5.0 into $garage (about 14 minutes, once)"
     cargo install garage --version 2.5.0 --locked --quiet --root "$garage"
 fi
+# Azurite, Microsoft's Azure Blob Storage emulator, from the npm registry; about a minute once.
+azurite=$tools/azurite-3.37.0
+if [ ! -x "$azurite/node_modules/.bin/azurite-blob" ]; then
+    echo "== installing azurite 3.37.0 into $azurite"
+    mkdir -p "$azurite"
+    npm install --prefix "$azurite" --no-audit --no-fund --loglevel=error azurite@3.37.0 >/dev/null
+fi
 mkdir -p "$tools/bin"
+ln -sf "$azurite/node_modules/.bin/azurite-blob" "$tools/bin/azurite-blob"
 ln -sf "$a3/bin/asciinema" "$tools/bin/asciinema3"
 ln -sf "$s3/bin/s3s-fs" "$tools/bin/s3s-fs"
 ln -sf "$garage/bin/garage" "$tools/bin/garage"

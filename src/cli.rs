@@ -97,7 +97,8 @@ pub enum Target {
 /// Show a recording's header, metadata, duration, event counts, sizes and integrity status.
 #[derive(Debug, clap::Args)]
 pub struct Info {
-    /// Recording file, - for standard input, s3://BUCKET/KEY, or a session id from the catalog.
+    /// Recording file, - for standard input, a store URL (s3://, az://, gs://BUCKET/KEY), or a
+    /// session id from the catalog.
     pub file: PathBuf,
     /// The store to look session ids up in (default: `storage` of /etc/sessrec/config.toml).
     #[arg(long, value_name = "URL")]
@@ -117,7 +118,8 @@ pub struct Info {
 /// given with --key; 1 error.
 #[derive(Debug, clap::Args)]
 pub struct Verify {
-    /// The .cast.zst file, s3://BUCKET/KEY, or a session id from the catalog.
+    /// The .cast.zst file, a store URL (s3://, az://, gs://BUCKET/KEY), or a session id from
+    /// the catalog.
     pub file: PathBuf,
     /// The store to look session ids up in (default: `storage` of /etc/sessrec/config.toml).
     #[arg(long, value_name = "URL")]
@@ -167,8 +169,9 @@ pub struct Upload {
 /// Where the store and catalog are, for `ls` and `index`.
 #[derive(Debug, clap::Args)]
 pub struct StoreArgs {
-    /// The store: file:///DIR or s3://BUCKET/PREFIX (default: `storage` of the policy file;
-    /// S3 endpoint and credentials from its [s3] table or the AWS_* variables).
+    /// The store: file:///DIR, s3://BUCKET/PREFIX, az://CONTAINER/PREFIX or gs://BUCKET/PREFIX
+    /// (default: `storage` of the policy file; credentials from its [s3], [azure] or [gcs]
+    /// table or the provider's usual variables).
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
     /// The catalog database (default: one per store in ~/.cache/sessrec).

@@ -90,10 +90,15 @@ pub struct Config {
     pub min_free_mb: u64,
     /// Once short, sessions are accepted again only above this much (MiB).
     pub resume_free_mb: u64,
-    /// Where `sessrec upload` ships recordings: `file:///DIR` or `s3://BUCKET/PREFIX`.
+    /// Where `sessrec upload` ships recordings: `file:///DIR`, `s3://BUCKET/PREFIX`,
+    /// `az://CONTAINER/PREFIX` or `gs://BUCKET/PREFIX`.
     pub storage: String,
     /// Endpoint, region and credentials for `s3://` storage (else the usual AWS variables).
     pub s3: sessrec_store::S3Settings,
+    /// Account and credentials for `az://` storage (else the usual Azure variables).
+    pub azure: sessrec_store::AzureSettings,
+    /// Credentials and endpoint for `gs://` storage (else the usual Google variables).
+    pub gcs: sessrec_store::GcsSettings,
 }
 
 impl Default for Config {
@@ -118,11 +123,22 @@ impl Default for Config {
             resume_free_mb: 512,
             storage: "file:///var/lib/sessrec/store".into(),
             s3: sessrec_store::S3Settings::default(),
+            azure: sessrec_store::AzureSettings::default(),
+            gcs: sessrec_store::GcsSettings::default(),
         }
     }
 }
 
 impl Config {
+    /// The settings `Store::open` needs for any kind of storage URL.
+    pub fn store_settings(&self) -> sessrec_store::StoreSettings {
+        sessrec_store::StoreSettings {
+            s3: self.s3.clone(),
+            azure: self.azure.clone(),
+            gcs: self.gcs.clone(),
+        }
+    }
+
     /// Reads the policy. A missing file means the defaults; an unreadable or invalid one is an
     /// error (the caller refuses the session: a broken policy must not open the door).
     pub fn load(path: &Path) -> Result<Config> {

@@ -1,4 +1,5 @@
-//! Recordings named on the command line: a path, an `s3://BUCKET/KEY` URL, or a session id
+//! Recordings named on the command line: a path, an `s3://`, `az://` or `gs://` URL
+//! (`SCHEME://BUCKET/KEY`), or a session id
 //! found in the catalog of the configured store. Remote recordings are streamed to a private
 //! temporary file (removed afterwards), so memory stays bounded whatever their size.
 
@@ -30,7 +31,8 @@ impl Drop for Fetched {
     }
 }
 
-/// Resolves `name`: an existing file (or `-`) as it is; `s3://BUCKET/KEY`; or a session id
+/// Resolves `name`: an existing file (or `-`) as it is; `s3://BUCKET/KEY` (or `az://`, `gs://`);
+/// or a session id
 /// looked up in the catalog of `store` (default: the policy's `storage`).
 pub fn resolve(name: &Path, store: Option<&str>) -> Result<Fetched> {
     let text = name.to_string_lossy();
@@ -41,18 +43,21 @@ pub fn resolve(name: &Path, store: Option<&str>) -> Result<Fetched> {
         });
     }
     let config = Config::load(Path::new(CONFIG_PATH))?;
-    if let Some(rest) = text.strip_prefix("s3://") {
+    for scheme in ["s3://", "az://", "gs://"] {
+        let Some(rest) = text.strip_prefix(scheme) else {
+            continue;
+        };
         let (bucket, key) = rest
             .split_once('/')
-            .with_context(|| format!("{text}: an s3:// URL needs a key (s3://BUCKET/KEY)"))?;
-        let store = Store::open(&format!("s3://{bucket}"), &config.s3)?;
+            .with_context(|| format!("{text}: the URL needs a key ({scheme}BUCKET/KEY)"))?;
+        let store = Store::open(&format!("{scheme}{bucket}"), &config.store_settings())?;
         return download(&store, key);
     }
     if !looks_like_session_id(&text) {
-        bail!("{text} is not a file, an s3:// URL or a session id");
+        bail!("{text} is not a file, a store URL (s3://, az://, gs://) or a session id");
     }
     let url = store.map(str::to_owned).unwrap_or(config.storage.clone());
-    let store = Store::open(&url, &config.s3)?;
+    let store = Store::open(&url, &config.store_settings())?;
     let catalog_path = crate::cmd::default_catalog(&url)?;
     let mut catalog = Catalog::open(&catalog_path)
         .with_context(|| format!("cannot open the catalog {}", catalog_path.display()))?;

@@ -55,12 +55,28 @@ impl Doctor {
                 return Ok(summary(&f));
             }
         };
-        if config.s3.secret_access_key.is_some()
-            && std::fs::metadata(&self.config).is_ok_and(|m| m.mode() & 0o004 != 0)
-        {
+        let world_readable = std::fs::metadata(&self.config).is_ok_and(|m| m.mode() & 0o004 != 0);
+        let secrets = [
+            (
+                config.s3.secret_access_key.is_some(),
+                "an S3 secret key",
+                "AWS_SECRET_ACCESS_KEY",
+            ),
+            (
+                config.azure.access_key.is_some(),
+                "an Azure access key",
+                "AZURE_STORAGE_ACCOUNT_KEY",
+            ),
+        ];
+        for (_, what, variable) in secrets.iter().filter(|s| s.0 && world_readable) {
             f.fail(
-                &format!("{} holds an S3 secret key and every user can read it", self.config.display()),
-                "move it to /etc/sessrec/uploader.env (mode 0600, AWS_SECRET_ACCESS_KEY=...) and rotate it",
+                &format!(
+                    "{} holds {what} and every user can read it",
+                    self.config.display()
+                ),
+                &format!(
+                    "move it to /etc/sessrec/uploader.env (mode 0600, {variable}=...) and rotate it"
+                ),
             );
         }
         let sessrec_gid = nix::unistd::Group::from_name("sessrec")
@@ -267,12 +283,12 @@ fn clock_synchronised() -> Option<bool> {
 
 /// Writes, reads back and removes a probe object: reachability, credentials and rights at once.
 fn check_store(f: &mut Findings, config: &Config) {
-    let store = match Store::open(&config.storage, &config.s3) {
+    let store = match Store::open(&config.storage, &config.store_settings()) {
         Ok(s) => s,
         Err(e) => {
             f.fail(
                 &format!("{e}"),
-                "set `storage` to file:///DIR or s3://BUCKET/PREFIX",
+                "set `storage` to file:///DIR, s3://, az:// or gs://BUCKET/PREFIX",
             );
             return;
         }

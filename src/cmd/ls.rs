@@ -54,7 +54,7 @@ impl StoreArgs {
     fn open(&self) -> Result<(Store, PathBuf)> {
         let config = Config::load(&self.config)?;
         let url = self.store.clone().unwrap_or(config.storage.clone());
-        let store = Store::open(&url, &config.s3)?;
+        let store = Store::open(&url, &config.store_settings())?;
         let catalog = match &self.catalog {
             Some(p) => p.clone(),
             None => default_catalog(&url)?,

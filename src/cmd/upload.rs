@@ -37,7 +37,7 @@ impl Upload {
             return Ok(Status::Ok);
         }
         let trusted = trusted_keys(&config)?;
-        let store = Store::open(&config.storage, &config.s3)?;
+        let store = Store::open(&config.storage, &config.store_settings())?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

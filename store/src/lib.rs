@@ -1,10 +1,11 @@
-//! Shipping recordings: the object store behind a URL (`file://` or `s3://`), the object keys
+//! Shipping recordings: the object store behind a URL (`file://`, `s3://`, `az://`, `gs://`), the object keys
 //! and manifests, the upload of sealed spool files, and the local catalog that `sessrec ls`
 //! queries.
 //!
 //! The store is the source of truth: everything in the catalog can be rebuilt from it.
 
 pub mod catalog;
+mod clouds;
 pub mod layout;
 pub mod live;
 pub mod location;
@@ -13,7 +14,8 @@ mod sent;
 pub mod upload;
 
 pub use catalog::{Catalog, Filter};
-pub use location::{S3Settings, Store};
+pub use clouds::{AzureSettings, GcsSettings, S3Settings, StoreSettings};
+pub use location::Store;
 pub use manifest::Manifest;
 pub use upload::probe;
 

@@ -1,38 +1,16 @@
 //! Where recordings go: a URL in the configuration, opened as an `object_store` store.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use object_store::ObjectStore;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ClientConfigKey, RetryConfig};
 
+use crate::clouds::{self, StoreSettings};
 use crate::{Result, StoreError};
 
-/// S3 settings that are not in the URL. Anything left `None` comes from the usual AWS variables
-/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Settings {
-    /// The endpoint of an S3-compatible server (MinIO, Garage, Ceph), e.g. `http://10.0.0.5:9000`.
-    pub endpoint: Option<String>,
-    /// The region (Garage: `garage`).
-    pub region: Option<String>,
-    /// The access key id.
-    pub access_key_id: Option<String>,
-    /// The secret access key.
-    pub secret_access_key: Option<String>,
-    /// Allow `http://` endpoints (test servers on loopback, private networks).
-    pub allow_http: Option<bool>,
-    /// Seconds a request may take before it is abandoned and retried (default 120; parts are
-    /// 8 MiB).
-    pub timeout_secs: Option<u64>,
-    /// Read every recording back after uploading it and compare, even when the store's ETag
-    /// (the MD5 of the parts it received) already matches (default false).
-    pub read_back: Option<bool>,
-}
+/// Opens a cloud store: (URL, bucket or container, settings).
+type Cloud = fn(&str, &str, &StoreSettings) -> Result<Arc<dyn ObjectStore>>;
 
 /// An opened store and the key prefix inside it.
 #[derive(Clone)]
@@ -44,8 +22,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens `url`: `file:///DIR` (created if missing) or `s3://BUCKET[/PREFIX]`.
-    pub fn open(url: &str, s3: &S3Settings) -> Result<Store> {
+    /// Opens `url`: `file:///DIR` (created if missing), `s3://BUCKET[/PREFIX]`,
+    /// `az://CONTAINER[/PREFIX]` or `gs://BUCKET[/PREFIX]`.
+    pub fn open(url: &str, settings: &StoreSettings) -> Result<Store> {
         let bad = |why: &str| StoreError::Config(format!("storage URL {url:?}: {why}"));
         if let Some(dir) = url.strip_prefix("file://") {
             if !dir.starts_with('/') {
@@ -64,58 +43,32 @@ impl Store {
                 read_back: true,
             });
         }
-        if let Some(rest) = url.strip_prefix("s3://") {
+        let clouds: [(&str, &str, Cloud); 3] = [
+            ("s3://", "BUCKET", |u, b, s| clouds::s3(u, b, &s.s3)),
+            ("az://", "CONTAINER", |u, c, s| {
+                clouds::azure(u, c, &s.azure)
+            }),
+            ("gs://", "BUCKET", |u, b, s| clouds::gcs(u, b, &s.gcs)),
+        ];
+        for (scheme, container, open) in clouds {
+            let Some(rest) = url.strip_prefix(scheme) else {
+                continue;
+            };
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(bad("no bucket name (s3://BUCKET/PREFIX)"));
+                return Err(bad(&format!(
+                    "no {container} name ({scheme}{container}/PREFIX)"
+                )));
             }
-            let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-            if let Some(e) = &s3.endpoint {
-                b = b.with_endpoint(e).with_virtual_hosted_style_request(false);
-            }
-            if let Some(r) = &s3.region {
-                b = b.with_region(r);
-            }
-            if let Some(k) = &s3.access_key_id {
-                b = b.with_access_key_id(k);
-            }
-            if let Some(k) = &s3.secret_access_key {
-                b = b.with_secret_access_key(k);
-            }
-            // Our own retry loop (with the spool as the buffer) handles long outages; the
-            // client's retries only smooth over a blip, so a dead server is reported in seconds.
-            b = b
-                .with_retry(RetryConfig {
-                    max_retries: 2,
-                    retry_timeout: Duration::from_secs(20),
-                    ..RetryConfig::default()
-                })
-                // Set key by key: replacing the client options would drop AWS_ALLOW_HTTP & co.
-                .with_config(
-                    AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
-                    "5 seconds",
-                )
-                .with_config(
-                    AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
-                    format!("{} seconds", s3.timeout_secs.unwrap_or(120)),
-                );
-            if let Some(allow) = s3.allow_http {
-                b = b.with_allow_http(allow);
-            }
-            let read_back = s3.read_back.unwrap_or(false);
-            let s3 = b
-                .with_unsigned_payload(true)
-                .build()
-                .map_err(|e| StoreError::Config(format!("storage URL {url:?}: {e}")))?;
             return Ok(Store {
-                inner: Arc::new(s3),
+                inner: open(url, bucket, settings)?,
                 prefix: Path::from(prefix.trim_matches('/')),
                 url: url.into(),
-                read_back,
+                read_back: scheme == "s3://" && settings.s3.read_back.unwrap_or(false),
             });
         }
         Err(bad(
-            "unsupported scheme; use file:///DIR or s3://BUCKET/PREFIX",
+            "unsupported scheme; use file:///DIR, s3://BUCKET/PREFIX, az://CONTAINER/PREFIX or gs://BUCKET/PREFIX",
         ))
     }
 
@@ -124,8 +77,8 @@ impl Store {
         &self.url
     }
 
-    /// Whether uploads are always read back: a local directory has no MD5 ETags, and S3
-    /// stores do when `read_back = true`.
+    /// Whether uploads are read back even when the store's ETag confirms them: a local
+    /// directory (whose ETags are not MD5s anyway), and S3 with `read_back = true`.
     pub fn read_back(&self) -> bool {
         self.read_back
     }
@@ -153,5 +106,42 @@ impl Store {
                 .join("/"),
             None => path.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(url: &str) -> String {
+        match Store::open(url, &StoreSettings::default()) {
+            Ok(_) => panic!("{url} opened"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_expected() {
+        assert!(
+            error("az:///x").contains("no CONTAINER name"),
+            "{}",
+            error("az:///x")
+        );
+        assert!(error("s3://").contains("no BUCKET name"));
+        assert!(error("ftp://host/x").contains("unsupported scheme"));
+        assert!(error("file://relative").contains("absolute path"));
+    }
+
+    #[test]
+    fn the_prefix_is_kept_apart_from_the_bucket() {
+        let mut settings = StoreSettings::default();
+        settings.s3.region = Some("us-east-1".into());
+        settings.s3.endpoint = Some("http://127.0.0.1:9".into());
+        let store = Store::open("s3://bucket/some/prefix/", &settings).unwrap();
+        assert_eq!(store.path("sessions/a").as_ref(), "some/prefix/sessions/a");
+        assert_eq!(store.key_of(&store.path("sessions/a")), "sessions/a");
+        assert!(!store.read_back());
+        settings.s3.read_back = Some(true);
+        assert!(Store::open("s3://bucket", &settings).unwrap().read_back());
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sessrec_formats::container::{Verdict, verify};
 use sessrec_formats::keys::PublicKey;
-use sessrec_formats::{OpenOptions, open_path};
+use sessrec_formats::{Header, OpenOptions, open_path, open_reader};
 
 use crate::layout::{SessionKeys, session_keys};
 use crate::{Result, StoreError};
@@ -64,11 +64,23 @@ impl Manifest {
 /// What the header of a local recording says: the manifest without its size, hash and
 /// verdict, which [`check`] and the upload fill in. Cheap: reads only the first frame.
 pub fn from_header(path: &Path) -> Result<Manifest> {
-    let shown = path.display();
+    let shown = path.display().to_string();
     let reader = open_path(path, &OpenOptions::default())
         .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
-    let header = reader.header().clone();
-    drop(reader);
+    from_header_of(reader.header().clone(), &shown)
+}
+
+/// The same from the first bytes of a recording (`shown` names it in errors).
+pub fn from_header_bytes(start: Vec<u8>, shown: &str) -> Result<Manifest> {
+    let reader = open_reader(
+        Box::new(std::io::Cursor::new(start)),
+        &OpenOptions::default(),
+    )
+    .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
+    from_header_of(reader.header().clone(), shown)
+}
+
+fn from_header_of(header: Header, shown: &str) -> Result<Manifest> {
     let meta = header
         .sessrec
         .ok_or_else(|| StoreError::Recording(format!("{shown}: not a sessrec recording")))?;

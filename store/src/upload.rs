@@ -3,6 +3,7 @@
 //! bytes, so a retry after any failure (or a crash) never duplicates or corrupts anything; the
 //! caller deletes the local copy only after both returned `Ok`.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use bytes::BytesMut;
@@ -13,7 +14,7 @@ use object_store::{GetOptions, GetRange, ObjectStoreExt, WriteMultipart};
 use tokio::io::AsyncReadExt;
 
 use crate::location::Store;
-use crate::manifest::{Manifest, hex};
+use crate::manifest::{Manifest, from_header_bytes, hex};
 use crate::sent::{Sent, SentHasher};
 use crate::{Result, StoreError};
 
@@ -193,35 +194,72 @@ async fn check_stored(store: &Store, dest: &ObjectPath, sent: &Sent) -> Result<(
     Ok(())
 }
 
-/// Every manifest in the store.
+/// Every manifest in the store; for a recording stored without one (a crash between the two
+/// puts, or a manifest deleted), what its header says, with the verdict `unverified`.
 pub async fn manifests(store: &Store) -> Result<Vec<Manifest>> {
     let prefix = store.path("sessions");
     let mut list = store.inner().list(Some(&prefix));
     let mut out = Vec::new();
+    let mut described = HashSet::new();
+    let mut recordings = Vec::new();
     while let Some(meta) = list.next().await {
         let meta = meta.map_err(|e| StoreError::store(format!("listing {prefix}"), e))?;
-        if !meta.location.as_ref().ends_with(".manifest.json") {
-            continue;
-        }
-        let bytes = store
-            .inner()
-            .get(&meta.location)
-            .await
-            .map_err(|e| StoreError::store(format!("reading {}", meta.location), e))?
-            .bytes()
-            .await
-            .map_err(|e| StoreError::store(format!("reading {}", meta.location), e))?;
-        match serde_json::from_slice::<Manifest>(&bytes) {
-            Ok(m) => out.push(m),
-            Err(e) => {
-                return Err(StoreError::Recording(format!(
-                    "the manifest {} is not valid: {e}",
-                    meta.location
-                )));
-            }
+        let name = meta.location.as_ref();
+        if let Some(stem) = name.strip_suffix(".manifest.json") {
+            described.insert(stem.to_string());
+            out.push(read_manifest(store, &meta.location).await?);
+        } else if name.ends_with(RECORDING) {
+            recordings.push(meta);
         }
     }
+    for meta in recordings {
+        let name = meta.location.as_ref();
+        if described.contains(&name[..name.len() - RECORDING.len()]) {
+            continue;
+        }
+        let mut m = manifest_from_recording(store, &meta.location).await?;
+        m.size = meta.size;
+        m.uploaded = meta.last_modified.to_rfc3339();
+        out.push(m);
+    }
     Ok(out)
+}
+
+/// The suffix of recordings in the store.
+const RECORDING: &str = ".cast.zst";
+/// How much of a recording is fetched to read its header (the header opens the first frame).
+const HEADER_BYTES: u64 = 256 * 1024;
+
+async fn read_manifest(store: &Store, at: &ObjectPath) -> Result<Manifest> {
+    let bytes = store
+        .inner()
+        .get(at)
+        .await
+        .map_err(|e| StoreError::store(format!("reading {at}"), e))?
+        .bytes()
+        .await
+        .map_err(|e| StoreError::store(format!("reading {at}"), e))?;
+    serde_json::from_slice::<Manifest>(&bytes)
+        .map_err(|e| StoreError::Recording(format!("the manifest {at} is not valid: {e}")))
+}
+
+async fn manifest_from_recording(store: &Store, at: &ObjectPath) -> Result<Manifest> {
+    let opts = GetOptions {
+        range: Some(GetRange::Bounded(0..HEADER_BYTES)),
+        ..GetOptions::default()
+    };
+    let start = store
+        .inner()
+        .get_opts(at, opts)
+        .await
+        .map_err(|e| StoreError::store(format!("reading {at}"), e))?
+        .bytes()
+        .await
+        .map_err(|e| StoreError::store(format!("reading {at}"), e))?;
+    let mut m = from_header_bytes(start.to_vec(), at.as_ref())?;
+    // The key it is stored under, even if the header would place it elsewhere.
+    m.key = store.key_of(at);
+    Ok(m)
 }
 
 /// Writes, reads back and removes a small object under `doctor/`: proves the store is reachable

@@ -2,6 +2,7 @@
 //! real S3-compatible server (s3s-fs) on loopback, and a fault-injecting proxy in front of it.
 #![allow(dead_code)]
 
+pub mod azurite;
 pub mod proxy;
 
 use std::net::{TcpListener, TcpStream};
