@@ -96,10 +96,24 @@ pub fn record_failure(spool: &Path, file: &Path, error: &str) -> Result<u32> {
     Ok(f.count)
 }
 
-/// Forgets the failures and the live checkpoint of a shipped file.
+/// Forgets the failures and the checkpoints of a shipped file.
 pub fn clear_failures(spool: &Path, file: &Path) {
     let _ = fs::remove_file(state_path(spool, file));
     let _ = fs::remove_file(checkpoint_path(spool, file));
+    let mut multipart = state_path(spool, file);
+    multipart.set_extension("multipart");
+    let _ = fs::remove_file(multipart);
+}
+
+/// Where the parts of a sealed recording the store confirmed are noted, so that an interrupted
+/// upload resumes (`SPOOL/.upload/NAME.multipart`; the directory is made if missing).
+pub fn multipart_checkpoint(spool: &Path, file: &Path) -> Result<PathBuf> {
+    let mut path = state_path(spool, file);
+    path.set_extension("multipart");
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(path)
 }
 
 fn checkpoint_path(spool: &Path, file: &Path) -> PathBuf {

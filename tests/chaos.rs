@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use shipping::proxy::{Fault, FaultProxy};
-use shipping::{BIN, Bastion, S3Server, settings_for, stderr};
+use shipping::{BIN, Bastion, S3Server, noise, settings_for, stderr};
 
 #[test]
 fn uploads_survive_cut_connections_errors_stalls_and_kills() {
@@ -25,17 +25,8 @@ fn uploads_survive_cut_connections_errors_stalls_and_kills() {
         &settings_for(proxy.port, "timeout_secs = 2\n"),
     );
     // Random bytes hardly compress: this recording takes two 8 MiB parts.
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let noise: Vec<u8> = (0..10_000_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
     b.record("a.cast.zst", b"first\n");
-    b.record("b.cast.zst", &noise);
+    b.record("b.cast.zst", &noise(10_000_000));
     b.record("c.cast.zst", b"third\n");
     // A recorder killed mid-session leaves a recording without its end.
     let killed = b.path("spool/d.cast.zst");
@@ -143,6 +134,89 @@ fn uploads_survive_cut_connections_errors_stalls_and_kills() {
     assert_eq!(verdicts, ["intact", "intact", "intact", "truncated"]);
     let live = s3.data.path().join("sessrec-test/chaos/live");
     assert_eq!(count_files(&live), 0, "no live parts left behind");
+}
+
+/// An uploader killed in the middle of a large recording: the next pass sends only the parts
+/// the store had not confirmed, and the stored recording is whole.
+#[test]
+fn an_interrupted_upload_resumes_where_it_stopped() {
+    const PART: usize = 8 * 1024 * 1024;
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    let proxy = FaultProxy::start(s3.port);
+    let b = Bastion::new("s3://sessrec-test/chaos", &settings_for(proxy.port, ""));
+    b.record("big.cast.zst", &noise(40_000_000));
+    let original = std::fs::read(b.path("spool/big.cast.zst")).unwrap();
+    let parts = original.len().div_ceil(PART);
+    assert!(parts >= 5, "{parts} parts");
+
+    // A slow link, and the uploader killed once the store confirmed a part.
+    proxy.set(Fault::Slow);
+    let config = b.path("config.toml");
+    let mut up = Command::new(BIN)
+        .args(["upload", "--once", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoint = b.path("spool/.upload/big.cast.zst.multipart");
+    let confirmed = || -> usize {
+        std::fs::read(&checkpoint)
+            .ok()
+            .and_then(|j| serde_json::from_slice::<serde_json::Value>(&j).ok())
+            .and_then(|v| v["parts"].as_object().map(|p| p.len()))
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while confirmed() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no part confirmed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    up.kill().unwrap();
+    up.wait().unwrap();
+    let kept = confirmed();
+    assert!(kept < parts, "killed before the end");
+    // What the killed uploader left in its sockets still drains through the proxy: wait for
+    // it, so that only the next pass is counted.
+    let passed = || {
+        proxy
+            .upstream_bytes
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    loop {
+        let before = passed();
+        std::thread::sleep(Duration::from_millis(500));
+        if passed() == before {
+            break;
+        }
+    }
+
+    proxy.set(Fault::None);
+    let out = b.upload();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!(
+            "resumed, {kept} of {parts} parts were already stored"
+        )),
+        "{said}"
+    );
+    let sent = passed();
+    let left = original.len() - kept * PART;
+    assert!(
+        sent >= left && sent < left + 1024 * 1024,
+        "sent {sent} bytes for the {left} not yet stored"
+    );
+    let stored = stored_recordings(&s3);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(std::fs::read(&stored[0]).unwrap(), original);
+    assert!(!checkpoint.exists(), "the checkpoint is gone once shipped");
+    let audit = std::fs::read_to_string(b.path("audit.log")).unwrap();
+    assert!(
+        audit.contains(&format!("\"resumed_parts\":{kept}")),
+        "{audit}"
+    );
 }
 
 /// After any pass: every recording is still in the spool unchanged, or in the store whole. (A

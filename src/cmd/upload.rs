@@ -135,7 +135,8 @@ async fn ship_file(
         tokio::task::spawn_blocking(move || check(&p, &t))
     };
     let key = manifest.key.clone();
-    let uploaded = retried(|| upload::put_and_confirm(store, path, &key)).await;
+    let checkpoint = spool::multipart_checkpoint(&config.spool, path)?;
+    let uploaded = retried(|| upload::put_and_confirm(store, path, &key, &checkpoint)).await;
     let checked = checking.await.context("the verification thread failed")?;
     let (verdict, duration_ms) = match checked {
         Ok(v) => v,
@@ -147,16 +148,18 @@ async fn ship_file(
     manifest.verdict = verdict;
     manifest.duration_ms = duration_ms;
     let mut confirmed = None;
+    let mut resumed = upload::Resumed::default();
     let outcome = match uploaded {
         Ok(shipped) => {
             manifest.size = shipped.size;
             manifest.sha256 = shipped.sha256;
             confirmed = Some(shipped.confirmed);
+            resumed = shipped.resumed;
             retried(|| upload::finish(store, &manifest)).await
         }
         Err(e) => Err(e),
     };
-    let fields = json!({
+    let mut fields = json!({
         "session": manifest.session_id, "user": manifest.user, "grant": manifest.grant,
         "host": manifest.host, "key": manifest.key, "size": manifest.size,
         "sha256": manifest.sha256, "verdict": manifest.verdict, "store": store.url(),
@@ -166,6 +169,10 @@ async fn ship_file(
             None => "no",
         },
     });
+    if resumed.parts_kept > 0 {
+        fields["resumed_parts"] = json!(resumed.parts_kept);
+        fields["parts"] = json!(resumed.parts);
+    }
     match outcome {
         Ok(()) => {
             std::fs::remove_file(path)
@@ -177,8 +184,15 @@ async fn ship_file(
                 Level::Info
             };
             audit.event(level, "upload.ok", fields);
+            let kept = match resumed.parts_kept {
+                0 => String::new(),
+                n => format!(
+                    "; resumed, {n} of {} parts were already stored",
+                    resumed.parts
+                ),
+            };
             eprintln!(
-                "sessrec: shipped {} ({} bytes, {}) to {}",
+                "sessrec: shipped {} ({} bytes, {}) to {}{kept}",
                 path.display(),
                 manifest.size,
                 manifest.verdict,
@@ -188,7 +202,6 @@ async fn ship_file(
         }
         Err(e) => {
             let message = format!("{e}");
-            let mut fields = fields;
             fields["error"] = json!(message);
             audit.event(Level::Warning, "upload.failed", fields);
             eprintln!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::multipart::MultipartStore;
 use object_store::{ClientConfigKey, ObjectStore, RetryConfig};
 
 use crate::{Result, StoreError};
@@ -89,18 +90,30 @@ fn timeout(secs: Option<u64>) -> String {
     format!("{} seconds", secs.unwrap_or(120))
 }
 
-fn built<T: ObjectStore>(
+/// A cloud store, as an object store and through its multipart API (for uploads that resume).
+pub(crate) struct Cloud {
+    pub objects: Arc<dyn ObjectStore>,
+    pub multipart: Arc<dyn MultipartStore>,
+}
+
+fn built<T: ObjectStore + MultipartStore>(
     url: &str,
     store: object_store::Result<T>,
-) -> Result<Arc<dyn ObjectStore>> {
+) -> Result<Cloud> {
     match store {
-        Ok(s) => Ok(Arc::new(s)),
+        Ok(s) => {
+            let s = Arc::new(s);
+            Ok(Cloud {
+                objects: s.clone(),
+                multipart: s,
+            })
+        }
         Err(e) => Err(StoreError::Config(format!("storage URL {url:?}: {e}"))),
     }
 }
 
 /// An S3 bucket.
-pub(crate) fn s3(url: &str, bucket: &str, s3: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
+pub(crate) fn s3(url: &str, bucket: &str, s3: &S3Settings) -> Result<Cloud> {
     let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
     if let Some(e) = &s3.endpoint {
         b = b.with_endpoint(e).with_virtual_hosted_style_request(false);
@@ -135,11 +148,7 @@ pub(crate) fn s3(url: &str, bucket: &str, s3: &S3Settings) -> Result<Arc<dyn Obj
 }
 
 /// An Azure Blob Storage container.
-pub(crate) fn azure(
-    url: &str,
-    container: &str,
-    az: &AzureSettings,
-) -> Result<Arc<dyn ObjectStore>> {
+pub(crate) fn azure(url: &str, container: &str, az: &AzureSettings) -> Result<Cloud> {
     let mut b = MicrosoftAzureBuilder::from_env().with_container_name(container);
     if let Some(a) = &az.account {
         b = b.with_account(a);
@@ -167,7 +176,7 @@ pub(crate) fn azure(
 }
 
 /// A Google Cloud Storage bucket.
-pub(crate) fn gcs(url: &str, bucket: &str, gs: &GcsSettings) -> Result<Arc<dyn ObjectStore>> {
+pub(crate) fn gcs(url: &str, bucket: &str, gs: &GcsSettings) -> Result<Cloud> {
     let mut b = GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
     if let Some(p) = &gs.service_account {
         b = b.with_service_account_path(p);

@@ -10,6 +10,7 @@ pub mod layout;
 pub mod live;
 pub mod location;
 pub mod manifest;
+mod resumable;
 mod sent;
 pub mod upload;
 

@@ -4,18 +4,23 @@ use std::sync::Arc;
 
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 
-use crate::clouds::{self, StoreSettings};
+use crate::clouds::{self, Cloud, StoreSettings};
 use crate::{Result, StoreError};
 
 /// Opens a cloud store: (URL, bucket or container, settings).
-type Cloud = fn(&str, &str, &StoreSettings) -> Result<Arc<dyn ObjectStore>>;
+type OpenCloud = fn(&str, &str, &StoreSettings) -> Result<Cloud>;
 
 /// An opened store and the key prefix inside it.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
+    /// The multipart API of cloud stores (not of a local directory).
+    multipart: Option<Arc<dyn MultipartStore>>,
+    /// Whether the store's ids of uploaded parts are their MD5s (S3's ETags).
+    part_ids_are_md5: bool,
     prefix: Path,
     url: String,
     read_back: bool,
@@ -38,12 +43,14 @@ impl Store {
                 .map_err(|e| StoreError::store(format!("opening {url}"), e))?;
             return Ok(Store {
                 inner: Arc::new(fs),
+                multipart: None,
+                part_ids_are_md5: false,
                 prefix: Path::default(),
                 url: url.into(),
                 read_back: true,
             });
         }
-        let clouds: [(&str, &str, Cloud); 3] = [
+        let clouds: [(&str, &str, OpenCloud); 3] = [
             ("s3://", "BUCKET", |u, b, s| clouds::s3(u, b, &s.s3)),
             ("az://", "CONTAINER", |u, c, s| {
                 clouds::azure(u, c, &s.azure)
@@ -60,8 +67,11 @@ impl Store {
                     "no {container} name ({scheme}{container}/PREFIX)"
                 )));
             }
+            let cloud = open(url, bucket, settings)?;
             return Ok(Store {
-                inner: open(url, bucket, settings)?,
+                inner: cloud.objects,
+                multipart: Some(cloud.multipart),
+                part_ids_are_md5: scheme == "s3://",
                 prefix: Path::from(prefix.trim_matches('/')),
                 url: url.into(),
                 read_back: scheme == "s3://" && settings.s3.read_back.unwrap_or(false),
@@ -81,6 +91,17 @@ impl Store {
     /// directory (whose ETags are not MD5s anyway), and S3 with `read_back = true`.
     pub fn read_back(&self) -> bool {
         self.read_back
+    }
+
+    /// The multipart API, for uploads that resume where they stopped (cloud stores only).
+    pub fn multipart(&self) -> Option<&Arc<dyn MultipartStore>> {
+        self.multipart.as_ref()
+    }
+
+    /// Whether the ids the store gives uploaded parts are their MD5s, as S3's ETags are (then
+    /// each part is checked as it is confirmed).
+    pub fn part_ids_are_md5(&self) -> bool {
+        self.part_ids_are_md5
     }
 
     /// The object store.

@@ -65,6 +65,15 @@ impl SentHasher {
         }
     }
 
+    /// The MD5 of the slice completed last (of the bytes so far, if the last one is short).
+    pub fn last_part(&self) -> [u8; 16] {
+        if self.size % self.part == 0 && !self.parts.is_empty() {
+            *self.parts.last().expect("not empty")
+        } else {
+            self.slice.clone().finalize().into()
+        }
+    }
+
     /// What was sent.
     pub fn finish(mut self) -> Sent {
         if self.size % self.part != 0 || self.parts.is_empty() {

@@ -15,6 +15,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::location::Store;
 use crate::manifest::{Manifest, from_header_bytes, hex};
+use crate::resumable;
+pub use crate::resumable::Resumed;
 use crate::sent::{Sent, SentHasher};
 use crate::{Result, StoreError};
 
@@ -44,17 +46,41 @@ pub struct Shipped {
     pub sha256: String,
     /// How the store's copy was confirmed.
     pub confirmed: Confirmed,
+    /// Parts an earlier, interrupted attempt had already sent (cloud stores).
+    pub resumed: Resumed,
 }
 
 /// Uploads the recording (hashing it on the way) and confirms that the store holds exactly
 /// these bytes. S3-compatible stores (AWS, MinIO, Garage, Ceph) answer a completed multipart
 /// upload with the MD5 of the MD5s of the parts they received: when that matches ours, the
 /// server has computed over the very bytes sent. Otherwise (another ETag scheme, such as
-/// SSE-KMS or a local directory, or `read_back = true`), the copy is read back and compared:
-/// an ETag is a shortcut, never a reason to reject.
-pub async fn put_and_confirm(store: &Store, path: &Path, key: &str) -> Result<Shipped> {
+/// SSE-KMS or Azure's, a local directory, or `read_back = true`), the copy is read back and
+/// compared: an ETag is a shortcut, never a reason to reject.
+///
+/// On cloud stores the upload resumes: `checkpoint` (a local file) records each part the
+/// store confirmed, and a later call sends only the others.
+pub async fn put_and_confirm(
+    store: &Store,
+    path: &Path,
+    key: &str,
+    checkpoint: &Path,
+) -> Result<Shipped> {
     let dest = store.path(key);
-    let (sent, etag) = put_file(store, path, &dest).await?;
+    let (sent, etag, resumed) = match store.multipart() {
+        Some(multipart) => {
+            let plan = resumable::Plan {
+                checkpoint,
+                part: PART,
+                in_flight: PARTS_IN_FLIGHT,
+                ids_are_md5: store.part_ids_are_md5(),
+            };
+            resumable::put(multipart.as_ref(), path, &dest, &plan).await?
+        }
+        None => {
+            let (sent, etag) = put_file(store, path, &dest).await?;
+            (sent, etag, Resumed::default())
+        }
+    };
     let etag_matches = etag.is_some_and(|e| same_etag(&e, &sent.multipart_etag()));
     let confirmed = if etag_matches && !store.read_back() {
         Confirmed::ETag
@@ -66,6 +92,7 @@ pub async fn put_and_confirm(store: &Store, path: &Path, key: &str) -> Result<Sh
         size: sent.size,
         sha256: sent.sha256,
         confirmed,
+        resumed,
     })
 }
 
@@ -98,7 +125,8 @@ pub async fn finish(store: &Store, manifest: &Manifest) -> Result<()> {
     crate::live::remove(store, &manifest.session_id).await
 }
 
-/// Uploads `path` to `dest` in parts; returns what was sent and the ETag the store answered.
+/// Uploads `path` to `dest` in parts (a local directory: no resuming); returns what was sent
+/// and the ETag the store answered.
 async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<(Sent, Option<String>)> {
     let what = || format!("reading {}", path.display());
     let mut file = tokio::fs::File::open(path)

@@ -25,6 +25,8 @@ pub enum Fault {
     /// response body (a store or network that damages large reads and reports an upload it
     /// did not receive intact: the ETag no longer confirms it, and the read-back is damaged).
     CorruptLargeResponses = 4,
+    /// Pass everything, at about 4 MB/s per connection upstream (a slow link).
+    Slow = 5,
 }
 
 /// A running proxy.
@@ -34,6 +36,8 @@ pub struct FaultProxy {
     fault: Arc<AtomicU8>,
     /// Connections accepted so far.
     pub connections: Arc<AtomicUsize>,
+    /// Request bytes passed upstream since the last [`FaultProxy::set`].
+    pub upstream_bytes: Arc<AtomicUsize>,
 }
 
 impl FaultProxy {
@@ -43,29 +47,33 @@ impl FaultProxy {
         let port = listener.local_addr().unwrap().port();
         let fault = Arc::new(AtomicU8::new(Fault::None as u8));
         let connections = Arc::new(AtomicUsize::new(0));
-        let (f, n) = (fault.clone(), connections.clone());
+        let upstream_bytes = Arc::new(AtomicUsize::new(0));
+        let (f, n, b) = (fault.clone(), connections.clone(), upstream_bytes.clone());
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let seq = n.fetch_add(1, Ordering::SeqCst);
                 let mode = f.load(Ordering::SeqCst);
-                thread::spawn(move || serve(client, upstream, mode, seq));
+                let bytes = b.clone();
+                thread::spawn(move || serve(client, upstream, mode, seq, bytes));
             }
         });
         FaultProxy {
             port,
             fault,
             connections,
+            upstream_bytes,
         }
     }
 
     /// Sets the fault for connections from now on.
     pub fn set(&self, fault: Fault) {
         self.connections.store(0, Ordering::SeqCst);
+        self.upstream_bytes.store(0, Ordering::SeqCst);
         self.fault.store(fault as u8, Ordering::SeqCst);
     }
 }
 
-fn serve(client: TcpStream, upstream: u16, mode: u8, seq: usize) {
+fn serve(client: TcpStream, upstream: u16, mode: u8, seq: usize, bytes: Arc<AtomicUsize>) {
     match mode {
         m if m == Fault::Unavailable as u8 => {
             let mut c = client;
@@ -89,19 +97,37 @@ fn serve(client: TcpStream, upstream: u16, mode: u8, seq: usize) {
                 return;
             };
             let limit = (m == Fault::CutLargeRequests as u8).then_some(256 * 1024);
-            relay(
-                client,
-                server,
+            let how = Relay {
                 limit,
-                m == Fault::CorruptLargeResponses as u8,
-            );
+                corrupt: m == Fault::CorruptLargeResponses as u8,
+                slow: m == Fault::Slow as u8,
+                bytes,
+            };
+            relay(client, server, how);
         }
     }
 }
 
-/// Copies both ways; with `limit`, the connection is cut once that much of the request passed;
-/// with `corrupt`, a byte in every MiB of the responses is flipped.
-fn relay(client: TcpStream, server: TcpStream, limit: Option<usize>, corrupt: bool) {
+/// How a connection is relayed.
+struct Relay {
+    /// Cut the connection once this much of the request passed.
+    limit: Option<usize>,
+    /// Flip a byte in every MiB of the responses, and a digit of their ETags.
+    corrupt: bool,
+    /// Pass requests at about 4 MB/s.
+    slow: bool,
+    /// Counts the request bytes passed.
+    bytes: Arc<AtomicUsize>,
+}
+
+/// Copies both ways, as `how` says.
+fn relay(client: TcpStream, server: TcpStream, how: Relay) {
+    let Relay {
+        limit,
+        corrupt,
+        slow,
+        bytes,
+    } = how;
     let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
     let up = thread::spawn(move || {
         let mut buf = [0u8; 16384];
@@ -116,10 +142,14 @@ fn relay(client: TcpStream, server: TcpStream, limit: Option<usize>, corrupt: bo
                 let _ = s_out.shutdown(Shutdown::Both);
                 return;
             }
+            if slow {
+                thread::sleep(Duration::from_millis(4));
+            }
             if s_out.write_all(&buf[..n]).is_err() {
                 break;
             }
             sent += n;
+            bytes.fetch_add(n, Ordering::SeqCst);
         }
         let _ = s_out.shutdown(Shutdown::Write);
     });
