@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with a Rust toolchain, as root.
 # Installs what the tests need, idempotently: the peer recorders from Debian (asciinema 2, ttyrec,
-# termrec, tlog, util-linux script), zstd/gzip, and OpenSSH for the end-to-end test; asciinema 3
-# and the S3 test servers s3s-fs and Garage from crates.io, built once, and the Azure emulator
-# Azurite from the npm registry, all cached in ~/.cache/sessrec-test. Then runs every test of
-# the workspace with the peers required.
+# termrec, tlog, util-linux script), zstd/gzip, OpenSSH for the end-to-end test and tmux for the
+# player; asciinema 3 and the S3 test servers s3s-fs and Garage from crates.io, built once, and
+# the Azure emulator Azurite from the npm registry, all cached in ~/.cache/sessrec-test. Then runs
+# every test of the workspace with the peers required.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +18,8 @@ for pair in asciinema:/usr/bin/asciinema ttyrec:/usr/bin/ttyplay termrec:/usr/bi
             tlog:/usr/bin/tlog-rec zstd:/usr/bin/zstd gzip:/bin/gzip bsdutils:/usr/bin/script \
             bsdutils:/usr/bin/scriptreplay openssh-server:/usr/sbin/sshd openssh-client:/usr/bin/ssh \
             openssh-sftp-server:/usr/lib/openssh/sftp-server procps:/usr/bin/pgrep \
-            util-linux:/usr/bin/unshare passwd:/usr/sbin/useradd nodejs:/usr/bin/node npm:/usr/bin/npm; do
+            util-linux:/usr/bin/unshare passwd:/usr/sbin/useradd nodejs:/usr/bin/node npm:/usr/bin/npm \
+            tmux:/usr/bin/tmux; do
     [ -e "${pair#*:}" ] || missing+=("${pair%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -24,6 +24,40 @@ pub enum Command {
     Ls(Ls),
     Index(Index),
     Doctor(Doctor),
+    Play(Play),
+}
+
+/// Review a recording: a player with seek, speed, search and markers, or the screen at a
+/// moment as text.
+///
+/// Keys: space pause; ←/→ ±5 s; Shift+←/→ ±10 %; 0-9 jump to 0-90 %; , . one frame back or
+/// forward; [ ] markers; < > speed; i idle limit; / n N search; g go to; k keystrokes;
+/// Alt+arrows pan; ? help; q quit. Plays sessrec .cast.zst, asciicast v1/v2/v3 and their gzip.
+/// Recorded escape sequences never reach this terminal: they drive a virtual terminal.
+#[derive(Debug, clap::Args)]
+pub struct Play {
+    /// Recording file, - for standard input, a store URL (s3://, az://, gs://BUCKET/KEY), or a
+    /// session id from the catalog.
+    pub file: PathBuf,
+    /// The store to look session ids up in (default: `storage` of /etc/sessrec/config.toml).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// A trusted public key, for the verdict in the status bar; repeatable.
+    #[arg(long = "key", value_name = "PUBKEY")]
+    pub keys: Vec<PathBuf>,
+    /// Start at (or with --dump: show) this moment: an offset (90s, 5m, 1:23:45), a UTC time
+    /// of day (@10:15) or a date and time (2026-11-26T10:15:00Z). --dump defaults to the end.
+    #[arg(long, value_name = "T")]
+    pub at: Option<String>,
+    /// Print the screen at --at as text and exit (no terminal needed).
+    #[arg(long)]
+    pub dump: bool,
+    /// With --dump: keep colours and attributes (SGR sequences only).
+    #[arg(long)]
+    pub ansi: bool,
+    /// Start paused.
+    #[arg(long)]
+    pub paused: bool,
 }
 
 /// Record a terminal session into a signed .cast.zst.

@@ -22,7 +22,7 @@ pub mod time;
 mod utf8;
 
 pub use error::{FormatError, Result};
-pub use model::{Event, EventData, Header, SessrecMeta};
+pub use model::{Event, EventData, Header, Micros, SessrecMeta};
 pub use open::{EventReader, EventSource, Format, OpenOptions, open_path, open_reader};
 
 /// The longest line (or record) any reader accepts, in bytes. Longer input is refused with

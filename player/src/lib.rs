@@ -1,9 +1,26 @@
 //! sessrec's player: everything that renders a recording through a virtual terminal.
 //!
-//! For now: [`transcript`], the plain-text transcript of what the user saw. The review TUI
-//! (`sessrec play`) builds on the same virtual terminal.
+//! - [`transcript`]: the plain-text transcript of what the user saw.
+//! - [`Timeline`]: a recording cut into segments with keyframes, built in one pass, and
+//!   [`Player`] seeking in it; [`search`] finds text shown or typed.
+//! - [`app`]: the review TUI behind `sessrec play`, drawn with ratatui.
 
+pub mod app;
+mod load;
+mod render;
+pub mod screen;
+pub mod search;
+mod seek;
+pub mod time;
+pub mod timeline;
 pub mod transcript;
+mod tui;
 mod utf8;
+mod view;
 
+pub use load::{Loading, load};
+pub use screen::VirtualTerminal;
+pub use seek::Player;
+pub use timeline::{Marker, MarkerKind, Timeline, TimelineBuilder};
 pub use transcript::{TranscriptError, write_transcript};
+pub use tui::run;

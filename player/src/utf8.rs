@@ -8,6 +8,16 @@ pub(crate) struct Utf8Decoder {
 }
 
 impl Utf8Decoder {
+    /// A decoder that continues after `carry`, the start of an unfinished character.
+    pub(crate) fn with_carry(carry: Vec<u8>) -> Self {
+        Utf8Decoder { carry }
+    }
+
+    /// The start of an unfinished character, kept for the next call.
+    pub(crate) fn carry(&self) -> &[u8] {
+        &self.carry
+    }
+
     /// Decodes `bytes` after any incomplete sequence left from the previous call.
     pub(crate) fn decode(&mut self, bytes: &[u8]) -> String {
         let mut buf = std::mem::take(&mut self.carry);

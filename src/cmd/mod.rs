@@ -5,6 +5,7 @@ mod doctor;
 mod info;
 mod keygen;
 mod ls;
+mod play;
 mod rec;
 mod upload;
 
@@ -30,6 +31,7 @@ impl Command {
             Command::Ls(c) => c.run(),
             Command::Index(c) => c.run(),
             Command::Doctor(c) => c.run(),
+            Command::Play(c) => c.run(),
         }
     }
 }

@@ -58,7 +58,7 @@ impl Verify {
 }
 
 /// Whether the file starts like a zstd stream.
-fn is_container(file: &mut File) -> Result<bool> {
+pub(super) fn is_container(file: &mut File) -> Result<bool> {
     let mut magic = [0u8; 4];
     let n = file.read(&mut magic).context("reading the file")?;
     file.seek(SeekFrom::Start(0)).context("reading the file")?;

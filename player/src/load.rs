@@ -1,0 +1,114 @@
+//! Loading a recording in the background: the timeline grows segment by segment while the
+//! player already shows and plays what is there.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
+
+use sessrec_formats::{EventReader, Header};
+
+use crate::timeline::{Timeline, TimelineBuilder};
+
+/// How often the loader hands what it has over to the player.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+/// A recording being loaded.
+#[derive(Clone)]
+pub struct Loading {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    header: Header,
+    timeline: RwLock<Timeline>,
+    done: AtomicBool,
+    error: Mutex<Option<String>>,
+}
+
+/// Starts loading `reader` on a thread of its own.
+pub fn load(reader: EventReader) -> Loading {
+    let header = reader.header().clone();
+    let mut builder = TimelineBuilder::new(header.cols, header.rows);
+    let shared = Arc::new(Shared {
+        header,
+        timeline: RwLock::new(builder.empty()),
+        done: AtomicBool::new(false),
+        error: Mutex::new(None),
+    });
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("load".into())
+        .spawn(move || {
+            let mut published = Instant::now();
+            for event in reader {
+                match event {
+                    Ok(e) => builder.push(&e),
+                    Err(e) => {
+                        // What was read before the damage stays playable.
+                        *s.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                        break;
+                    }
+                }
+                if published.elapsed() >= PUBLISH_EVERY {
+                    builder.publish(&mut s.timeline.write().unwrap_or_else(|p| p.into_inner()));
+                    published = Instant::now();
+                }
+            }
+            builder.close_last();
+            let mut t = s.timeline.write().unwrap_or_else(|p| p.into_inner());
+            builder.publish(&mut t);
+            t.duration = builder.position();
+            drop(t);
+            s.done.store(true, Ordering::SeqCst);
+        })
+        .expect("starting the loading thread");
+    Loading { shared }
+}
+
+impl Loading {
+    /// A recording already loaded (tests, benchmarks, and callers that built the timeline).
+    pub fn loaded(header: Header, timeline: Timeline) -> Loading {
+        Loading {
+            shared: Arc::new(Shared {
+                header,
+                timeline: RwLock::new(timeline),
+                done: AtomicBool::new(true),
+                error: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The recording's header.
+    pub fn header(&self) -> &Header {
+        &self.shared.header
+    }
+
+    /// The timeline as far as it is built.
+    pub fn timeline(&self) -> RwLockReadGuard<'_, Timeline> {
+        self.shared
+            .timeline
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the whole recording is loaded.
+    pub fn is_done(&self) -> bool {
+        self.shared.done.load(Ordering::SeqCst)
+    }
+
+    /// Why loading stopped early, if it did (a damaged or truncated recording).
+    pub fn error(&self) -> Option<String> {
+        self.shared
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Waits until the whole recording is loaded.
+    pub fn wait(&self) {
+        while !self.is_done() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}

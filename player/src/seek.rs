@@ -1,0 +1,140 @@
+//! Seeking: the terminal at any moment, from the nearest keyframe plus at most one segment of
+//! events.
+
+use sessrec_formats::{EventData, Micros};
+
+use crate::screen::VirtualTerminal;
+use crate::timeline::{Timeline, events_of};
+
+/// The screen at a position of a [`Timeline`].
+pub struct Player {
+    term: VirtualTerminal,
+    /// The segment whose events are decoded in `events`, and how many of them are applied.
+    segment: Option<usize>,
+    events: Vec<(Micros, EventData)>,
+    applied: usize,
+    /// The position: every event at or before it is on the screen.
+    time: Micros,
+}
+
+impl Player {
+    /// At the start of `timeline`, before its first event.
+    pub fn new(timeline: &Timeline) -> Player {
+        let (cols, rows) = timeline.initial_size;
+        Player {
+            term: VirtualTerminal::new(cols as u16, rows as u16),
+            segment: None,
+            events: Vec::new(),
+            applied: 0,
+            time: 0,
+        }
+    }
+
+    /// The screen.
+    pub fn terminal(&self) -> &VirtualTerminal {
+        &self.term
+    }
+
+    /// The position.
+    pub fn time(&self) -> Micros {
+        self.time
+    }
+
+    /// Moves to `time`: forward from here when it is ahead in the same segment, else from the
+    /// keyframe of the segment that holds it.
+    pub fn seek(&mut self, timeline: &Timeline, time: Micros) {
+        if timeline.segments.is_empty() {
+            self.time = time;
+            return;
+        }
+        let index = timeline.segment_at(time);
+        let ahead = self.segment == Some(index) && time >= self.time;
+        if !ahead {
+            let segment = &timeline.segments[index];
+            self.term = VirtualTerminal::restore(&segment.keyframe);
+            self.events = events_of(segment);
+            self.segment = Some(index);
+            self.applied = 0;
+        }
+        while let Some((t, data)) = self.events.get(self.applied) {
+            if *t > time {
+                break;
+            }
+            self.term.apply(data);
+            self.applied += 1;
+        }
+        self.time = time;
+    }
+
+    /// The time of the next event after the position that changes the screen (output or a
+    /// resize), if any.
+    pub fn next_frame(&self, timeline: &Timeline) -> Option<Micros> {
+        let first = timeline.segment_at(self.time);
+        for (i, segment) in timeline.segments.iter().enumerate().skip(first) {
+            let decoded;
+            let events = if Some(i) == self.segment {
+                &self.events
+            } else {
+                decoded = events_of(segment);
+                &decoded
+            };
+            if let Some((t, _)) = events
+                .iter()
+                .find(|(t, d)| *t > self.time && changes_screen(d))
+            {
+                return Some(*t);
+            }
+        }
+        None
+    }
+
+    /// The time of the last screen-changing event before the one shown last, if any: one
+    /// frame back.
+    pub fn previous_frame(&self, timeline: &Timeline) -> Option<Micros> {
+        let shown = self.last_shown(timeline)?;
+        let last = timeline.segment_at(shown);
+        for i in (0..=last).rev() {
+            let decoded;
+            let events = if Some(i) == self.segment {
+                &self.events
+            } else {
+                decoded = events_of(&timeline.segments[i]);
+                &decoded
+            };
+            if let Some((t, _)) = events
+                .iter()
+                .rev()
+                .find(|(t, d)| *t < shown && changes_screen(d))
+            {
+                return Some(*t);
+            }
+        }
+        None
+    }
+
+    /// The time of the last screen-changing event at or before the position.
+    fn last_shown(&self, timeline: &Timeline) -> Option<Micros> {
+        let first = timeline.segment_at(self.time);
+        for i in (0..=first).rev() {
+            let decoded;
+            let events = if Some(i) == self.segment {
+                &self.events
+            } else {
+                decoded = events_of(timeline.segments.get(i)?);
+                &decoded
+            };
+            if let Some((t, _)) = events
+                .iter()
+                .rev()
+                .find(|(t, d)| *t <= self.time && changes_screen(d))
+            {
+                return Some(*t);
+            }
+        }
+        None
+    }
+}
+
+fn changes_screen(d: &EventData) -> bool {
+    matches!(d, EventData::Output(_) | EventData::Resize { .. })
+}

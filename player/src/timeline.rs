@@ -1,0 +1,324 @@
+//! The timeline of a recording, built in one pass: its events cut into segments, each with a
+//! keyframe (the virtual terminal's state where it starts) and its events compressed. A seek
+//! restores the nearest keyframe and replays at most one segment, so it costs the same at
+//! minute one and at hour ten, and memory stays a fraction of the output's size.
+
+use std::io::{Read, Write};
+
+use sessrec_formats::{Event, EventData, Micros};
+
+use crate::screen::{Keyframe, VirtualTerminal};
+
+/// A segment ends after this much recorded time...
+pub const SEGMENT_TIME: Micros = 5_000_000;
+/// ...or this much output, whichever comes first.
+pub const SEGMENT_BYTES: usize = 2 * 1024 * 1024;
+
+/// What a marker stands for, for the timeline's ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerKind {
+    /// A marker set by the user or a tool.
+    Note,
+    /// Input withheld from the recording (a password, echo off).
+    Redaction,
+    /// A grant warning or expiry.
+    Grant,
+}
+
+/// A marker on the timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    /// When.
+    pub time: Micros,
+    /// Its label.
+    pub label: String,
+    /// What it stands for.
+    pub kind: MarkerKind,
+}
+
+impl Marker {
+    fn new(time: Micros, label: String) -> Marker {
+        let lower = label.to_lowercase();
+        let kind = if lower.starts_with("input withheld") {
+            MarkerKind::Redaction
+        } else if lower.contains("grant") {
+            MarkerKind::Grant
+        } else {
+            MarkerKind::Note
+        };
+        Marker { time, label, kind }
+    }
+}
+
+/// Keystrokes, for the keystroke pane and search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keystrokes {
+    /// When.
+    pub time: Micros,
+    /// What was typed.
+    pub bytes: Vec<u8>,
+}
+
+/// One stretch of the recording.
+pub(crate) struct Segment {
+    /// When it starts (the time of its first event, or of the keyframe).
+    pub start: Micros,
+    /// The terminal's state at `start`.
+    pub keyframe: Keyframe,
+    /// Its events, encoded and compressed.
+    pub events: Vec<u8>,
+}
+
+/// The whole recording, ready to seek in.
+pub struct Timeline {
+    pub(crate) segments: Vec<Segment>,
+    /// Markers, in time order.
+    pub markers: Vec<Marker>,
+    /// Keystrokes, in time order.
+    pub keystrokes: Vec<Keystrokes>,
+    /// The time of the last event.
+    pub duration: Micros,
+    /// The exit status, if the recording has one.
+    pub exit: Option<i32>,
+    /// Output bytes in all.
+    pub output_bytes: u64,
+    /// The terminal size at the start.
+    pub initial_size: (usize, usize),
+}
+
+/// Builds a [`Timeline`] from events in time order.
+pub struct TimelineBuilder {
+    term: VirtualTerminal,
+    done: Vec<Segment>,
+    open: Option<Open>,
+    markers: Vec<Marker>,
+    keystrokes: Vec<Keystrokes>,
+    last: Micros,
+    exit: Option<i32>,
+    output_bytes: u64,
+    initial_size: (usize, usize),
+    /// Markers and keystrokes handed over by [`TimelineBuilder::publish`] so far.
+    published: (usize, usize),
+}
+
+struct Open {
+    start: Micros,
+    keyframe: Keyframe,
+    raw: Vec<u8>,
+    output: usize,
+}
+
+impl TimelineBuilder {
+    /// Starts with a `cols`×`rows` terminal.
+    pub fn new(cols: u16, rows: u16) -> TimelineBuilder {
+        let term = VirtualTerminal::new(cols, rows);
+        let initial_size = term.size();
+        TimelineBuilder {
+            term,
+            done: Vec::new(),
+            open: None,
+            markers: Vec::new(),
+            keystrokes: Vec::new(),
+            last: 0,
+            exit: None,
+            output_bytes: 0,
+            initial_size,
+            published: (0, 0),
+        }
+    }
+
+    /// Adds the next event. Times that go backwards are taken as the previous time.
+    pub fn push(&mut self, event: &Event) {
+        let time = event.time.max(self.last);
+        self.last = time;
+        match &event.data {
+            EventData::Marker(label) => self.markers.push(Marker::new(time, label.clone())),
+            EventData::Input(bytes) => self.keystrokes.push(Keystrokes {
+                time,
+                bytes: bytes.clone(),
+            }),
+            EventData::Exit(code) => self.exit = Some(*code),
+            EventData::Output(_) | EventData::Resize { .. } => {}
+            EventData::Other { .. } => return,
+        }
+        let cut = self.open.as_ref().is_some_and(|o| {
+            o.output >= SEGMENT_BYTES || time.saturating_sub(o.start) >= SEGMENT_TIME
+        });
+        if cut {
+            self.close();
+        }
+        let open = self.open.get_or_insert_with(|| Open {
+            start: time,
+            keyframe: self.term.keyframe(),
+            raw: Vec::new(),
+            output: 0,
+        });
+        if let EventData::Output(bytes) = &event.data {
+            open.output += bytes.len();
+            self.output_bytes += bytes.len() as u64;
+        }
+        encode(&mut open.raw, time, &event.data);
+        self.term.apply(&event.data);
+    }
+
+    fn close(&mut self) {
+        if let Some(o) = self.open.take() {
+            self.done.push(Segment {
+                start: o.start,
+                keyframe: o.keyframe,
+                events: compress(&o.raw),
+            });
+        }
+    }
+
+    /// Hands what is finished so far over to `timeline` (a background build does so as it
+    /// goes, so that playback can start at once).
+    pub fn publish(&mut self, timeline: &mut Timeline) {
+        timeline.segments.append(&mut self.done);
+        let (m, k) = self.published;
+        timeline.markers.extend_from_slice(&self.markers[m..]);
+        timeline.keystrokes.extend_from_slice(&self.keystrokes[k..]);
+        self.published = (self.markers.len(), self.keystrokes.len());
+        // Only closed segments are handed over: the timeline reaches where the open one starts.
+        timeline.duration = match &self.open {
+            Some(o) => o.start,
+            None => self.last,
+        };
+        timeline.exit = self.exit;
+        timeline.output_bytes = self.output_bytes;
+        timeline.initial_size = self.initial_size;
+    }
+
+    /// An empty timeline to publish into.
+    pub fn empty(&self) -> Timeline {
+        Timeline {
+            segments: Vec::new(),
+            markers: Vec::new(),
+            keystrokes: Vec::new(),
+            duration: 0,
+            exit: None,
+            output_bytes: 0,
+            initial_size: self.initial_size,
+        }
+    }
+
+    /// The time of the last event so far.
+    pub fn position(&self) -> Micros {
+        self.last
+    }
+
+    /// Closes the last segment; then [`TimelineBuilder::publish`] hands over the rest.
+    pub fn close_last(&mut self) {
+        self.close();
+    }
+
+    /// The finished timeline.
+    pub fn finish(mut self) -> Timeline {
+        self.close();
+        let mut t = self.empty();
+        self.publish(&mut t);
+        t.duration = self.last;
+        t
+    }
+}
+
+impl Timeline {
+    /// Builds the timeline of `events` on a `cols`×`rows` terminal.
+    pub fn build<E>(
+        cols: u16,
+        rows: u16,
+        events: impl IntoIterator<Item = Result<Event, E>>,
+    ) -> Result<Timeline, E> {
+        let mut b = TimelineBuilder::new(cols, rows);
+        for e in events {
+            b.push(&e?);
+        }
+        Ok(b.finish())
+    }
+
+    /// The index of the segment that holds `time`.
+    pub(crate) fn segment_at(&self, time: Micros) -> usize {
+        self.segments
+            .partition_point(|s| s.start <= time)
+            .saturating_sub(1)
+    }
+
+    /// Memory held by the compressed segments and keyframes, in bytes.
+    pub fn memory(&self) -> usize {
+        self.segments
+            .iter()
+            .map(|s| s.events.len() + s.keyframe.len())
+            .sum()
+    }
+}
+
+/// Events of a segment, decoded.
+pub(crate) fn events_of(segment: &Segment) -> Vec<(Micros, EventData)> {
+    let raw = decompress(&segment.events);
+    let mut out = Vec::new();
+    let mut at = &raw[..];
+    while let Some((event, rest)) = decode(at) {
+        out.push(event);
+        at = rest;
+    }
+    out
+}
+
+// A compact encoding: kind byte, time (8 bytes LE), payload length (4 bytes LE), payload.
+const OUTPUT: u8 = 0;
+const INPUT: u8 = 1;
+const RESIZE: u8 = 2;
+const MARKER: u8 = 3;
+const EXIT: u8 = 4;
+
+fn encode(out: &mut Vec<u8>, time: Micros, data: &EventData) {
+    let (kind, payload): (u8, std::borrow::Cow<[u8]>) = match data {
+        EventData::Output(b) => (OUTPUT, b.as_slice().into()),
+        EventData::Input(b) => (INPUT, b.as_slice().into()),
+        EventData::Resize { cols, rows } => {
+            let mut p = cols.to_le_bytes().to_vec();
+            p.extend_from_slice(&rows.to_le_bytes());
+            (RESIZE, p.into())
+        }
+        EventData::Marker(s) => (MARKER, s.as_bytes().into()),
+        EventData::Exit(code) => (EXIT, code.to_le_bytes().to_vec().into()),
+        EventData::Other { .. } => return,
+    };
+    out.push(kind);
+    out.extend_from_slice(&time.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&payload);
+}
+
+fn decode(at: &[u8]) -> Option<((Micros, EventData), &[u8])> {
+    let (&kind, rest) = at.split_first()?;
+    let time = Micros::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+    let len = u32::from_le_bytes(rest.get(8..12)?.try_into().ok()?) as usize;
+    let payload = rest.get(12..12 + len)?;
+    let data = match kind {
+        OUTPUT => EventData::Output(payload.to_vec()),
+        INPUT => EventData::Input(payload.to_vec()),
+        RESIZE if len == 4 => EventData::Resize {
+            cols: u16::from_le_bytes([payload[0], payload[1]]),
+            rows: u16::from_le_bytes([payload[2], payload[3]]),
+        },
+        MARKER => EventData::Marker(String::from_utf8_lossy(payload).into_owned()),
+        EXIT if len == 4 => EventData::Exit(i32::from_le_bytes(payload.try_into().ok()?)),
+        _ => return None,
+    };
+    Some(((time, data), &rest[12 + len..]))
+}
+
+fn compress(raw: &[u8]) -> Vec<u8> {
+    // Level 1: fast to build; these bytes never leave memory.
+    let mut enc = zstd::Encoder::new(Vec::new(), 1).expect("zstd level 1");
+    enc.write_all(raw).expect("writing to memory");
+    enc.finish().expect("writing to memory")
+}
+
+fn decompress(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Our own bytes, compressed above: they decode.
+    let _ = zstd::Decoder::new(data).and_then(|mut d| d.read_to_end(&mut out));
+    out
+}

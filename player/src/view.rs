@@ -1,0 +1,249 @@
+//! Drawing the app: the recorded screen, the keystroke pane, the timeline, the status bar, the
+//! prompt line and the help.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::app::{App, Prompt, SPEEDS};
+use crate::render::ScreenView;
+use crate::time::{keys, offset, safe};
+use crate::timeline::MarkerKind;
+
+const HELP: &[(&str, &str)] = &[
+    ("space", "play / pause"),
+    ("← →", "back / forward 5 s"),
+    ("Shift+← →", "back / forward 10 %"),
+    ("0 … 9", "jump to 0 % … 90 %"),
+    (", .", "one frame back / forward (pauses)"),
+    ("[ ]", "previous / next marker"),
+    ("< >", "slower / faster (0.25x … 16x)"),
+    ("i", "idle-time limit (2 s) on / off"),
+    (
+        "/  n N",
+        "search screen and keystrokes; next / previous match",
+    ),
+    (
+        "g",
+        "go to 90s, 1:23:45, @10:15 (UTC) or 2026-11-26T10:15:00Z",
+    ),
+    ("k", "keystroke pane"),
+    ("Alt+arrows", "pan a recording larger than this terminal"),
+    ("click", "on the timeline: go there"),
+    ("q", "quit"),
+];
+
+/// Draws the whole app into `frame`.
+pub(crate) fn draw(app: &mut App, frame: &mut Frame) {
+    let [body, timeline, status, bottom] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let screen_area = if app.keys_pane {
+        let [screen, pane] =
+            Layout::horizontal([Constraint::Min(1), Constraint::Length(28)]).areas(body);
+        draw_keys(app, frame, pane);
+        screen
+    } else {
+        body
+    };
+    frame.render_widget(
+        ScreenView {
+            term: app.player.terminal(),
+            pan: app.pan,
+        },
+        screen_area,
+    );
+    app.timeline_area = timeline;
+    draw_timeline(app, frame, timeline);
+    frame.render_widget(Paragraph::new(status_line(app)), status);
+    frame.render_widget(Paragraph::new(bottom_line(app, screen_area)), bottom);
+    if app.help {
+        draw_help(frame, body);
+    }
+}
+
+fn status_line(app: &App) -> Line<'static> {
+    let t = app.loading.timeline();
+    let mut parts: Vec<Span> = Vec::new();
+    let state = if app.playing { "▶" } else { "⏸" };
+    parts.push(Span::styled(
+        format!(" {state} {}x ", SPEEDS[app.speed]),
+        Style::default().add_modifier(Modifier::REVERSED),
+    ));
+    parts.push(Span::raw(format!(
+        " {} / {} ",
+        offset(app.position),
+        offset(t.duration)
+    )));
+    if let Some(start) = app.meta.start {
+        let at = jiff::Timestamp::from_microsecond(start.as_microsecond() + app.position as i64)
+            .unwrap_or(start);
+        let local = at.to_zoned_datetime(app.local_zone.clone());
+        let mut clock = at.strftime("%Y-%m-%d %H:%M:%SZ").to_string();
+        if local.offset() != jiff::tz::Offset::UTC {
+            clock.push_str(&local.strftime(" (%H:%M:%S %Z)").to_string());
+        }
+        parts.push(Span::raw(format!(" {clock} ")));
+    }
+    if !app.loading.is_done() {
+        parts.push(Span::styled(
+            " loading… ",
+            Style::default().fg(Color::Yellow),
+        ));
+    }
+    if !app.idle_limit {
+        parts.push(Span::raw(" idle: full "));
+    }
+    let verdict = app
+        .meta
+        .verdict
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    let colour = match verdict.as_str() {
+        "signed" | "intact" => Color::Green,
+        "altered" => Color::Red,
+        _ => Color::Yellow,
+    };
+    if !verdict.is_empty() {
+        parts.push(Span::styled(
+            format!(" {verdict} "),
+            Style::default().fg(colour).add_modifier(Modifier::BOLD),
+        ));
+    }
+    let who = match (&app.meta.user, &app.meta.host) {
+        (Some(u), Some(h)) => format!(" {u}@{h} "),
+        (Some(u), None) => format!(" {u} "),
+        (None, Some(h)) => format!(" @{h} "),
+        (None, None) => String::new(),
+    };
+    parts.push(Span::styled(who, Style::default().fg(Color::Cyan)));
+    if let Some(g) = &app.meta.grant {
+        parts.push(Span::raw(format!(" grant {g} ")));
+    }
+    if let Some(code) = t.exit {
+        parts.push(Span::raw(format!(" exit {code} ")));
+    }
+    Line::from(parts)
+}
+
+fn bottom_line(app: &App, screen: Rect) -> Line<'static> {
+    match &app.prompt {
+        Some(Prompt::Search(text)) => return Line::from(format!("/{}", safe(text))),
+        Some(Prompt::Goto(text)) => return Line::from(format!("go to: {}", safe(text))),
+        None => {}
+    }
+    if let Some(n) = &app.notice {
+        return Line::from(safe(n));
+    }
+    if let Some(e) = app.loading.error() {
+        return Line::styled(
+            format!("the recording stops early: {}", safe(&e)),
+            Style::default().fg(Color::Red),
+        );
+    }
+    let (cols, rows) = app.player.terminal().size();
+    if cols > usize::from(screen.width) || rows > usize::from(screen.height) {
+        return Line::styled(
+            format!(
+                "the recording is {cols}×{rows}, larger than this view ({}×{}): Alt+arrows pan",
+                screen.width, screen.height
+            ),
+            Style::default().fg(Color::Yellow),
+        );
+    }
+    Line::styled(
+        "? help  q quit",
+        Style::default().add_modifier(Modifier::DIM),
+    )
+}
+
+fn draw_timeline(app: &App, frame: &mut Frame, area: Rect) {
+    let t = app.loading.timeline();
+    let width = usize::from(area.width);
+    if width == 0 {
+        return;
+    }
+    let column = |time: u64| -> usize {
+        if t.duration == 0 {
+            0
+        } else {
+            ((time as f64 / t.duration as f64) * (width - 1) as f64) as usize
+        }
+        .min(width - 1)
+    };
+    let played = column(app.position);
+    let mut cells: Vec<(char, Style)> = (0..width)
+        .map(|x| {
+            if x <= played {
+                ('━', Style::default().fg(Color::Blue))
+            } else {
+                ('─', Style::default().add_modifier(Modifier::DIM))
+            }
+        })
+        .collect();
+    for hit in &app.hits {
+        cells[column(hit.time)] = ('•', Style::default().fg(Color::Cyan));
+    }
+    for m in &t.markers {
+        let colour = match m.kind {
+            MarkerKind::Note => Color::Yellow,
+            MarkerKind::Redaction => Color::Magenta,
+            MarkerKind::Grant => Color::Red,
+        };
+        cells[column(m.time)] = ('◆', Style::default().fg(colour));
+    }
+    cells[played] = (
+        '●',
+        Style::default()
+            .fg(Color::White)
+            .add_modifier(Modifier::BOLD),
+    );
+    let spans: Vec<Span> = cells
+        .into_iter()
+        .map(|(c, s)| Span::styled(c.to_string(), s))
+        .collect();
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_keys(app: &App, frame: &mut Frame, area: Rect) {
+    let t = app.loading.timeline();
+    let shown = usize::from(area.height.saturating_sub(2));
+    let upto = t.keystrokes.partition_point(|k| k.time <= app.position);
+    let lines: Vec<Line> = t.keystrokes[upto.saturating_sub(shown)..upto]
+        .iter()
+        .map(|k| Line::from(format!("{:>8} {}", offset(k.time), keys(&k.bytes))))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::LEFT).title(" keys ")),
+        area,
+    );
+}
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let width = 72.min(area.width);
+    let height = (HELP.len() as u16 + 2).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let lines: Vec<Line> = HELP
+        .iter()
+        .map(|(k, what)| Line::from(format!(" {k:<12} {what}")))
+        .collect();
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(" keys ")),
+        popup,
+    );
+}

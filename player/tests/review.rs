@@ -1,0 +1,195 @@
+//! The review app driven by keys, drawn on a ratatui `TestBackend`, compared with snapshots.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use sessrec_formats::{Event, EventData, Header};
+use sessrec_player::app::{App, Meta};
+use sessrec_player::{Loading, Timeline};
+
+const S: u64 = 1_000_000;
+
+fn ev(time: u64, data: EventData) -> Event {
+    Event { time, data }
+}
+
+fn out(time: u64, text: &str) -> Event {
+    Event::output(time, text)
+}
+
+/// A short incident: a prompt, a typed command, a password prompt (withheld), a full-screen
+/// program, a grant warning, a resize and an exit.
+fn incident() -> Vec<Event> {
+    vec![
+        out(0, "\x1b[1;32malice@db-1\x1b[0m:~$ "),
+        ev(2 * S, EventData::Input(b"kubectl get pods\r".to_vec())),
+        out(
+            2 * S + 1000,
+            "kubectl get pods\r\nNAME      READY\r\napi-7f9   1/1\r\n",
+        ),
+        out(3 * S, "\x1b[1;32malice@db-1\x1b[0m:~$ "),
+        ev(10 * S, EventData::Input(b"sudo -i\r".to_vec())),
+        out(10 * S + 1000, "sudo -i\r\n[sudo] password for alice: "),
+        ev(
+            14 * S,
+            EventData::Marker("input withheld: 9 keystrokes over 1.200 s (password prompt)".into()),
+        ),
+        out(14 * S + 1000, "\r\nroot@db-1:~# "),
+        ev(
+            30 * S,
+            EventData::Input(b"kubectl delete pod api-7f9\r".to_vec()),
+        ),
+        out(
+            30 * S + 1000,
+            "kubectl delete pod api-7f9\r\npod \"api-7f9\" deleted\r\nroot@db-1:~# ",
+        ),
+        ev(
+            40 * S,
+            EventData::Marker("grant INC-4711 expires in 5 minutes".into()),
+        ),
+        out(
+            45 * S,
+            "\x1b[?1049h\x1b[H\x1b[2Jtop - 10:00:45 up 3 days\r\n\x1b[7m  PID USER  %CPU\x1b[0m\r\n    1 root   0.3",
+        ),
+        out(50 * S, "\x1b[?1049l"),
+        ev(55 * S, EventData::Resize { cols: 60, rows: 12 }),
+        out(56 * S, "exit\r\n"),
+        ev(57 * S, EventData::Exit(0)),
+    ]
+}
+
+fn app(events: Vec<Event>) -> App {
+    let timeline = Timeline::build(60, 12, events.into_iter().map(Ok::<_, ()>)).unwrap();
+    let meta = Meta {
+        user: Some("alice".into()),
+        host: Some("db-1".into()),
+        grant: Some("INC-4711".into()),
+        start: Some("2026-11-26T10:00:00Z".parse().unwrap()),
+        verdict: Arc::new(Mutex::new("signed".into())),
+    };
+    let mut app = App::new(Loading::loaded(Header::new(60, 12), timeline), meta);
+    app.local_zone = jiff::tz::TimeZone::UTC;
+    app
+}
+
+fn press(app: &mut App, code: KeyCode) {
+    app.key(KeyEvent::new(code, KeyModifiers::NONE));
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+fn frame(app: &mut App) -> String {
+    let mut t = Terminal::new(TestBackend::new(80, 20)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
+    t.backend().to_string()
+}
+
+#[test]
+fn the_first_frame_and_the_end() {
+    let mut a = app(incident());
+    a.tick(Duration::ZERO);
+    insta::assert_snapshot!("start", frame(&mut a));
+    press(&mut a, KeyCode::End);
+    typed(&mut a, "9");
+    press(&mut a, KeyCode::Right);
+    press(&mut a, KeyCode::Right);
+    insta::assert_snapshot!("end", frame(&mut a));
+}
+
+#[test]
+fn seeking_back_and_forth_shows_the_same_frames() {
+    let mut a = app(incident());
+    typed(&mut a, "5");
+    let middle = frame(&mut a);
+    insta::assert_snapshot!("at_50_percent", middle);
+    typed(&mut a, "8");
+    insta::assert_snapshot!("at_80_percent_full_screen", frame(&mut a));
+    press(&mut a, KeyCode::Left);
+    press(&mut a, KeyCode::Left);
+    typed(&mut a, "5");
+    assert_eq!(frame(&mut a), middle, "back at 50 % after seeking around");
+    // One frame forward and back again while paused.
+    typed(&mut a, ".");
+    let after = a.position();
+    assert!(after > 28 * S, "{after}");
+    typed(&mut a, ",");
+    assert!(a.position() < after);
+}
+
+#[test]
+fn search_jumps_to_where_the_text_appeared() {
+    let mut a = app(incident());
+    typed(&mut a, "/kubectl delete");
+    insta::assert_snapshot!("search_prompt", frame(&mut a));
+    press(&mut a, KeyCode::Enter);
+    // Typed at 30 s, on the screen a millisecond later.
+    assert_eq!(a.position(), 30 * S);
+    insta::assert_snapshot!("search_hit", frame(&mut a));
+    typed(&mut a, "n");
+    assert_eq!(a.position(), 30 * S + 1000);
+    typed(&mut a, "N");
+    assert_eq!(a.position(), 30 * S);
+}
+
+#[test]
+fn markers_help_keys_pane_and_goto() {
+    let mut a = app(incident());
+    typed(&mut a, "]");
+    assert_eq!(a.position(), 14 * S);
+    typed(&mut a, "]");
+    assert_eq!(a.position(), 40 * S);
+    insta::assert_snapshot!("grant_marker", frame(&mut a));
+    typed(&mut a, "[");
+    assert_eq!(a.position(), 14 * S);
+    typed(&mut a, "k");
+    typed(&mut a, "g@10:00:31");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.position(), 31 * S);
+    insta::assert_snapshot!("keys_pane", frame(&mut a));
+    typed(&mut a, "?");
+    insta::assert_snapshot!("help", frame(&mut a));
+}
+
+#[test]
+fn playback_honours_speed_and_the_idle_limit() {
+    let mut a = app(incident());
+    a.play();
+    // The first pause (2.001 s) is cut to 2 s, so 3 s of playing reach 3.001 s.
+    a.tick(Duration::from_secs(3));
+    assert_eq!(a.position(), 3 * S + 1000);
+    // From 3 s to 10 s nothing happens: with the idle limit the pause plays as 2 s.
+    a.tick(Duration::from_millis(100));
+    assert!(a.position() >= 8 * S, "{}", a.position());
+    typed(&mut a, ">");
+    let before = a.position();
+    a.tick(Duration::from_millis(100));
+    assert_eq!(a.position() - before, 200_000, "2x speed");
+    typed(&mut a, " ");
+    let paused = a.position();
+    a.tick(Duration::from_secs(1));
+    assert_eq!(a.position(), paused);
+}
+
+#[test]
+fn a_large_recording_is_clipped_with_a_notice() {
+    let events = vec![out(0, &format!("{}\r\nwide: 日本語", "x".repeat(150)))];
+    let timeline = Timeline::build(160, 50, events.into_iter().map(Ok::<_, ()>)).unwrap();
+    let mut a = App::new(
+        Loading::loaded(Header::new(160, 50), timeline),
+        Meta::default(),
+    );
+    a.tick(Duration::ZERO);
+    let f = frame(&mut a);
+    assert!(f.contains("larger than this view"), "{f}");
+    a.key(KeyEvent::new(KeyCode::Right, KeyModifiers::ALT));
+    let panned = frame(&mut a);
+    assert_ne!(panned, f);
+    insta::assert_snapshot!("clipped_and_wide", f);
+}

@@ -1,0 +1,144 @@
+//! `sessrec play`: the review TUI, or with `--dump` the screen at a moment as text.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+use sessrec_formats::container::{Verdict, verify};
+use sessrec_formats::keys::PublicKey;
+use sessrec_formats::{Header, OpenOptions, open_path};
+use sessrec_player::app::{App, Meta};
+use sessrec_player::time::{parse_goto, safe};
+use sessrec_player::{Player, load};
+
+use crate::cli::Play;
+use crate::exit::Status;
+use crate::keyfile::read_public_keys;
+
+impl Play {
+    pub fn run(self) -> Result<Status> {
+        if self.ansi && !self.dump {
+            bail!("--ansi only goes with --dump (sessrec play FILE --dump --ansi)");
+        }
+        let trusted = read_public_keys(&self.keys)?;
+        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref())?;
+        let path = fetched.path().to_path_buf();
+        let reader = open_path(&path, &OpenOptions::default())
+            .with_context(|| format!("cannot read {}", self.file.display()))?;
+        let header = reader.header().clone();
+        let start = start_of(&header);
+        let at = match &self.at {
+            Some(t) => Some(parse_goto(t, start).map_err(|e| anyhow!("--at: {e}"))?),
+            None => None,
+        };
+        let loading = load(reader);
+        if self.dump {
+            loading.wait();
+            let t = loading.timeline();
+            let mut player = Player::new(&t);
+            player.seek(&t, at.unwrap_or(t.duration));
+            let screen = if self.ansi {
+                player.terminal().ansi()
+            } else {
+                player.terminal().text()
+            };
+            let mut out = std::io::stdout().lock();
+            out.write_all(screen.as_bytes())
+                .and_then(|()| out.flush())
+                .context("writing the screen")?;
+            if let Some(e) = loading.error() {
+                eprintln!(
+                    "sessrec: {}: the recording stops early ({e}); this is the screen as far as it goes",
+                    self.file.display()
+                );
+                return Ok(Status::Truncated);
+            }
+            return Ok(Status::Ok);
+        }
+        if !std::io::stdout().is_terminal() {
+            bail!(
+                "sessrec play needs a terminal; to print the screen at a moment use --dump [--at T]"
+            );
+        }
+        let meta = meta_of(&header, start);
+        check_in_background(&path, trusted, meta.verdict.clone());
+        let mut app = App::new(loading, meta);
+        if let Some(t) = at {
+            app.start_at(t);
+        }
+        if !self.paused {
+            app.play();
+        }
+        sessrec_player::run(app).context("the terminal failed")?;
+        drop(fetched);
+        Ok(Status::Ok)
+    }
+}
+
+/// When the recording started: the sessrec header's start, else the asciicast timestamp.
+fn start_of(header: &Header) -> Option<jiff::Timestamp> {
+    let from_meta = header
+        .sessrec
+        .as_ref()
+        .and_then(|m| m.start.as_deref())
+        .and_then(|s| s.parse().ok());
+    from_meta.or_else(|| {
+        header
+            .timestamp
+            .and_then(|s| jiff::Timestamp::from_second(s).ok())
+    })
+}
+
+/// Who, where and under which grant, made safe to show.
+fn meta_of(header: &Header, start: Option<jiff::Timestamp>) -> Meta {
+    let s = header.sessrec.as_ref();
+    let field =
+        |v: Option<&Value>, key: &str| v.and_then(|v| v.get(key)).and_then(Value::as_str).map(safe);
+    Meta {
+        user: field(s.and_then(|m| m.identity.as_ref()), "user"),
+        host: s.and_then(|m| m.host.as_deref()).map(safe),
+        grant: field(s.and_then(|m| m.grant.as_ref()), "id"),
+        start,
+        verdict: Arc::new(Mutex::new("verifying…".into())),
+    }
+}
+
+/// Verifies the recording on a thread and puts the verdict where the status bar reads it.
+fn check_in_background(path: &Path, trusted: Vec<PublicKey>, into: Arc<Mutex<String>>) {
+    let path: PathBuf = path.to_path_buf();
+    let _ = std::thread::Builder::new()
+        .name("verify".into())
+        .spawn(move || {
+            let verdict = verdict_of(&path, trusted);
+            if let Ok(mut v) = into.lock() {
+                *v = verdict;
+            }
+        });
+}
+
+fn verdict_of(path: &Path, trusted: Vec<PublicKey>) -> String {
+    if path == Path::new("-") {
+        return "not verified (standard input)".into();
+    }
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return "not verified".into();
+    };
+    match super::verify::is_container(&mut file) {
+        Ok(true) => {}
+        Ok(false) => return "unsigned".into(),
+        Err(_) => return "not verified".into(),
+    }
+    match verify(file, trusted) {
+        Ok(r) => match r.verdict {
+            Verdict::Intact => "signed",
+            Verdict::UntrustedKey => "signed (key not trusted: --key)",
+            Verdict::Truncated => "truncated",
+            Verdict::Altered => "altered",
+            Verdict::Unsigned => "unsigned",
+        }
+        .into(),
+        Err(_) => "not verified".into(),
+    }
+}

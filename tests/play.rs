@@ -1,0 +1,274 @@
+//! `sessrec play` end to end: in tmux (a real terminal emulator) it plays, seeks, searches and
+//! quits with the pane restored; hostile recordings never reach tmux (no title, no clipboard);
+//! `--dump` prints the screen at a moment; bad input gets one clear line and no panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sessrec");
+
+/// An asciicast v2 recording of an incident, 80×24.
+fn incident(dir: &Path) -> PathBuf {
+    let lines = [
+        r#"{"version": 2, "width": 80, "height": 24, "timestamp": 1795255200, "title": "incident"}"#,
+        r#"[0.0, "o", "\u001b[1;32malice@db-1\u001b[0m:~$ "]"#,
+        r#"[2.0, "i", "kubectl get pods\r"]"#,
+        r#"[2.1, "o", "kubectl get pods\r\nNAME      READY\r\napi-7f9   1/1\r\nalice@db-1:~$ "]"#,
+        r#"[20.0, "m", "incident starts"]"#,
+        r#"[30.0, "i", "kubectl delete pod api-7f9\r"]"#,
+        r#"[30.1, "o", "kubectl delete pod api-7f9\r\npod \"api-7f9\" deleted\r\nalice@db-1:~$ "]"#,
+        r#"[40.0, "o", "exit\r\n"]"#,
+    ];
+    let path = dir.join("incident.cast");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+/// A recording that tries to reach the reviewer's terminal: title, clipboard (OSC 52), status
+/// queries, a reset, hyperlinks, absurd parameters.
+fn hostile(dir: &Path) -> PathBuf {
+    let evil = [
+        r"\u001b]0;PWNED-TITLE\u0007",
+        r"\u001b]2;PWNED-TITLE\u001b\\",
+        r"\u001b]52;c;UFdORUQtQ0xJUA==\u0007",
+        r"\u001b[6n\u001b[c\u001b[>c\u001bP$qm\u001b\\",
+        r"\u001b]8;;https://evil.example/\u0007link\u001b]8;;\u0007",
+        r"\u001b[99999999999999999999;99999999999999999999H",
+        r"\u001b[1;999999999r\u001b[?1049h\u001b[?1049l",
+        r"\u001bc",
+        r"after the attack\r\n",
+    ];
+    let mut lines = vec![r#"{"version": 2, "width": 80, "height": 24}"#.to_string()];
+    for (i, e) in evil.iter().enumerate() {
+        lines.push(format!(r#"[{}.0, "o", "{e}"]"#, i));
+    }
+    let path = dir.join("hostile.cast");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn sessrec(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn dump_prints_the_screen_at_a_moment() {
+    let dir = TempDir::new().unwrap();
+    let cast = incident(dir.path());
+    let f = cast.to_str().unwrap();
+    let at_10 = sessrec(&["play", f, "--dump", "--at", "10s"]);
+    assert!(at_10.status.success());
+    assert!(text(&at_10).contains("api-7f9   1/1"), "{}", text(&at_10));
+    assert!(!text(&at_10).contains("deleted"));
+    let end = sessrec(&["play", f, "--dump"]);
+    assert!(
+        text(&end).contains("pod \"api-7f9\" deleted"),
+        "{}",
+        text(&end)
+    );
+    // By wall-clock time (UTC): the recording starts 2026-11-21T10:00:00Z.
+    let by_clock = sessrec(&["play", f, "--dump", "--at", "2026-11-21T10:00:31Z"]);
+    assert!(text(&by_clock).contains("deleted"), "{}", text(&by_clock));
+    let ansi = sessrec(&["play", f, "--dump", "--ansi", "--at", "1"]);
+    assert!(
+        text(&ansi).starts_with("\x1b[0;1;38;5;2malice@db-1\x1b[0m"),
+        "{:?}",
+        text(&ansi)
+    );
+}
+
+#[test]
+fn hostile_and_broken_recordings_give_clear_errors_and_never_escape() {
+    let dir = TempDir::new().unwrap();
+    let h = hostile(dir.path());
+    let dumped = sessrec(&["play", h.to_str().unwrap(), "--dump", "--ansi"]);
+    assert!(dumped.status.success());
+    let out = text(&dumped);
+    assert!(out.contains("after the attack"), "{out:?}");
+    for bad in [
+        "PWNED",
+        "\x1b]",
+        "\x1b[6n",
+        "\x1bP",
+        "\x1bc",
+        "evil.example",
+    ] {
+        assert!(!out.contains(bad), "{bad:?} reached the output: {out:?}");
+    }
+    // A truncated .cast.zst plays as far as it goes, and says so.
+    let key = dir.path().join("key");
+    let rec = dir.path().join("rec.cast.zst");
+    Command::new(BIN)
+        .args(["keygen", "-o", key.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let made = Command::new(BIN)
+        .args(["rec", "-q", "-o", rec.to_str().unwrap(), "--sign-key", key.to_str().unwrap()])
+        .args(["--", "sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done; printf '\\377\\376 bad utf-8\\n'"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let whole = std::fs::read(&rec).unwrap();
+    let full = sessrec(&["play", rec.to_str().unwrap(), "--dump"]);
+    assert!(
+        text(&full).contains("\u{FFFD}\u{FFFD} bad utf-8"),
+        "{}",
+        text(&full)
+    );
+    let cut = dir.path().join("cut.cast.zst");
+    std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+    let o = sessrec(&["play", cut.to_str().unwrap(), "--dump"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(matches!(o.status.code(), Some(0) | Some(3)), "{err}");
+    // Not a recording at all; a missing file; a bad flag.
+    let junk = dir.path().join("junk.cast");
+    std::fs::write(&junk, b"\x00\x01garbage").unwrap();
+    for args in [
+        vec!["play", junk.to_str().unwrap(), "--dump"],
+        vec!["play", "/nonexistent/x.cast", "--dump"],
+        vec!["play", h.to_str().unwrap(), "--dump", "--at", "yesterday"],
+        vec!["play", h.to_str().unwrap(), "--ansi"],
+    ] {
+        let o = sessrec(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.starts_with("sessrec: error:"), "{err}");
+    }
+}
+
+/// A tmux server of our own, on its own socket.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(cols: u16, rows: u16) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            if std::env::var("SESSREC_PEERS").as_deref() == Ok("required") {
+                panic!("tmux is missing (scripts/test.sh installs it)");
+            }
+            eprintln!("skipped: tmux is not installed");
+            return None;
+        }
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let t = Tmux {
+            socket: format!("sessrec-play-{}-{n}", std::process::id()),
+        };
+        t.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            "sh",
+        ]);
+        t.run(&["set-option", "-g", "set-clipboard", "on"]);
+        t.run(&["set-option", "-g", "allow-rename", "on"]);
+        Some(t)
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let o = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    fn wait_for(&self, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {what:?}; the pane shows:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn in_tmux_it_plays_seeks_searches_and_restores_the_pane() {
+    let Some(tmux) = Tmux::start(100, 30) else {
+        return;
+    };
+    let dir = TempDir::new().unwrap();
+    let cast = incident(dir.path());
+    tmux.keys(&["printf 'BEFORE\\n'", "Enter"]);
+    tmux.wait_for("BEFORE");
+    let cmd = format!("{BIN} play {} --paused; echo AFTER=$?", cast.display());
+    tmux.keys(&[&cmd, "Enter"]);
+    tmux.wait_for("? help");
+    // Seek to 50 % (20 s): the listing is there, the delete is not.
+    tmux.keys(&["5"]);
+    let s = tmux.wait_for("0:20 / 0:40");
+    assert!(s.contains("api-7f9   1/1") && !s.contains("deleted"), "{s}");
+    // Search what was typed.
+    tmux.keys(&["/", "kubectl delete", "Enter"]);
+    let s = tmux.wait_for("match 1 of");
+    assert!(s.contains("0:30 / 0:40"), "{s}");
+    // Next marker from the start.
+    tmux.keys(&["0", "]"]);
+    tmux.wait_for("incident starts");
+    tmux.keys(&["q"]);
+    let s = tmux.wait_for("AFTER=0");
+    assert!(s.contains("BEFORE"), "the shell's screen is back: {s}");
+    assert!(!s.contains("? help"), "the player is gone: {s}");
+}
+
+#[test]
+fn in_tmux_a_hostile_recording_cannot_set_the_title_or_the_clipboard() {
+    let Some(tmux) = Tmux::start(100, 30) else {
+        return;
+    };
+    let dir = TempDir::new().unwrap();
+    let h = hostile(dir.path());
+    let title_before = tmux.run(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
+    let cmd = format!("{BIN} play {}; echo AFTER=$?", h.display());
+    tmux.keys(&[&cmd, "Enter"]);
+    tmux.wait_for("after the attack");
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys(&["q"]);
+    tmux.wait_for("AFTER=0");
+    let title = tmux.run(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
+    assert_eq!(title, title_before, "the title was not changed");
+    assert!(!title.contains("PWNED"));
+    let buffers = tmux.run(&["list-buffers"]);
+    assert!(!buffers.contains("PWNED"), "no clipboard write: {buffers}");
+}
