@@ -40,6 +40,7 @@ pub fn load(reader: EventReader) -> Loading {
         .name("load".into())
         .spawn(move || {
             let mut published = Instant::now();
+            let mut first = true;
             for event in reader {
                 match event {
                     Ok(e) => builder.push(&e),
@@ -49,7 +50,14 @@ pub fn load(reader: EventReader) -> Loading {
                         break;
                     }
                 }
-                if published.elapsed() >= PUBLISH_EVERY {
+                // The first segment goes out at once: that is the first frame on screen.
+                let due = if first {
+                    builder.has_finished_segments()
+                } else {
+                    published.elapsed() >= PUBLISH_EVERY
+                };
+                if due {
+                    first = false;
                     builder.publish(&mut s.timeline.write().unwrap_or_else(|p| p.into_inner()));
                     published = Instant::now();
                 }

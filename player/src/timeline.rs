@@ -12,7 +12,7 @@ use crate::screen::{Keyframe, VirtualTerminal};
 /// A segment ends after this much recorded time...
 pub const SEGMENT_TIME: Micros = 5_000_000;
 /// ...or this much output, whichever comes first.
-pub const SEGMENT_BYTES: usize = 2 * 1024 * 1024;
+pub const SEGMENT_BYTES: usize = 1024 * 1024;
 
 /// What a marker stands for, for the timeline's ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +187,11 @@ impl TimelineBuilder {
         timeline.exit = self.exit;
         timeline.output_bytes = self.output_bytes;
         timeline.initial_size = self.initial_size;
+    }
+
+    /// Whether finished segments wait to be published.
+    pub fn has_finished_segments(&self) -> bool {
+        !self.done.is_empty()
     }
 
     /// An empty timeline to publish into.
