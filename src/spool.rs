@@ -106,14 +106,11 @@ pub fn clear_failures(spool: &Path, file: &Path) {
 }
 
 /// Where the parts of a sealed recording the store confirmed are noted, so that an interrupted
-/// upload resumes (`SPOOL/.upload/NAME.multipart`; the directory is made if missing).
-pub fn multipart_checkpoint(spool: &Path, file: &Path) -> Result<PathBuf> {
+/// upload resumes (`SPOOL/.upload/NAME.multipart`, made when the first part is confirmed).
+pub fn multipart_checkpoint(spool: &Path, file: &Path) -> PathBuf {
     let mut path = state_path(spool, file);
     path.set_extension("multipart");
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    Ok(path)
+    path
 }
 
 fn checkpoint_path(spool: &Path, file: &Path) -> PathBuf {

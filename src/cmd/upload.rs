@@ -135,7 +135,7 @@ async fn ship_file(
         tokio::task::spawn_blocking(move || check(&p, &t))
     };
     let key = manifest.key.clone();
-    let checkpoint = spool::multipart_checkpoint(&config.spool, path)?;
+    let checkpoint = spool::multipart_checkpoint(&config.spool, path);
     let uploaded = retried(|| upload::put_and_confirm(store, path, &key, &checkpoint)).await;
     let checked = checking.await.context("the verification thread failed")?;
     let (verdict, duration_ms) = match checked {

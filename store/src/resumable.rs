@@ -215,6 +215,14 @@ fn save(at: &Path, c: &Checkpoint) -> Result<()> {
     let mut tmp = at.as_os_str().to_owned();
     tmp.push(".tmp");
     let json = serde_json::to_vec(c).expect("a checkpoint serialises");
+    if let Some(dir) = at.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::io(
+                format!("creating the checkpoint directory {}", dir.display()),
+                e,
+            )
+        })?;
+    }
     std::fs::write(&tmp, json)
         .and_then(|()| std::fs::rename(&tmp, at))
         .map_err(|e| StoreError::io(format!("saving the upload checkpoint {}", at.display()), e))
