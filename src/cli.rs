@@ -58,6 +58,13 @@ pub struct Play {
     /// Start paused.
     #[arg(long)]
     pub paused: bool,
+    /// Follow a recording that is still being written, at its live end, until its recorder
+    /// ends (for other recorders' files: until it has not grown for 5 s).
+    #[arg(long, conflicts_with = "dump")]
+    pub follow: bool,
+    /// Do not use or save the index cache (~/.cache/sessrec/index).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Record a terminal session into a signed .cast.zst.

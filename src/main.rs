@@ -6,6 +6,7 @@ mod cmd;
 mod config;
 mod exit;
 mod fetch;
+mod follow;
 mod grant;
 mod identity;
 mod keyfile;

@@ -59,7 +59,7 @@ pub fn scan(spool: &Path) -> Result<Vec<SpoolFile>> {
 }
 
 /// Whether a recorder holds the file's lock.
-fn is_live(path: &Path) -> bool {
+pub fn is_live(path: &Path) -> bool {
     let Ok(f) = fs::File::open(path) else {
         return false;
     };

@@ -202,10 +202,14 @@ impl Tmux {
     }
 
     fn wait_for(&self, what: &str) -> String {
+        self.wait_until(what, |s| s.contains(what))
+    }
+
+    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let s = self.screen();
-            if s.contains(what) {
+            if done(&s) {
                 return s;
             }
             assert!(
@@ -271,4 +275,90 @@ fn in_tmux_a_hostile_recording_cannot_set_the_title_or_the_clipboard() {
     assert!(!title.contains("PWNED"));
     let buffers = tmux.run(&["list-buffers"]);
     assert!(!buffers.contains("PWNED"), "no clipboard write: {buffers}");
+}
+
+#[test]
+fn the_index_is_cached_reused_and_rebuilt_when_it_is_damaged_or_stale() {
+    let dir = TempDir::new().unwrap();
+    let cast = incident(dir.path());
+    let cache = dir.path().join("cache");
+    let dump = |extra: &[&str]| {
+        let o = Command::new(BIN)
+            .args(["play", cast.to_str().unwrap(), "--dump", "--at", "10s"])
+            .args(extra)
+            .env("XDG_CACHE_HOME", &cache)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        text(&o)
+    };
+    let first = dump(&[]);
+    let index_dir = cache.join("sessrec/index");
+    let indexes = || -> Vec<PathBuf> {
+        std::fs::read_dir(&index_dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(indexes().len(), 1, "saved after the first play");
+    assert_eq!(dump(&[]), first, "the cached index gives the same screen");
+    // A damaged cache file is ignored and replaced.
+    std::fs::write(&indexes()[0], b"sessrec-index-1\ngarbage").unwrap();
+    assert_eq!(dump(&[]), first);
+    assert!(std::fs::read(&indexes()[0]).unwrap().len() > 100, "rebuilt");
+    // A changed recording gets its own index, never the old one.
+    let mut text_now = std::fs::read_to_string(&cast).unwrap();
+    text_now.push_str("[41.0, \"o\", \"\\r\\nappended later\"]\n");
+    std::fs::write(&cast, text_now).unwrap();
+    let o = Command::new(BIN)
+        .args(["play", cast.to_str().unwrap(), "--dump"])
+        .env("XDG_CACHE_HOME", &cache)
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("appended later"), "{}", text(&o));
+    assert_eq!(indexes().len(), 2);
+    // --no-cache neither reads nor writes it.
+    std::fs::remove_dir_all(&index_dir).unwrap();
+    dump(&["--no-cache"]);
+    assert!(indexes().is_empty());
+}
+
+#[test]
+fn in_tmux_follow_shows_a_session_while_it_is_recorded() {
+    let Some(tmux) = Tmux::start(100, 30) else {
+        return;
+    };
+    let dir = TempDir::new().unwrap();
+    let live = dir.path().join("live.cast.zst");
+    let mut recorder = Command::new(BIN)
+        .args(["rec", "-q", "-o", live.to_str().unwrap(), "--"])
+        .args([
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 20 ]; do printf 'tick %d\\r\\n' $i; i=$((i+1)); sleep 0.3; done",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the recorder has written something.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&live).map(|m| m.len()).unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "the recorder wrote nothing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cmd = format!("{BIN} play --follow {}; echo AFTER=$?", live.display());
+    tmux.keys(&[&cmd, "Enter"]);
+    tmux.wait_for("● live");
+    // Ticks appear while it is still recorded.
+    tmux.wait_for("tick 8");
+    assert!(recorder.try_wait().unwrap().is_none(), "still recording");
+    recorder.wait().unwrap();
+    tmux.wait_for("tick 19");
+    // The recorder is gone: following ends, the player stays on the last screen, and the
+    // recording is verified.
+    let s = tmux.wait_until("following to end", |s| !s.contains("● live"));
+    assert!(s.contains("tick 19"), "{s}");
+    tmux.wait_for("unsigned");
+    tmux.keys(&["q"]);
+    tmux.wait_for("AFTER=0");
 }

@@ -69,6 +69,10 @@ pub struct App {
     pub(crate) quit: bool,
     /// A position asked for before that much was loaded.
     pending: Option<Micros>,
+    /// Following a recording that is still being written: playback stays at its live end.
+    pub follow: bool,
+    /// At the live end (following): every tick goes to the newest event.
+    live: bool,
     /// The zone the status bar shows local time in (the system's).
     pub local_zone: jiff::tz::TimeZone,
 }
@@ -95,6 +99,8 @@ impl App {
             timeline_area: Rect::default(),
             quit: false,
             pending: None,
+            follow: false,
+            live: false,
             local_zone: jiff::tz::TimeZone::system(),
         }
     }
@@ -158,6 +164,11 @@ impl App {
         }
         let step = elapsed.as_secs_f64() * 1e6 * SPEEDS[self.speed];
         at = at.saturating_add(step as Micros);
+        // Following: once playback reaches the live end it stays there.
+        if self.follow && (self.live || at >= duration) {
+            self.live = true;
+            at = duration;
+        }
         if at >= duration && self.loading.is_done() {
             at = duration;
             self.playing = false;
@@ -165,8 +176,25 @@ impl App {
         self.seek(at);
     }
 
+    /// Follows a growing recording from its live end (like `tail -f`).
+    pub fn follow_live(&mut self) {
+        self.follow = true;
+        self.live = true;
+        self.playing = true;
+    }
+
     /// Handles a key.
     pub fn key(&mut self, key: KeyEvent) {
+        let before = self.position;
+        self.handle_key(key);
+        if self.position != before {
+            // The reviewer moved: no longer pinned to the live end, nor to a pending start.
+            self.live = false;
+            self.pending = None;
+        }
+    }
+
+    fn handle_key(&mut self, key: KeyEvent) {
         if self.prompt.is_some() {
             self.prompt_key(key);
             return;

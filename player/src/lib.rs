@@ -6,6 +6,7 @@
 //! - [`app`]: the review TUI behind `sessrec play`, drawn with ratatui.
 
 pub mod app;
+pub mod cache;
 mod load;
 mod render;
 pub mod screen;
@@ -18,7 +19,7 @@ mod tui;
 mod utf8;
 mod view;
 
-pub use load::{Loading, load};
+pub use load::{Loading, load, load_then};
 pub use screen::VirtualTerminal;
 pub use seek::Player;
 pub use timeline::{Marker, MarkerKind, Timeline, TimelineBuilder};

@@ -27,6 +27,12 @@ struct Shared {
 
 /// Starts loading `reader` on a thread of its own.
 pub fn load(reader: EventReader) -> Loading {
+    load_then(reader, |_| {})
+}
+
+/// The same, and once the whole recording is loaded without error, calls `done` with the
+/// timeline (to save it in the cache).
+pub fn load_then(reader: EventReader, done: impl FnOnce(&Timeline) + Send + 'static) -> Loading {
     let header = reader.header().clone();
     let mut builder = TimelineBuilder::new(header.cols, header.rows);
     let shared = Arc::new(Shared {
@@ -66,6 +72,10 @@ pub fn load(reader: EventReader) -> Loading {
             let mut t = s.timeline.write().unwrap_or_else(|p| p.into_inner());
             builder.publish(&mut t);
             t.duration = builder.position();
+            let failed = s.error.lock().map(|e| e.is_some()).unwrap_or(true);
+            if !failed {
+                done(&t);
+            }
             drop(t);
             s.done.store(true, Ordering::SeqCst);
         })

@@ -20,6 +20,16 @@ pub(crate) struct Keyframe {
 }
 
 impl Keyframe {
+    /// Its parts: the dump, the carried bytes, the size (to save it).
+    pub(crate) fn parts(&self) -> (&str, &[u8], (usize, usize)) {
+        (&self.dump, &self.carry, self.size)
+    }
+
+    /// A keyframe from saved parts.
+    pub(crate) fn from_parts(dump: String, carry: Vec<u8>, size: (usize, usize)) -> Keyframe {
+        Keyframe { dump, carry, size }
+    }
+
     /// Bytes it holds.
     pub(crate) fn len(&self) -> usize {
         self.dump.len() + self.carry.len()

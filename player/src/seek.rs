@@ -13,6 +13,8 @@ pub struct Player {
     segment: Option<usize>,
     events: Vec<(Micros, EventData)>,
     applied: usize,
+    /// The timeline's generation when `events` were decoded.
+    generation: u64,
     /// The position: every event at or before it is on the screen.
     time: Micros,
 }
@@ -26,6 +28,7 @@ impl Player {
             segment: None,
             events: Vec::new(),
             applied: 0,
+            generation: timeline.generation,
             time: 0,
         }
     }
@@ -48,8 +51,11 @@ impl Player {
             return;
         }
         let index = timeline.segment_at(time);
-        let ahead = self.segment == Some(index) && time >= self.time;
+        let ahead = self.segment == Some(index)
+            && time >= self.time
+            && self.generation == timeline.generation;
         if !ahead {
+            self.generation = timeline.generation;
             let segment = &timeline.segments[index];
             self.term = VirtualTerminal::restore(&segment.keyframe);
             self.events = events_of(segment);

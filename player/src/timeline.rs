@@ -84,6 +84,10 @@ pub struct Timeline {
     pub output_bytes: u64,
     /// The terminal size at the start.
     pub initial_size: (usize, usize),
+    /// Changes at each hand-over while loading (a player then re-reads its segment).
+    pub(crate) generation: u64,
+    /// Whether the last segment is the still-open one, copied (replaced at the next hand-over).
+    pub(crate) provisional: bool,
 }
 
 /// Builds a [`Timeline`] from events in time order.
@@ -174,16 +178,25 @@ impl TimelineBuilder {
     /// Hands what is finished so far over to `timeline` (a background build does so as it
     /// goes, so that playback can start at once).
     pub fn publish(&mut self, timeline: &mut Timeline) {
+        if std::mem::take(&mut timeline.provisional) {
+            timeline.segments.pop();
+        }
         timeline.segments.append(&mut self.done);
+        // The open segment goes too, as a copy, so that the player reaches the last event.
+        if let Some(o) = &self.open {
+            timeline.segments.push(Segment {
+                start: o.start,
+                keyframe: o.keyframe.clone(),
+                events: compress(&o.raw),
+            });
+            timeline.provisional = true;
+        }
+        timeline.generation += 1;
         let (m, k) = self.published;
         timeline.markers.extend_from_slice(&self.markers[m..]);
         timeline.keystrokes.extend_from_slice(&self.keystrokes[k..]);
         self.published = (self.markers.len(), self.keystrokes.len());
-        // Only closed segments are handed over: the timeline reaches where the open one starts.
-        timeline.duration = match &self.open {
-            Some(o) => o.start,
-            None => self.last,
-        };
+        timeline.duration = self.last;
         timeline.exit = self.exit;
         timeline.output_bytes = self.output_bytes;
         timeline.initial_size = self.initial_size;
@@ -204,6 +217,8 @@ impl TimelineBuilder {
             exit: None,
             output_bytes: 0,
             initial_size: self.initial_size,
+            generation: 0,
+            provisional: false,
         }
     }
 

@@ -92,10 +92,12 @@ fn status_line(app: &App) -> Line<'static> {
         parts.push(Span::raw(format!(" {clock} ")));
     }
     if !app.loading.is_done() {
-        parts.push(Span::styled(
-            " loading… ",
-            Style::default().fg(Color::Yellow),
-        ));
+        let (text, colour) = if app.follow {
+            (" ● live ", Color::Red)
+        } else {
+            (" loading… ", Color::Yellow)
+        };
+        parts.push(Span::styled(text, Style::default().fg(colour)));
     }
     if !app.idle_limit {
         parts.push(Span::raw(" idle: full "));

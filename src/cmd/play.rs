@@ -8,13 +8,14 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 use sessrec_formats::container::{Verdict, verify};
 use sessrec_formats::keys::PublicKey;
-use sessrec_formats::{Header, OpenOptions, open_path};
+use sessrec_formats::{Header, OpenOptions, open_path, open_reader};
 use sessrec_player::app::{App, Meta};
 use sessrec_player::time::{parse_goto, safe};
-use sessrec_player::{Player, load};
+use sessrec_player::{Loading, Player, cache, load_then};
 
 use crate::cli::Play;
 use crate::exit::Status;
+use crate::follow::Tail;
 use crate::keyfile::read_public_keys;
 
 impl Play {
@@ -25,15 +26,33 @@ impl Play {
         let trusted = read_public_keys(&self.keys)?;
         let fetched = crate::fetch::resolve(&self.file, self.store.as_deref())?;
         let path = fetched.path().to_path_buf();
-        let reader = open_path(&path, &OpenOptions::default())
-            .with_context(|| format!("cannot read {}", self.file.display()))?;
+        let reader = if self.follow {
+            let tail = Tail::open(&path)
+                .with_context(|| format!("cannot read {}", self.file.display()))?;
+            open_reader(Box::new(tail), &OpenOptions::default())
+        } else {
+            open_path(&path, &OpenOptions::default())
+        }
+        .with_context(|| format!("cannot read {}", self.file.display()))?;
         let header = reader.header().clone();
         let start = start_of(&header);
         let at = match &self.at {
             Some(t) => Some(parse_goto(t, start).map_err(|e| anyhow!("--at: {e}"))?),
             None => None,
         };
-        let loading = load(reader);
+        let cached = match (self.no_cache || self.follow, index_dir()) {
+            (false, Some(dir)) => cache::entry(&dir, &path),
+            _ => None,
+        };
+        let loading = match cached.as_deref().and_then(cache::load) {
+            Some(timeline) => Loading::loaded(header.clone(), timeline),
+            None => load_then(reader, move |t| {
+                if let Some(at) = &cached {
+                    // A cache that cannot be written only costs the next start its speed.
+                    let _ = cache::save(at, t);
+                }
+            }),
+        };
         if self.dump {
             loading.wait();
             let t = loading.timeline();
@@ -71,10 +90,21 @@ impl Play {
         if !self.paused {
             app.play();
         }
+        if self.follow {
+            app.follow_live();
+        }
         sessrec_player::run(app).context("the terminal failed")?;
         drop(fetched);
         Ok(Status::Ok)
     }
+}
+
+/// Where indexes are cached: `$XDG_CACHE_HOME/sessrec/index` or `~/.cache/sessrec/index`.
+fn index_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("sessrec").join("index"))
 }
 
 /// When the recording started: the sessrec header's start, else the asciicast timestamp.
@@ -111,16 +141,23 @@ fn check_in_background(path: &Path, trusted: Vec<PublicKey>, into: Arc<Mutex<Str
     let _ = std::thread::Builder::new()
         .name("verify".into())
         .spawn(move || {
-            let verdict = verdict_of(&path, trusted);
+            let verdict = verdict_of(&path, trusted, &into);
             if let Ok(mut v) = into.lock() {
                 *v = verdict;
             }
         });
 }
 
-fn verdict_of(path: &Path, trusted: Vec<PublicKey>) -> String {
+fn verdict_of(path: &Path, trusted: Vec<PublicKey>, into: &Mutex<String>) -> String {
     if path == Path::new("-") {
         return "not verified (standard input)".into();
+    }
+    // A recording still being written is verified once its recorder is done.
+    while crate::spool::is_live(path) {
+        if let Ok(mut v) = into.lock() {
+            *v = "recording".into();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let Ok(mut file) = std::fs::File::open(path) else {
         return "not verified".into();

@@ -1,0 +1,292 @@
+//! The index on disk: a timeline built once is saved in the user's cache directory and loaded
+//! the next time the same recording is played, instead of being rebuilt. "The same" is its
+//! path, size, modification time, and a hash of its first and last 64 KiB. A cache file that
+//! cannot be read is ignored (the timeline is rebuilt); the cache keeps at most [`LIMIT`]
+//! bytes, dropping the least recently used files first.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::screen::Keyframe;
+use crate::timeline::{Keystrokes, Marker, MarkerKind, Segment, Timeline};
+
+const MAGIC: &[u8] = b"sessrec-index-1\n";
+/// The most the cache directory holds.
+pub const LIMIT: u64 = 2 * 1024 * 1024 * 1024;
+const EDGE: u64 = 64 * 1024;
+
+/// The cache file for the recording at `path` in `dir`, if the recording can be read.
+pub fn entry(dir: &Path, path: &Path) -> Option<PathBuf> {
+    let mut file = File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut h = Sha256::new();
+    h.update(
+        std::fs::canonicalize(path)
+            .ok()?
+            .as_os_str()
+            .as_encoded_bytes(),
+    );
+    h.update(meta.len().to_le_bytes());
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    h.update(modified.as_nanos().to_le_bytes());
+    let mut edge = Vec::new();
+    (&mut file).take(EDGE).read_to_end(&mut edge).ok()?;
+    file.seek(SeekFrom::Start(meta.len().saturating_sub(EDGE)))
+        .ok()?;
+    file.read_to_end(&mut edge).ok()?;
+    h.update(&edge);
+    let name: String = h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Some(dir.join(format!("{name}.index")))
+}
+
+/// The timeline saved at `at`, if there is one and it reads whole.
+pub fn load(at: &Path) -> Option<Timeline> {
+    let mut r = BufReader::new(File::open(at).ok()?);
+    let mut magic = [0u8; MAGIC.len()];
+    r.read_exact(&mut magic).ok()?;
+    if magic != MAGIC {
+        return None;
+    }
+    let t = read_timeline(&mut r).ok()?;
+    // Mark it used, for the pruning.
+    let _ = File::options()
+        .append(true)
+        .open(at)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    Some(t)
+}
+
+/// Saves `timeline` at `at` (whole or not at all), then trims the cache directory.
+pub fn save(at: &Path, timeline: &Timeline) -> io::Result<()> {
+    let dir = at.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = at.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let mut w = BufWriter::new(File::create(&tmp)?);
+    w.write_all(MAGIC)?;
+    write_timeline(&mut w, timeline)?;
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&tmp, at)?;
+    prune(dir, LIMIT);
+    Ok(())
+}
+
+/// Removes the least recently used index files until the directory holds at most `limit`.
+fn prune(dir: &Path, limit: u64) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "index"))
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            Some((m.modified().ok()?, m.len(), e.path()))
+        })
+        .collect();
+    files.sort();
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    for (_, len, path) in files {
+        if total <= limit {
+            break;
+        }
+        if std::fs::remove_file(&path).is_ok() {
+            total -= len;
+        }
+    }
+}
+
+fn write_timeline(w: &mut impl Write, t: &Timeline) -> io::Result<()> {
+    u64s(
+        w,
+        &[
+            t.duration,
+            t.output_bytes,
+            t.initial_size.0 as u64,
+            t.initial_size.1 as u64,
+        ],
+    )?;
+    match t.exit {
+        Some(code) => u64s(w, &[1, code as u32 as u64])?,
+        None => u64s(w, &[0, 0])?,
+    }
+    u64s(w, &[t.markers.len() as u64])?;
+    for m in &t.markers {
+        let kind = match m.kind {
+            MarkerKind::Note => 0,
+            MarkerKind::Redaction => 1,
+            MarkerKind::Grant => 2,
+        };
+        u64s(w, &[m.time, kind])?;
+        bytes(w, m.label.as_bytes())?;
+    }
+    u64s(w, &[t.keystrokes.len() as u64])?;
+    for k in &t.keystrokes {
+        u64s(w, &[k.time])?;
+        bytes(w, &k.bytes)?;
+    }
+    u64s(w, &[t.segments.len() as u64])?;
+    for s in &t.segments {
+        let (dump, carry, (cols, rows)) = s.keyframe.parts();
+        u64s(w, &[s.start, cols as u64, rows as u64])?;
+        bytes(w, dump.as_bytes())?;
+        bytes(w, carry)?;
+        bytes(w, &s.events)?;
+    }
+    Ok(())
+}
+
+fn read_timeline(r: &mut impl Read) -> io::Result<Timeline> {
+    let [duration, output_bytes, cols, rows] = read_u64s::<4>(r)?;
+    let [has_exit, exit] = read_u64s::<2>(r)?;
+    let mut markers = Vec::new();
+    for _ in 0..count(r)? {
+        let [time, kind] = read_u64s::<2>(r)?;
+        let label = String::from_utf8(read_bytes(r)?).map_err(|_| bad())?;
+        let kind = match kind {
+            0 => MarkerKind::Note,
+            1 => MarkerKind::Redaction,
+            2 => MarkerKind::Grant,
+            _ => return Err(bad()),
+        };
+        markers.push(Marker { time, label, kind });
+    }
+    let mut keystrokes = Vec::new();
+    for _ in 0..count(r)? {
+        let [time] = read_u64s::<1>(r)?;
+        keystrokes.push(Keystrokes {
+            time,
+            bytes: read_bytes(r)?,
+        });
+    }
+    let mut segments = Vec::new();
+    for _ in 0..count(r)? {
+        let [start, cols, rows] = read_u64s::<3>(r)?;
+        let dump = String::from_utf8(read_bytes(r)?).map_err(|_| bad())?;
+        let carry = read_bytes(r)?;
+        let events = read_bytes(r)?;
+        let size = (cols as usize, rows as usize);
+        segments.push(Segment {
+            start,
+            keyframe: Keyframe::from_parts(dump, carry, size),
+            events,
+        });
+    }
+    Ok(Timeline {
+        segments,
+        markers,
+        keystrokes,
+        duration,
+        exit: (has_exit == 1).then_some(exit as u32 as i32),
+        output_bytes,
+        initial_size: (cols as usize, rows as usize),
+        generation: 0,
+        provisional: false,
+    })
+}
+
+fn bad() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "not a sessrec index")
+}
+
+fn u64s(w: &mut impl Write, values: &[u64]) -> io::Result<()> {
+    for v in values {
+        w.write_all(&v.to_le_bytes())?;
+    }
+    Ok(())
+}
+
+fn bytes(w: &mut impl Write, b: &[u8]) -> io::Result<()> {
+    u64s(w, &[b.len() as u64])?;
+    w.write_all(b)
+}
+
+fn read_u64s<const N: usize>(r: &mut impl Read) -> io::Result<[u64; N]> {
+    let mut out = [0u64; N];
+    for v in &mut out {
+        let mut b = [0u8; 8];
+        r.read_exact(&mut b)?;
+        *v = u64::from_le_bytes(b);
+    }
+    Ok(out)
+}
+
+/// A count of items, bounded so that a damaged file cannot ask for absurd allocations.
+fn count(r: &mut impl Read) -> io::Result<u64> {
+    let [n] = read_u64s::<1>(r)?;
+    if n > 1 << 32 {
+        return Err(bad());
+    }
+    Ok(n)
+}
+
+fn read_bytes(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    let [len] = read_u64s::<1>(r)?;
+    if len > 1 << 32 {
+        return Err(bad());
+    }
+    let mut out = Vec::new();
+    r.take(len).read_to_end(&mut out)?;
+    if out.len() as u64 != len {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sessrec_formats::{Event, EventData};
+
+    #[test]
+    fn a_saved_timeline_loads_back_the_same_and_junk_is_ignored() {
+        let events = vec![
+            Event::output(0, "\x1b[1mhello\x1b[0m\r\n"),
+            Event {
+                time: 1,
+                data: EventData::Input(b"ls\r".to_vec()),
+            },
+            Event {
+                time: 2,
+                data: EventData::Marker("grant X expires".into()),
+            },
+            Event::output(9_000_000, b"later \xe6".to_vec()),
+            Event {
+                time: 9_000_001,
+                data: EventData::Exit(3),
+            },
+        ];
+        let t = Timeline::build(40, 10, events.into_iter().map(Ok::<_, ()>)).unwrap();
+        let dir = tempfile::TempDir::new().unwrap();
+        let at = dir.path().join("x.index");
+        save(&at, &t).unwrap();
+        let back = load(&at).unwrap();
+        assert_eq!(back.duration, t.duration);
+        assert_eq!(back.exit, Some(3));
+        assert_eq!(back.markers, t.markers);
+        assert_eq!(back.keystrokes, t.keystrokes);
+        assert_eq!(back.segments.len(), t.segments.len());
+        let (mut a, mut b) = (crate::Player::new(&t), crate::Player::new(&back));
+        a.seek(&t, 9_000_000);
+        b.seek(&back, 9_000_000);
+        assert_eq!(a.terminal().ansi(), b.terminal().ansi());
+        let whole = std::fs::read(&at).unwrap();
+        std::fs::write(&at, &whole[..whole.len() / 2]).unwrap();
+        assert!(load(&at).is_none(), "a cut index is ignored");
+        std::fs::write(&at, b"junk").unwrap();
+        assert!(load(&at).is_none());
+    }
+}
