@@ -362,3 +362,76 @@ fn in_tmux_follow_shows_a_session_while_it_is_recorded() {
     tmux.keys(&["q"]);
     tmux.wait_for("AFTER=0");
 }
+
+/// The peers' recordings (asciicast v2 and v3 from asciinema 2 and 3), gzipped, and asciicast
+/// v1: the final screen is the one their recorded output gives on a terminal of their size.
+#[test]
+fn plays_other_recorders_files_and_gzip_and_v1() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/peers");
+    let dir = TempDir::new().unwrap();
+    for name in [
+        "asciinema2-v2.cast",
+        "asciinema3-v2.cast",
+        "asciinema3-v3.cast",
+    ] {
+        let file = fixtures.join(name);
+        let raw = std::fs::read(fixtures.join(format!("{name}.expected.raw"))).unwrap();
+        let mut want = sessrec_player::VirtualTerminal::new(100, 30);
+        want.apply(&sessrec_formats::EventData::Output(raw));
+        let o = sessrec(&["play", file.to_str().unwrap(), "--dump", "--no-cache"]);
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(text(&o), want.text(), "{name}");
+        // The same, gzipped.
+        let gz = dir.path().join(format!("{name}.gz"));
+        let zipped = Command::new("gzip").arg("-c").arg(&file).output().unwrap();
+        std::fs::write(&gz, zipped.stdout).unwrap();
+        let o = sessrec(&["play", gz.to_str().unwrap(), "--dump", "--no-cache"]);
+        assert_eq!(text(&o), want.text(), "{name}.gz");
+    }
+    let v1 = dir.path().join("v1.json");
+    std::fs::write(
+        &v1,
+        r#"{"version": 1, "width": 20, "height": 3, "duration": 2.0, "stdout": [[0.5, "one\r\n"], [1.5, "\u001b[1mtwo\u001b[0m"]]}"#,
+    )
+    .unwrap();
+    let o = sessrec(&[
+        "play",
+        v1.to_str().unwrap(),
+        "--dump",
+        "--at",
+        "1s",
+        "--no-cache",
+    ]);
+    assert_eq!(text(&o), "one\n\n\n");
+    let o = sessrec(&["play", v1.to_str().unwrap(), "--dump", "--no-cache"]);
+    assert_eq!(text(&o), "one\ntwo\n\n");
+}
+
+/// The committed crash fixtures (absurd JSON nesting, hostile values, huge lengths, damaged
+/// zstd): each gets an answer and an exit status, never a panic or a hang.
+#[test]
+fn crash_fixtures_never_crash_the_player() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/crashers");
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let o = sessrec(&["play", path.to_str().unwrap(), "--dump", "--no-cache"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{}: {err}", path.display());
+        assert!(
+            matches!(o.status.code(), Some(0 | 1 | 3)),
+            "{}: {:?} {err}",
+            path.display(),
+            o.status
+        );
+        if o.status.code() == Some(1) {
+            assert_eq!(err.trim().lines().count(), 1, "{}: {err}", path.display());
+        }
+    }
+}

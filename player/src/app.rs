@@ -58,6 +58,8 @@ pub struct App {
     pub(crate) speed: usize,
     pub(crate) idle_limit: bool,
     pub(crate) pattern: Option<String>,
+    /// A search running on its thread: its hits once found.
+    searching: Option<Arc<Mutex<Option<Vec<Hit>>>>>,
     pub(crate) hits: Vec<Hit>,
     pub(crate) prompt: Option<Prompt>,
     pub(crate) help: bool,
@@ -90,6 +92,7 @@ impl App {
             speed: NORMAL_SPEED,
             idle_limit: true,
             pattern: None,
+            searching: None,
             hits: Vec::new(),
             prompt: None,
             help: false,
@@ -140,6 +143,7 @@ impl App {
 
     /// Lets `elapsed` of real time pass.
     pub fn tick(&mut self, elapsed: Duration) {
+        self.search_done();
         if let Some(p) = self.pending {
             let reached = self.loading.timeline().duration >= p || self.loading.is_done();
             self.seek(p);
@@ -269,12 +273,52 @@ impl App {
         }
     }
 
+    /// Searches on a thread of its own (a long recording takes seconds); [`App::tick`] picks
+    /// the hits up.
     fn search(&mut self, pattern: String) {
         if pattern.is_empty() {
             return;
         }
-        self.hits = search::find_all(&self.loading.timeline(), &pattern, MAX_HITS);
-        self.pattern = Some(pattern);
+        let found = Arc::new(Mutex::new(None));
+        let (into, loading, text) = (found.clone(), self.loading.clone(), pattern.clone());
+        let started = std::thread::Builder::new()
+            .name("search".into())
+            .spawn(move || {
+                let hits = search::find_all(&loading.timeline(), &text, MAX_HITS);
+                if let Ok(mut f) = into.lock() {
+                    *f = Some(hits);
+                }
+            });
+        match started {
+            Ok(_) => {
+                self.searching = Some(found);
+                self.pattern = Some(pattern);
+                self.hits.clear();
+                self.notice = Some("searching…".into());
+            }
+            Err(e) => self.notice = Some(format!("cannot search: {e}")),
+        }
+    }
+
+    /// Whether a search is still running.
+    pub fn searching(&self) -> bool {
+        self.searching.is_some()
+    }
+
+    /// Takes the hits of a finished search and goes to the first after the position.
+    fn search_done(&mut self) {
+        let Some(found) = &self.searching else {
+            return;
+        };
+        let hits = match found.lock() {
+            Ok(mut f) => f.take(),
+            Err(_) => Some(Vec::new()),
+        };
+        let Some(hits) = hits else {
+            return;
+        };
+        self.searching = None;
+        self.hits = hits;
         if self.hits.is_empty() {
             self.notice = Some("not found".into());
             return;
@@ -286,6 +330,10 @@ impl App {
     fn hit(&mut self, forward: bool) {
         if self.pattern.is_none() {
             self.notice = Some("no search yet: / to search".into());
+            return;
+        }
+        if self.searching.is_some() {
+            self.notice = Some("still searching…".into());
             return;
         }
         let at = self.position;

@@ -129,6 +129,10 @@ fn search_jumps_to_where_the_text_appeared() {
     typed(&mut a, "/kubectl delete");
     insta::assert_snapshot!("search_prompt", frame(&mut a));
     press(&mut a, KeyCode::Enter);
+    while a.searching() {
+        a.tick(Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(1));
+    }
     // Typed at 30 s, on the screen a millisecond later.
     assert_eq!(a.position(), 30 * S);
     insta::assert_snapshot!("search_hit", frame(&mut a));
