@@ -1,8 +1,9 @@
 //! The player's goals on a session with 1 GB of output: first frame on screen, index build
 //! rate, seek latency (p50, p99), memory; and replaying from the start for comparison.
 //!
-//! `cargo run --release -p sessrec-player --example play_1gb [-- MB]` (default 1024). It
-//! writes the session as asciicast v2 to a temporary file first.
+//! `cargo run --release -p sessrec-player --example play_1gb [-- MB [KEEP.cast]]` (default
+//! 1024 MB). It writes the session as asciicast v2 to a temporary file first (to KEEP.cast if
+//! given, kept for measuring `sessrec play` itself).
 
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
@@ -22,7 +23,10 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1024);
     let dir = tempfile::TempDir::new().expect("a temporary directory");
-    let path = dir.path().join("busy.cast");
+    let path = std::env::args()
+        .nth(2)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("busy.cast"));
     let mut out = BufWriter::new(std::fs::File::create(&path).expect("creating the file"));
     writeln!(out, r#"{{"version": 2, "width": 120, "height": 40}}"#).unwrap();
     let mut output = 0u64;
@@ -45,6 +49,7 @@ fn main() {
 
     // First frame: open, load in the background, draw as soon as there is a segment.
     let start = Instant::now();
+    sessrec_player::keep_heap_compact();
     let reader = open_path(&path, &OpenOptions::default()).expect("opening");
     let loading = load(reader);
     while loading.timeline().duration == 0 && !loading.is_done() {

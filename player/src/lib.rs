@@ -8,6 +8,7 @@
 pub mod app;
 pub mod cache;
 mod load;
+mod memory;
 mod render;
 pub mod screen;
 pub mod search;
@@ -20,6 +21,7 @@ mod utf8;
 mod view;
 
 pub use load::{Loading, load, load_then};
+pub use memory::keep_heap_compact;
 pub use screen::VirtualTerminal;
 pub use seek::Player;
 pub use timeline::{Marker, MarkerKind, Timeline, TimelineBuilder};

@@ -333,7 +333,10 @@ fn compress(raw: &[u8]) -> Vec<u8> {
     // Level 1: fast to build; these bytes never leave memory.
     let mut enc = zstd::Encoder::new(Vec::new(), 1).expect("zstd level 1");
     enc.write_all(raw).expect("writing to memory");
-    enc.finish().expect("writing to memory")
+    let mut out = enc.finish().expect("writing to memory");
+    // Kept for the whole session: no spare capacity from the growing buffer.
+    out.shrink_to_fit();
+    out
 }
 
 fn decompress(data: &[u8]) -> Vec<u8> {

@@ -23,6 +23,7 @@ impl Play {
         if self.ansi && !self.dump {
             bail!("--ansi only goes with --dump (sessrec play FILE --dump --ansi)");
         }
+        sessrec_player::keep_heap_compact();
         let trusted = read_public_keys(&self.keys)?;
         let fetched = crate::fetch::resolve(&self.file, self.store.as_deref())?;
         let path = fetched.path().to_path_buf();
