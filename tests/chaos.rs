@@ -57,7 +57,6 @@ fn uploads_survive_cut_connections_errors_stalls_and_kills() {
         .collect();
     assert!(originals[1].len() > 8 * 1024 * 1024, "two parts");
 
-    let config = b.path("config.toml");
     let passes = [
         (Fault::CutLargeRequests, None),
         (Fault::Unavailable, None),
@@ -69,12 +68,7 @@ fn uploads_survive_cut_connections_errors_stalls_and_kills() {
     ];
     for (pass, (fault, kill_ms)) in passes.into_iter().enumerate() {
         proxy.set(fault);
-        let mut up = Command::new(BIN)
-            .args(["upload", "--once", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut up = b.spawn_upload();
         if let Some(ms) = kill_ms {
             std::thread::sleep(Duration::from_millis(ms));
             let _ = up.kill();
@@ -153,13 +147,7 @@ fn an_interrupted_upload_resumes_where_it_stopped() {
 
     // A slow link, and the uploader killed once the store confirmed a part.
     proxy.set(Fault::Slow);
-    let config = b.path("config.toml");
-    let mut up = Command::new(BIN)
-        .args(["upload", "--once", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut up = b.spawn_upload();
     let checkpoint = b.path("spool/.upload/big.cast.zst.multipart");
     let confirmed = || -> usize {
         std::fs::read(&checkpoint)

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -68,20 +68,13 @@ impl Azurite {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "azurite did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::wait_for_port(self.port, "azurite", Duration::from_secs(30));
     }
 
     /// Kills it (its data goes with the scratch directory: Azurite takes about 90 s to stop
     /// cleanly, so outages are simulated by a proxy in front of it).
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        super::kill(&mut self.child);
     }
 
     /// The blob endpoint of the development account.

@@ -78,6 +78,17 @@ impl Bastion {
         self.sessrec(&["upload", "--once"])
     }
 
+    /// Starts `sessrec upload --once` without waiting for it (to kill it mid-pass).
+    pub fn spawn_upload(&self) -> Child {
+        Command::new(BIN)
+            .args(["upload", "--once", "--config"])
+            .arg(self.path("config.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn spool_names(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path("spool"))
             .unwrap()
@@ -182,18 +193,11 @@ impl S3Server {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_port(self.port, "s3s-fs", Duration::from_secs(10));
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill(&mut self.child);
     }
 
     pub fn settings(&self) -> String {
@@ -227,6 +231,23 @@ pub fn noise(len: usize) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+/// Waits until something listens on the loopback `port`; panics after `within`.
+pub fn wait_for_port(port: u16, what: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Kills and reaps a server, if it runs.
+pub fn kill(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
 }
 
 pub fn which(tool: &str) -> Option<PathBuf> {
@@ -380,10 +401,7 @@ impl Garage {
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill(&mut self.child);
     }
 
     /// The `[s3]` table for this node.
