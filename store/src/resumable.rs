@@ -4,15 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::BytesMut;
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::{Error as ObjectError, PutPayload};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
+use tokio::task::JoinSet;
 
 use crate::manifest::hex;
 use crate::sent::{Sent, SentHasher};
@@ -56,7 +56,7 @@ pub(crate) struct Plan<'a> {
 /// Uploads `path` to `dest` as planned. Returns what was sent, the store's ETag of the whole,
 /// and how much of it an earlier attempt had already sent.
 pub(crate) async fn put(
-    store: &dyn MultipartStore,
+    store: &Arc<dyn MultipartStore>,
     path: &Path,
     dest: &ObjectPath,
     plan: &Plan<'_>,
@@ -100,8 +100,14 @@ pub(crate) async fn put(
         parts: count,
     };
     let mut hasher = SentHasher::new(part);
-    let mut sending = FuturesUnordered::new();
+    // Parts are tasks: they progress while the next part is read from disk.
+    let mut sending = JoinSet::new();
     for index in 0..count {
+        // Room first, then the next part is read: at most `in_flight` parts in memory.
+        while sending.len() >= in_flight {
+            let done = joined(sending.join_next().await)?;
+            confirm(store.as_ref(), dest, plan, &mut state, done).await?;
+        }
         let mut buf = BytesMut::with_capacity(part);
         while buf.len() < part {
             let n = file
@@ -118,27 +124,24 @@ pub(crate) async fn put(
         if let Some(id) = state.parts.get(&index) {
             if ids_are_md5 && md5_differs(id, &md5) {
                 // Not the bytes the checkpoint was written for: start again.
-                forget(store, dest, checkpoint, &state).await;
+                forget(store.as_ref(), dest, checkpoint, &state).await;
                 return Err(StoreError::Mismatch(format!(
                     "part {index} of {dest} in the store differs from the file; the upload starts again"
                 )));
             }
             continue;
         }
-        while sending.len() >= in_flight {
-            let done = sending.next().await.expect("parts are in flight");
-            confirm(store, dest, plan, &mut state, done).await?;
-        }
-        let upload_id = state.upload_id.clone();
-        sending.push(async move {
-            let sent = store
-                .put_part(dest, &upload_id, index, PutPayload::from_bytes(chunk))
+        let (to, at, upload_id) = (store.clone(), dest.clone(), state.upload_id.clone());
+        sending.spawn(async move {
+            let sent = to
+                .put_part(&at, &upload_id, index, PutPayload::from_bytes(chunk))
                 .await;
             (index, md5, sent)
         });
     }
-    while let Some(done) = sending.next().await {
-        confirm(store, dest, plan, &mut state, done).await?;
+    while !sending.is_empty() {
+        let done = joined(sending.join_next().await)?;
+        confirm(store.as_ref(), dest, plan, &mut state, done).await?;
     }
     let parts: Vec<PartId> = state
         .parts
@@ -154,7 +157,7 @@ pub(crate) async fn put(
         Ok(done) => done,
         Err(e) => {
             if matches!(e, ObjectError::NotFound { .. }) {
-                forget(store, dest, checkpoint, &state).await;
+                forget(store.as_ref(), dest, checkpoint, &state).await;
             }
             return Err(StoreError::store(
                 format!("completing the upload of {dest}"),
@@ -166,13 +169,26 @@ pub(crate) async fn put(
     Ok((hasher.finish(), done.e_tag, resumed))
 }
 
+type PartSent = (usize, String, object_store::Result<PartId>);
+
+/// The outcome of a part's task.
+fn joined(next: Option<Result<PartSent, tokio::task::JoinError>>) -> Result<PartSent> {
+    match next {
+        Some(Ok(done)) => Ok(done),
+        Some(Err(e)) => Err(StoreError::Recording(format!(
+            "a part's upload failed: {e}"
+        ))),
+        None => Err(StoreError::Recording("no part was in flight".into())),
+    }
+}
+
 /// Records a part the store answered for, or gives up on an upload the store no longer knows.
 async fn confirm(
     store: &dyn MultipartStore,
     dest: &ObjectPath,
     plan: &Plan<'_>,
     state: &mut Checkpoint,
-    (index, md5, sent): (usize, String, object_store::Result<PartId>),
+    (index, md5, sent): PartSent,
 ) -> Result<()> {
     let checkpoint = plan.checkpoint;
     match sent {

@@ -74,7 +74,7 @@ pub async fn put_and_confirm(
                 in_flight: PARTS_IN_FLIGHT,
                 ids_are_md5: store.part_ids_are_md5(),
             };
-            resumable::put(multipart.as_ref(), path, &dest, &plan).await?
+            resumable::put(multipart, path, &dest, &plan).await?
         }
         None => {
             let (sent, etag) = put_file(store, path, &dest).await?;
