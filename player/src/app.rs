@@ -210,9 +210,9 @@ impl App {
             .intersects(KeyModifiers::ALT | KeyModifiers::CONTROL);
         let duration = self.loading.timeline().duration;
         match key.code {
-            KeyCode::Char('q') | KeyCode::Esc if !self.help => self.quit = true,
-            KeyCode::Esc | KeyCode::Char('?') if self.help => self.help = false,
-            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('q') => self.quit = true,
+            KeyCode::Esc => self.help = false,
+            KeyCode::Char('?') => self.help = !self.help,
             KeyCode::Char(' ') => self.playing = !self.playing,
             KeyCode::Left if pan => self.pan.0 = self.pan.0.saturating_sub(8),
             KeyCode::Right if pan => self.pan.0 += 8,
