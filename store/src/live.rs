@@ -91,14 +91,7 @@ pub async fn read_joined(store: &Store, session_id: &str) -> Result<Vec<u8>> {
             break;
         }
         let key = store.path(&format!("{}/{a:020}-{b:020}.part", dir(session_id)));
-        let bytes = store
-            .inner()
-            .get(&key)
-            .await
-            .map_err(|e| StoreError::store(format!("reading {key}"), e))?
-            .bytes()
-            .await
-            .map_err(|e| StoreError::store(format!("reading {key}"), e))?;
+        let bytes = store.read(&key, None).await?;
         let skip = (out.len() as u64 - a) as usize;
         if skip < bytes.len() {
             out.extend_from_slice(&bytes[skip..]);

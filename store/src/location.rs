@@ -104,6 +104,27 @@ impl Store {
         self.part_ids_are_md5
     }
 
+    /// The object at `at` (or the bytes of `range` of it), read whole into memory: for small
+    /// objects and slices only.
+    pub async fn read(
+        &self,
+        at: &Path,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<bytes::Bytes> {
+        let opts = object_store::GetOptions {
+            range: range.map(object_store::GetRange::Bounded),
+            ..object_store::GetOptions::default()
+        };
+        let what = || format!("reading {at}");
+        self.inner
+            .get_opts(at, opts)
+            .await
+            .map_err(|e| StoreError::store(what(), e))?
+            .bytes()
+            .await
+            .map_err(|e| StoreError::store(what(), e))
+    }
+
     /// The object store.
     pub fn inner(&self) -> &Arc<dyn ObjectStore> {
         &self.inner

@@ -259,31 +259,13 @@ const RECORDING: &str = ".cast.zst";
 const HEADER_BYTES: u64 = 256 * 1024;
 
 async fn read_manifest(store: &Store, at: &ObjectPath) -> Result<Manifest> {
-    let bytes = store
-        .inner()
-        .get(at)
-        .await
-        .map_err(|e| StoreError::store(format!("reading {at}"), e))?
-        .bytes()
-        .await
-        .map_err(|e| StoreError::store(format!("reading {at}"), e))?;
+    let bytes = store.read(at, None).await?;
     serde_json::from_slice::<Manifest>(&bytes)
         .map_err(|e| StoreError::Recording(format!("the manifest {at} is not valid: {e}")))
 }
 
 async fn manifest_from_recording(store: &Store, at: &ObjectPath) -> Result<Manifest> {
-    let opts = GetOptions {
-        range: Some(GetRange::Bounded(0..HEADER_BYTES)),
-        ..GetOptions::default()
-    };
-    let start = store
-        .inner()
-        .get_opts(at, opts)
-        .await
-        .map_err(|e| StoreError::store(format!("reading {at}"), e))?
-        .bytes()
-        .await
-        .map_err(|e| StoreError::store(format!("reading {at}"), e))?;
+    let start = store.read(at, Some(0..HEADER_BYTES)).await?;
     let mut m = from_header_bytes(start.to_vec(), at.as_ref())?;
     // The key it is stored under, even if the header would place it elsewhere.
     m.key = store.key_of(at);
@@ -303,14 +285,7 @@ pub async fn probe(store: &Store) -> Result<()> {
         .put(&at, body.clone().into())
         .await
         .map_err(|e| StoreError::store(format!("writing {at}"), e))?;
-    let back = store
-        .inner()
-        .get(&at)
-        .await
-        .map_err(|e| StoreError::store(format!("reading {at}"), e))?
-        .bytes()
-        .await
-        .map_err(|e| StoreError::store(format!("reading {at}"), e))?;
+    let back = store.read(&at, None).await?;
     store
         .inner()
         .delete(&at)
