@@ -197,3 +197,23 @@ fn a_large_recording_is_clipped_with_a_notice() {
     assert_ne!(panned, f);
     insta::assert_snapshot!("clipped_and_wide", f);
 }
+
+#[test]
+fn a_click_on_the_timeline_seeks_there() {
+    use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut a = app(incident());
+    frame(&mut a);
+    // The timeline is the third row from the bottom of the 80×20 frame.
+    let click = |column| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row: 17,
+        modifiers: KeyModifiers::NONE,
+    };
+    a.mouse(click(40));
+    assert_eq!(a.position(), 57 * S / 2, "the middle of the timeline");
+    a.mouse(MouseEvent { row: 5, ..click(0) });
+    assert_eq!(a.position(), 57 * S / 2, "a click elsewhere does nothing");
+    a.mouse(click(0));
+    assert_eq!(a.position(), 0);
+}
