@@ -102,6 +102,21 @@ fn hostile_and_broken_recordings_give_clear_errors_and_never_escape() {
     ] {
         assert!(!out.contains(bad), "{bad:?} reached the output: {out:?}");
     }
+    // A header and a resize asking for absurd sizes are clipped, not allocated (60000×60000
+    // cells would exhaust the reviewer's memory); the transcript export clips them too.
+    let huge = dir.path().join("huge.cast");
+    std::fs::write(
+        &huge,
+        "{\"version\": 2, \"width\": 60000, \"height\": 60000}\n[0.1, \"o\", \"big\"]\n[0.2, \"r\", \"65000x65000\"]\n",
+    )
+    .unwrap();
+    let o = sessrec(&["play", huge.to_str().unwrap(), "--dump", "--no-cache"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(text(&o).starts_with("big\n"));
+    let txt = dir.path().join("huge.txt");
+    let o = sessrec(&["convert", huge.to_str().unwrap(), txt.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read_to_string(&txt).unwrap().starts_with("big"));
     // A truncated .cast.zst plays as far as it goes, and says so.
     let key = dir.path().join("key");
     let rec = dir.path().join("rec.cast.zst");

@@ -9,6 +9,19 @@ use sessrec_formats::EventData;
 
 use crate::utf8::Utf8Decoder;
 
+/// The widest and tallest screen the emulator is given. A header or resize event asking for
+/// more (a hostile or damaged recording: 60000×60000 would be 3.6 billion cells) is clipped to
+/// it, so a recording cannot exhaust the reviewer's memory that way.
+pub const MAX_SIZE: (usize, usize) = (640, 240);
+
+/// `cols`×`rows` as the emulator gets them: at least 1×1, at most [`MAX_SIZE`].
+pub(crate) fn screen_size(cols: u16, rows: u16) -> (usize, usize) {
+    (
+        usize::from(cols).clamp(1, MAX_SIZE.0),
+        usize::from(rows).clamp(1, MAX_SIZE.1),
+    )
+}
+
 /// The terminal state a segment starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Keyframe {
@@ -43,9 +56,9 @@ pub struct VirtualTerminal {
 }
 
 impl VirtualTerminal {
-    /// A blank `cols`×`rows` terminal (sizes of 0 are taken as 1).
+    /// A blank `cols`×`rows` terminal (clipped to 1×1 … [`MAX_SIZE`]).
     pub fn new(cols: u16, rows: u16) -> VirtualTerminal {
-        let (cols, rows) = (usize::from(cols.max(1)), usize::from(rows.max(1)));
+        let (cols, rows) = screen_size(cols, rows);
         VirtualTerminal {
             term: Terminal::new(cols, rows).expect("sizes are at least 1"),
             decoder: Utf8Decoder::default(),
@@ -61,7 +74,8 @@ impl VirtualTerminal {
                 self.term.feed(text.as_str());
             }
             EventData::Resize { cols, rows } if *cols > 0 && *rows > 0 => {
-                self.term.resize(usize::from(*cols), usize::from(*rows));
+                let (cols, rows) = screen_size(*cols, *rows);
+                self.term.resize(cols, rows);
             }
             _ => {}
         }
@@ -212,6 +226,17 @@ mod tests {
         back.apply(&EventData::Output(b"\xa5!".to_vec()));
         assert_eq!(back.text(), t.text());
         assert!(t.text().contains("x日!"), "{}", t.text());
+    }
+
+    #[test]
+    fn absurd_sizes_are_clipped() {
+        let mut t = VirtualTerminal::new(60_000, 0);
+        assert_eq!(t.size(), (MAX_SIZE.0, 1));
+        t.apply(&EventData::Resize {
+            cols: 65_535,
+            rows: 65_535,
+        });
+        assert_eq!(t.size(), MAX_SIZE);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use avt::Terminal;
 use avt::observer::Transcript;
 use sessrec_formats::{Event, EventData, FormatError};
 
+use crate::screen::screen_size;
 use crate::utf8::Utf8Decoder;
 
 /// Why a transcript could not be written.
@@ -28,7 +29,7 @@ pub fn write_transcript<W: Write>(
     rows: u16,
     out: &mut W,
 ) -> Result<(), TranscriptError> {
-    let (cols, rows) = (usize::from(cols.max(1)), usize::from(rows.max(1)));
+    let (cols, rows) = screen_size(cols, rows);
     let mut terminal = Terminal::new(cols, rows)
         .map_err(|e| TranscriptError::Write(std::io::Error::other(e.to_string())))?;
     let mut transcript = Transcript::new();
@@ -39,7 +40,8 @@ pub fn write_transcript<W: Write>(
                 terminal.feed_with(decoder.decode(&bytes).as_str(), &mut transcript)
             }
             EventData::Resize { cols, rows } if cols > 0 && rows > 0 => {
-                terminal.resize_with(usize::from(cols), usize::from(rows), &mut transcript)
+                let (cols, rows) = screen_size(cols, rows);
+                terminal.resize_with(cols, rows, &mut transcript)
             }
             _ => continue,
         };
