@@ -51,7 +51,7 @@ fn main() {
     let start = Instant::now();
     sessrec_player::keep_heap_compact();
     let reader = open_path(&path, &OpenOptions::default()).expect("opening");
-    let loading = load(reader);
+    let loading = load(reader).expect("starting the loading thread");
     while loading.timeline().duration == 0 && !loading.is_done() {
         std::thread::sleep(Duration::from_micros(200));
     }

@@ -26,13 +26,16 @@ struct Shared {
 }
 
 /// Starts loading `reader` on a thread of its own.
-pub fn load(reader: EventReader) -> Loading {
+pub fn load(reader: EventReader) -> std::io::Result<Loading> {
     load_then(reader, |_| {})
 }
 
 /// The same, and once the whole recording is loaded without error, calls `done` with the
 /// timeline (to save it in the cache).
-pub fn load_then(reader: EventReader, done: impl FnOnce(&Timeline) + Send + 'static) -> Loading {
+pub fn load_then(
+    reader: EventReader,
+    done: impl FnOnce(&Timeline) + Send + 'static,
+) -> std::io::Result<Loading> {
     let header = reader.header().clone();
     let mut builder = TimelineBuilder::new(header.cols, header.rows);
     let shared = Arc::new(Shared {
@@ -78,9 +81,8 @@ pub fn load_then(reader: EventReader, done: impl FnOnce(&Timeline) + Send + 'sta
             }
             drop(t);
             s.done.store(true, Ordering::SeqCst);
-        })
-        .expect("starting the loading thread");
-    Loading { shared }
+        })?;
+    Ok(Loading { shared })
 }
 
 impl Loading {

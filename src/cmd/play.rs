@@ -52,7 +52,8 @@ impl Play {
                     // A cache that cannot be written only costs the next start its speed.
                     let _ = cache::save(at, t);
                 }
-            }),
+            })
+            .context("cannot start loading the recording")?,
         };
         if self.dump {
             loading.wait();
