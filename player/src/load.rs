@@ -75,11 +75,12 @@ pub fn load_then(
             let mut t = s.timeline.write().unwrap_or_else(|p| p.into_inner());
             builder.publish(&mut t);
             t.duration = builder.position();
+            drop(t);
             let failed = s.error.lock().map(|e| e.is_some()).unwrap_or(true);
             if !failed {
-                done(&t);
+                // Under a read lock: the player keeps drawing while the cache is written.
+                done(&s.timeline.read().unwrap_or_else(|p| p.into_inner()));
             }
-            drop(t);
             s.done.store(true, Ordering::SeqCst);
         })?;
     Ok(Loading { shared })

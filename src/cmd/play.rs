@@ -140,7 +140,8 @@ fn meta_of(header: &Header, start: Option<jiff::Timestamp>) -> Meta {
 /// Verifies the recording on a thread and puts the verdict where the status bar reads it.
 fn check_in_background(path: &Path, trusted: Vec<PublicKey>, into: Arc<Mutex<String>>) {
     let path: PathBuf = path.to_path_buf();
-    let _ = std::thread::Builder::new()
+    let shown = into.clone();
+    let started = std::thread::Builder::new()
         .name("verify".into())
         .spawn(move || {
             let verdict = verdict_of(&path, trusted, &into);
@@ -148,6 +149,11 @@ fn check_in_background(path: &Path, trusted: Vec<PublicKey>, into: Arc<Mutex<Str
                 *v = verdict;
             }
         });
+    if started.is_err() {
+        if let Ok(mut v) = shown.lock() {
+            *v = "not verified".into();
+        }
+    }
 }
 
 fn verdict_of(path: &Path, trusted: Vec<PublicKey>, into: &Mutex<String>) -> String {
