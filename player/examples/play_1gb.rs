@@ -12,7 +12,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sessrec_formats::{EventData, OpenOptions, open_path};
 use sessrec_player::app::{App, Meta};
-use sessrec_player::{Player, VirtualTerminal, load};
+use sessrec_player::{Player, VirtualTerminal, load_then};
 
 #[path = "support/busy.rs"]
 mod busy;
@@ -51,7 +51,8 @@ fn main() {
     let start = Instant::now();
     sessrec_player::keep_heap_compact();
     let reader = open_path(&path, &OpenOptions::default()).expect("opening");
-    let loading = load(reader).expect("starting the loading thread");
+    let loading = load_then(reader, Some(dir.path().join("spill")), |_| {})
+        .expect("starting the loading thread");
     while loading.timeline().duration == 0 && !loading.is_done() {
         std::thread::sleep(Duration::from_micros(200));
     }
@@ -119,8 +120,9 @@ fn main() {
         replayed.as_secs_f64() / keyed.as_secs_f64()
     );
     println!(
-        "memory: timeline {:.0} MB (compressed segments and keyframes); peak RSS {} (whole process)",
+        "memory: timeline {:.0} MB in memory (compressed segments up to the budget, keyframes), {:.0} MB in its spill file; peak RSS {} (whole process)",
         timeline.memory() as f64 / 1e6,
+        timeline.in_file() as f64 / 1e6,
         peak_rss()
     );
 
@@ -132,9 +134,12 @@ fn main() {
     drop(timeline);
     let t = Instant::now();
     let back = sessrec_player::cache::load(&at).expect("loading the index");
+    // Its segments stay in the file: the first seek reads one of them.
+    let mut player = Player::new(&back);
+    player.seek(&back, back.duration / 2);
     let loaded = t.elapsed();
     println!(
-        "index cache: {:.0} MB on disk, saved in {:.2} s, loaded in {:.2} s ({:.0}x faster than building)",
+        "index cache: {:.0} MB on disk, saved in {:.2} s, loaded and seeked to 50 % in {:.3} s ({:.0}x faster than building)",
         std::fs::metadata(&at).map(|m| m.len()).unwrap_or(0) as f64 / 1e6,
         saved.as_secs_f64(),
         loaded.as_secs_f64(),

@@ -7,10 +7,12 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
 use crate::screen::Keyframe;
+use crate::stored::StoredEvents;
 use crate::timeline::{Keystrokes, Marker, MarkerKind, Segment, Timeline};
 
 const MAGIC: &[u8] = b"sessrec-index-1\n";
@@ -52,15 +54,17 @@ pub fn entry(dir: &Path, path: &Path) -> Option<PathBuf> {
     Some(dir.join(format!("{name}.index")))
 }
 
-/// The timeline saved at `at`, if there is one and it reads whole.
+/// The timeline saved at `at`, if there is one and it reads whole. Its segments' events stay
+/// in the file (read when a seek needs them), so loading costs little memory.
 pub fn load(at: &Path) -> Option<Timeline> {
-    let mut r = BufReader::new(File::open(at).ok()?);
+    let file = Arc::new(File::open(at).ok()?);
+    let mut r = BufReader::new(&*file);
     let mut magic = [0u8; MAGIC.len()];
     r.read_exact(&mut magic).ok()?;
     if magic != MAGIC {
         return None;
     }
-    let t = read_timeline(&mut r).ok()?;
+    let t = read_timeline(&mut r, &file).ok()?;
     // Mark it used, for the pruning.
     let _ = File::options()
         .append(true)
@@ -144,12 +148,13 @@ fn write_timeline(w: &mut impl Write, t: &Timeline) -> io::Result<()> {
         u64s(w, &[s.start, cols as u64, rows as u64])?;
         bytes(w, dump.as_bytes())?;
         bytes(w, carry)?;
-        bytes(w, &s.events)?;
+        bytes(w, &s.events.bytes()?)?;
     }
     Ok(())
 }
 
-fn read_timeline(r: &mut impl Read) -> io::Result<Timeline> {
+fn read_timeline(r: &mut BufReader<&File>, file: &Arc<File>) -> io::Result<Timeline> {
+    let file_len = file.metadata()?.len();
     let [duration, output_bytes, cols, rows] = read_u64s::<4>(r)?;
     let [has_exit, exit] = read_u64s::<2>(r)?;
     let mut markers = Vec::new();
@@ -177,7 +182,17 @@ fn read_timeline(r: &mut impl Read) -> io::Result<Timeline> {
         let [start, cols, rows] = read_u64s::<3>(r)?;
         let dump = String::from_utf8(read_bytes(r)?).map_err(|_| bad())?;
         let carry = read_bytes(r)?;
-        let events = read_bytes(r)?;
+        let [len] = read_u64s::<1>(r)?;
+        let offset = r.stream_position()?;
+        if offset.checked_add(len).is_none_or(|end| end > file_len) {
+            return Err(bad());
+        }
+        r.seek_relative(i64::try_from(len).map_err(|_| bad())?)?;
+        let events = StoredEvents::File {
+            file: file.clone(),
+            offset,
+            len,
+        };
         let size = (cols as usize, rows as usize);
         segments.push(Segment {
             start,
@@ -195,6 +210,7 @@ fn read_timeline(r: &mut impl Read) -> io::Result<Timeline> {
         initial_size: (cols as usize, rows as usize),
         generation: 0,
         provisional: false,
+        read_error: Mutex::new(None),
     })
 }
 
@@ -274,6 +290,9 @@ mod tests {
         let at = dir.path().join("x.index");
         save(&at, &t).unwrap();
         let back = load(&at).unwrap();
+        // Its events stay in the file, which may be pruned by another player meanwhile.
+        assert!(back.in_file() > 0);
+        std::fs::remove_file(&at).unwrap();
         assert_eq!(back.duration, t.duration);
         assert_eq!(back.exit, Some(3));
         assert_eq!(back.markers, t.markers);
@@ -283,6 +302,8 @@ mod tests {
         a.seek(&t, 9_000_000);
         b.seek(&back, 9_000_000);
         assert_eq!(a.terminal().ansi(), b.terminal().ansi());
+        assert_eq!(back.read_error(), None);
+        save(&at, &t).unwrap();
         let whole = std::fs::read(&at).unwrap();
         std::fs::write(&at, &whole[..whole.len() / 2]).unwrap();
         assert!(load(&at).is_none(), "a cut index is ignored");

@@ -1,16 +1,23 @@
 //! Loading a recording in the background: the timeline grows segment by segment while the
 //! player already shows and plays what is there.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use sessrec_formats::{EventReader, Header};
+use sessrec_formats::{Event, EventReader, FormatError, Header};
 
+use crate::stored::MEMORY_BUDGET;
 use crate::timeline::{Timeline, TimelineBuilder};
 
 /// How often the loader hands what it has over to the player.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+/// Events read ahead of the emulator (about 1 MiB of output in 4 KiB writes).
+/// (Sending events one by one costs no measurable build rate: the emulator bounds it.)
+const READ_AHEAD: usize = 256;
 
 /// A recording being loaded.
 #[derive(Clone)]
@@ -25,65 +32,97 @@ struct Shared {
     error: Mutex<Option<String>>,
 }
 
-/// Starts loading `reader` on a thread of its own.
+/// Starts loading `reader` on a thread of its own, keeping the whole timeline in memory.
 pub fn load(reader: EventReader) -> std::io::Result<Loading> {
-    load_then(reader, |_| {})
+    load_then(reader, None, |_| {})
 }
 
-/// The same, and once the whole recording is loaded without error, calls `done` with the
-/// timeline (to save it in the cache).
+/// The same, with compressed segments past [`MEMORY_BUDGET`] kept in an unnamed file in
+/// `spill_dir` if there is one; once the whole recording is loaded without error, calls
+/// `done` with the timeline (to save it in the cache).
 pub fn load_then(
     reader: EventReader,
+    spill_dir: Option<PathBuf>,
     done: impl FnOnce(&Timeline) + Send + 'static,
 ) -> std::io::Result<Loading> {
     let header = reader.header().clone();
     let mut builder = TimelineBuilder::new(header.cols, header.rows);
+    if let Some(dir) = spill_dir {
+        builder = builder.spill_to(dir, MEMORY_BUDGET);
+    }
     let shared = Arc::new(Shared {
         header,
         timeline: RwLock::new(builder.empty()),
         done: AtomicBool::new(false),
         error: Mutex::new(None),
     });
+    // Reading runs on a thread of its own, so that while it waits for a live recording to
+    // grow, what arrived last is still handed to the player (see `build`).
+    let (events, received) = std::sync::mpsc::sync_channel(READ_AHEAD);
+    std::thread::Builder::new()
+        .name("read".into())
+        .spawn(move || {
+            for event in reader {
+                let failed = event.is_err();
+                if events.send(event).is_err() || failed {
+                    break;
+                }
+            }
+        })?;
     let s = shared.clone();
     std::thread::Builder::new()
         .name("load".into())
-        .spawn(move || {
-            let mut published = Instant::now();
-            let mut first = true;
-            for event in reader {
-                match event {
-                    Ok(e) => builder.push(&e),
-                    Err(e) => {
-                        // What was read before the damage stays playable.
-                        *s.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-                        break;
-                    }
-                }
-                // The first segment goes out at once: that is the first frame on screen.
-                let due = if first {
-                    builder.has_finished_segments()
-                } else {
-                    published.elapsed() >= PUBLISH_EVERY
-                };
-                if due {
-                    first = false;
-                    builder.publish(&mut s.timeline.write().unwrap_or_else(|p| p.into_inner()));
-                    published = Instant::now();
-                }
-            }
-            builder.close_last();
-            let mut t = s.timeline.write().unwrap_or_else(|p| p.into_inner());
-            builder.publish(&mut t);
-            t.duration = builder.position();
-            drop(t);
-            let failed = s.error.lock().map(|e| e.is_some()).unwrap_or(true);
-            if !failed {
-                // Under a read lock: the player keeps drawing while the cache is written.
-                done(&s.timeline.read().unwrap_or_else(|p| p.into_inner()));
-            }
-            s.done.store(true, Ordering::SeqCst);
-        })?;
+        .spawn(move || build(&mut builder, &received, &s, done))?;
     Ok(Loading { shared })
+}
+
+/// Feeds what the reading thread sends into `builder`, publishing as it goes.
+fn build(
+    builder: &mut TimelineBuilder,
+    received: &Receiver<Result<Event, FormatError>>,
+    s: &Shared,
+    done: impl FnOnce(&Timeline),
+) {
+    let mut published = Instant::now();
+    let mut unpublished = false;
+    let mut first = true;
+    loop {
+        match received.recv_timeout(PUBLISH_EVERY) {
+            Ok(Ok(e)) => {
+                builder.push(&e);
+                unpublished = true;
+            }
+            Ok(Err(e)) => {
+                // What was read before the damage stays playable.
+                *s.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                break;
+            }
+            // A live recording that went quiet: what arrived last is shown below.
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        // The first segment goes out at once: that is the first frame on screen. After that,
+        // whatever is new goes out every PUBLISH_EVERY (a live recording's first seconds too).
+        let due = (first && builder.has_finished_segments())
+            || (unpublished && published.elapsed() >= PUBLISH_EVERY);
+        if due {
+            first = false;
+            unpublished = false;
+            builder.publish(&mut s.timeline.write().unwrap_or_else(|p| p.into_inner()));
+            published = Instant::now();
+        }
+    }
+    builder.close_last();
+    let mut t = s.timeline.write().unwrap_or_else(|p| p.into_inner());
+    builder.publish(&mut t);
+    t.duration = builder.position();
+    drop(t);
+    let failed = s.error.lock().map(|e| e.is_some()).unwrap_or(true);
+    if !failed {
+        // Under a read lock: the player keeps drawing while the cache is written.
+        done(&s.timeline.read().unwrap_or_else(|p| p.into_inner()));
+    }
+    s.done.store(true, Ordering::SeqCst);
 }
 
 impl Loading {
@@ -131,5 +170,37 @@ impl Loading {
         while !self.is_done() {
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use sessrec_formats::{OpenOptions, open_reader};
+
+    use super::*;
+
+    #[test]
+    fn a_live_recording_that_goes_quiet_shows_its_last_events() {
+        let (read, mut write) = std::io::pipe().unwrap();
+        write
+            .write_all(b"{\"version\": 2, \"width\": 20, \"height\": 4}\n[0.5, \"o\", \"$ ls\\r\\n\"]\n[1.25, \"o\", \"file\\r\\n\"]\n")
+            .unwrap();
+        let input: Box<dyn Read + Send> = Box::new(read);
+        let loading = load(open_reader(input, &OpenOptions::default()).unwrap()).unwrap();
+        // The writer stays open: the reader waits for more, as it does on a live recording.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while loading.timeline().duration < 1_250_000 {
+            assert!(
+                Instant::now() < deadline,
+                "the last events were not handed over while the recording was quiet"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!loading.is_done());
+        drop(write);
+        loading.wait();
+        assert_eq!(loading.timeline().duration, 1_250_000);
     }
 }

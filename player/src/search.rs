@@ -4,7 +4,7 @@
 use memchr::memmem::Finder;
 use sessrec_formats::{EventData, Micros};
 
-use crate::timeline::{Timeline, events_of};
+use crate::timeline::Timeline;
 
 /// Where a hit was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +69,8 @@ fn scan(timeline: &Timeline, pattern: &str, mut each: impl FnMut(Hit) -> bool) {
     let finder = Finder::new(&needle);
     let mut output = Stream::default();
     let mut input = Stream::default();
-    for segment in &timeline.segments {
-        for (time, data) in events_of(segment) {
+    for index in 0..timeline.segments.len() {
+        for (time, data) in timeline.events(index) {
             let (stream, source) = match &data {
                 EventData::Output(_) => (&mut output, Source::Output),
                 EventData::Input(_) => (&mut input, Source::Input),

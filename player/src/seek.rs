@@ -4,7 +4,7 @@
 use sessrec_formats::{EventData, Micros};
 
 use crate::screen::VirtualTerminal;
-use crate::timeline::{Timeline, events_of};
+use crate::timeline::Timeline;
 
 /// The screen at a position of a [`Timeline`].
 pub struct Player {
@@ -56,9 +56,8 @@ impl Player {
             && self.generation == timeline.generation;
         if !ahead {
             self.generation = timeline.generation;
-            let segment = &timeline.segments[index];
-            self.term = VirtualTerminal::restore(&segment.keyframe);
-            self.events = events_of(segment);
+            self.term = VirtualTerminal::restore(&timeline.segments[index].keyframe);
+            self.events = timeline.events(index);
             self.segment = Some(index);
             self.applied = 0;
         }
@@ -76,12 +75,12 @@ impl Player {
     /// resize), if any.
     pub fn next_frame(&self, timeline: &Timeline) -> Option<Micros> {
         let first = timeline.segment_at(self.time);
-        for (i, segment) in timeline.segments.iter().enumerate().skip(first) {
+        for i in first..timeline.segments.len() {
             let decoded;
             let events = if Some(i) == self.segment {
                 &self.events
             } else {
-                decoded = events_of(segment);
+                decoded = timeline.events(i);
                 &decoded
             };
             if let Some((t, _)) = events
@@ -104,7 +103,7 @@ impl Player {
             let events = if Some(i) == self.segment {
                 &self.events
             } else {
-                decoded = events_of(&timeline.segments[i]);
+                decoded = timeline.events(i);
                 &decoded
             };
             if let Some((t, _)) = events
@@ -126,7 +125,8 @@ impl Player {
             let events = if Some(i) == self.segment {
                 &self.events
             } else {
-                decoded = events_of(timeline.segments.get(i)?);
+                timeline.segments.get(i)?;
+                decoded = timeline.events(i);
                 &decoded
             };
             if let Some((t, _)) = events

@@ -4,10 +4,13 @@
 //! minute one and at hour ten, and memory stays a fraction of the output's size.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use sessrec_formats::{Event, EventData, Micros};
 
 use crate::screen::{Keyframe, VirtualTerminal};
+use crate::stored::{Spill, StoredEvents};
 
 /// A segment ends after this much recorded time...
 pub const SEGMENT_TIME: Micros = 5_000_000;
@@ -66,7 +69,7 @@ pub(crate) struct Segment {
     /// The terminal's state at `start`.
     pub keyframe: Keyframe,
     /// Its events, encoded and compressed.
-    pub events: Vec<u8>,
+    pub events: StoredEvents,
 }
 
 /// The whole recording, ready to seek in.
@@ -88,6 +91,8 @@ pub struct Timeline {
     pub(crate) generation: u64,
     /// Whether the last segment is the still-open one, copied (replaced at the next hand-over).
     pub(crate) provisional: bool,
+    /// Why a segment kept in a file could not be read back, if one could not.
+    pub(crate) read_error: Mutex<Option<String>>,
 }
 
 /// Builds a [`Timeline`] from events in time order.
@@ -103,6 +108,7 @@ pub struct TimelineBuilder {
     initial_size: (usize, usize),
     /// Markers and keystrokes handed over by [`TimelineBuilder::publish`] so far.
     published: (usize, usize),
+    spill: Spill,
 }
 
 struct Open {
@@ -128,7 +134,15 @@ impl TimelineBuilder {
             output_bytes: 0,
             initial_size,
             published: (0, 0),
+            spill: Spill::none(),
         }
+    }
+
+    /// Keeps compressed segments past `budget` bytes in an unnamed file in `dir` rather than
+    /// in memory (a full disk leaves them in memory).
+    pub fn spill_to(mut self, dir: PathBuf, budget: usize) -> TimelineBuilder {
+        self.spill = Spill::to(dir, budget);
+        self
     }
 
     /// Adds the next event. Times that go backwards are taken as the previous time.
@@ -170,7 +184,7 @@ impl TimelineBuilder {
             self.done.push(Segment {
                 start: o.start,
                 keyframe: o.keyframe,
-                events: compress(&o.raw),
+                events: self.spill.keep(compress(&o.raw)),
             });
         }
     }
@@ -187,7 +201,7 @@ impl TimelineBuilder {
             timeline.segments.push(Segment {
                 start: o.start,
                 keyframe: o.keyframe.clone(),
-                events: compress(&o.raw),
+                events: StoredEvents::Memory(compress(&o.raw)),
             });
             timeline.provisional = true;
         }
@@ -219,6 +233,7 @@ impl TimelineBuilder {
             initial_size: self.initial_size,
             generation: 0,
             provisional: false,
+            read_error: Mutex::new(None),
         }
     }
 
@@ -267,16 +282,44 @@ impl Timeline {
     pub fn memory(&self) -> usize {
         self.segments
             .iter()
-            .map(|s| s.events.len() + s.keyframe.len())
+            .map(|s| s.events.in_memory() + s.keyframe.len())
             .sum()
+    }
+
+    /// Compressed segments kept in a file rather than in memory, in bytes.
+    pub fn in_file(&self) -> u64 {
+        self.segments.iter().map(|s| s.events.in_file()).sum()
+    }
+
+    /// Why part of the timeline could not be read back from its file, if it could not (that
+    /// part then shows as its keyframe only).
+    pub fn read_error(&self) -> Option<String> {
+        self.read_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The events of segment `index`, decoded (none if it cannot be read: see
+    /// [`Timeline::read_error`]).
+    pub(crate) fn events(&self, index: usize) -> Vec<(Micros, EventData)> {
+        let Some(segment) = self.segments.get(index) else {
+            return Vec::new();
+        };
+        match segment.events.bytes() {
+            Ok(compressed) => decode_all(&decompress(&compressed)),
+            Err(e) => {
+                *self.read_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("cannot read the index's segment file: {e}"));
+                Vec::new()
+            }
+        }
     }
 }
 
-/// Events of a segment, decoded.
-pub(crate) fn events_of(segment: &Segment) -> Vec<(Micros, EventData)> {
-    let raw = decompress(&segment.events);
+fn decode_all(raw: &[u8]) -> Vec<(Micros, EventData)> {
     let mut out = Vec::new();
-    let mut at = &raw[..];
+    let mut at = raw;
     while let Some((event, rest)) = decode(at) {
         out.push(event);
         at = rest;

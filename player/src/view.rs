@@ -144,6 +144,9 @@ fn bottom_line(app: &App, screen: Rect) -> Line<'static> {
     if let Some(n) = &app.notice {
         return Line::from(safe(n));
     }
+    if let Some(e) = app.loading.timeline().read_error() {
+        return Line::styled(safe(&e), Style::default().fg(Color::Red));
+    }
     if let Some(e) = app.loading.error() {
         return Line::styled(
             format!("the recording stops early: {}", safe(&e)),

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use sessrec_formats::{Event, EventData};
-use sessrec_player::{Player, Timeline, VirtualTerminal};
+use sessrec_player::{Player, TimelineBuilder, VirtualTerminal};
 
 /// Pieces of output that exercise the emulator's state: colours, cursor moves, clears, the
 /// alternate screen, scroll regions, wide characters, a character split across events.
@@ -69,8 +69,22 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
-    fn seeking_equals_replaying(events in events(), seeks in prop::collection::vec(0u64..400_000_000, 1..8)) {
-        let timeline = Timeline::build(40, 10, events.iter().cloned().map(Ok::<_, ()>)).unwrap();
+    fn seeking_equals_replaying(
+        events in events(),
+        seeks in prop::collection::vec(0u64..400_000_000, 1..8),
+        spill in any::<bool>(),
+    ) {
+        // Half the cases keep every segment in a file rather than in memory.
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut builder = TimelineBuilder::new(40, 10);
+        if spill {
+            builder = builder.spill_to(dir.path().to_path_buf(), 0);
+        }
+        for e in &events {
+            builder.push(e);
+        }
+        let timeline = builder.finish();
+        prop_assert_eq!(timeline.in_file() > 0, spill && !events.is_empty());
         let mut player = Player::new(&timeline);
         for &fraction in &seeks {
             let at = fraction % (timeline.duration + 2);

@@ -41,13 +41,19 @@ impl Play {
             Some(t) => Some(parse_goto(t, start).map_err(|e| anyhow!("--at: {e}"))?),
             None => None,
         };
+        // Segments past the memory budget go to an unnamed file: beside the cache, or in the
+        // temporary directory when the cache is not to be touched.
+        let spill_dir = match index_dir() {
+            Some(dir) if !self.no_cache => dir,
+            _ => std::env::temp_dir(),
+        };
         let cached = match (self.no_cache || self.follow, index_dir()) {
             (false, Some(dir)) => cache::entry(&dir, &path),
             _ => None,
         };
         let loading = match cached.as_deref().and_then(cache::load) {
             Some(timeline) => Loading::loaded(header.clone(), timeline),
-            None => load_then(reader, move |t| {
+            None => load_then(reader, Some(spill_dir), move |t| {
                 if let Some(at) = &cached {
                     // A cache that cannot be written only costs the next start its speed.
                     let _ = cache::save(at, t);
@@ -60,6 +66,9 @@ impl Play {
             let t = loading.timeline();
             let mut player = Player::new(&t);
             player.seek(&t, at.unwrap_or(t.duration));
+            if let Some(e) = t.read_error() {
+                bail!("{e}; play it again with --no-cache, or free disk space");
+            }
             let screen = if self.ansi {
                 player.terminal().ansi()
             } else {
