@@ -307,6 +307,17 @@ mod tests {
         let whole = std::fs::read(&at).unwrap();
         std::fs::write(&at, &whole[..whole.len() / 2]).unwrap();
         assert!(load(&at).is_none(), "a cut index is ignored");
+        // Cut while in use: the segments that are gone say so instead of showing nothing.
+        std::fs::write(&at, &whole).unwrap();
+        let used = load(&at).unwrap();
+        File::options()
+            .write(true)
+            .open(&at)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        crate::Player::new(&used).seek(&used, 9_000_000);
+        assert!(used.read_error().is_some_and(|e| e.contains("cannot read")));
         std::fs::write(&at, b"junk").unwrap();
         assert!(load(&at).is_none());
     }

@@ -145,7 +145,10 @@ fn bottom_line(app: &App, screen: Rect) -> Line<'static> {
         return Line::from(safe(n));
     }
     if let Some(e) = app.loading.timeline().read_error() {
-        return Line::styled(safe(&e), Style::default().fg(Color::Red));
+        return Line::styled(
+            format!("{}; quit and play again with --no-cache", safe(&e)),
+            Style::default().fg(Color::Red),
+        );
     }
     if let Some(e) = app.loading.error() {
         return Line::styled(

@@ -67,7 +67,7 @@ impl Play {
             let mut player = Player::new(&t);
             player.seek(&t, at.unwrap_or(t.duration));
             if let Some(e) = t.read_error() {
-                bail!("{e}; play it again with --no-cache, or free disk space");
+                bail!("{e}; play it again with --no-cache");
             }
             let screen = if self.ansi {
                 player.terminal().ansi()
