@@ -1,10 +1,10 @@
-//! Criterion benchmarks of the player on a busy 64 MB session: building the timeline (output
-//! bytes per second), a seek through keyframes, and the same seek by replaying from the start
+//! Criterion benchmarks of the player on a busy 64 MB session: building the timeline on one
+//! thread and on two (output bytes per second), a seek through keyframes, and the same seek by replaying from the start
 //! (what players without keyframes do). `cargo run --release -p sessrec-player --example
 //! play_1gb` measures the 1 GB goals.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use sessrec_player::{Player, Timeline, VirtualTerminal};
+use sessrec_player::{Player, Timeline, TimelineBuilder, VirtualTerminal};
 
 #[path = "../examples/support/busy.rs"]
 mod busy;
@@ -25,6 +25,15 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(output));
     g.bench_function("build timeline (64 MB of output)", |b| {
         b.iter(|| Timeline::build(120, 40, events.iter().cloned().map(Ok::<_, ()>)).unwrap())
+    });
+    g.bench_function("build timeline on 2 threads (64 MB of output)", |b| {
+        b.iter(|| {
+            let mut builder = TimelineBuilder::new(120, 40).on_threads(2, 8).unwrap();
+            for e in &events {
+                builder.push(e);
+            }
+            builder.finish()
+        })
     });
     let timeline = Timeline::build(120, 40, events.iter().cloned().map(Ok::<_, ()>)).unwrap();
     let late = timeline.duration * 9 / 10;

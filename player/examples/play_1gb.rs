@@ -1,5 +1,6 @@
 //! The player's goals on a session with 1 GB of output: first frame on screen, index build
-//! rate, seek latency (p50, p99), memory; and replaying from the start for comparison.
+//! rate (keyframes on all cores, and on one thread for comparison), seek latency (p50, p99),
+//! memory; and replaying from the start for comparison.
 //!
 //! `cargo run --release -p sessrec-player --example play_1gb [-- MB [KEEP.cast]]` (default
 //! 1024 MB). It writes the session as asciicast v2 to a temporary file first (to KEEP.cast if
@@ -12,7 +13,9 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sessrec_formats::{EventData, OpenOptions, open_path};
 use sessrec_player::app::{App, Meta};
-use sessrec_player::{Player, VirtualTerminal, load_then};
+use sessrec_player::{
+    LoadOptions, MEMORY_BUDGET, Player, TimelineBuilder, VirtualTerminal, load_then,
+};
 
 #[path = "support/busy.rs"]
 mod busy;
@@ -51,8 +54,11 @@ fn main() {
     let start = Instant::now();
     sessrec_player::keep_heap_compact();
     let reader = open_path(&path, &OpenOptions::default()).expect("opening");
-    let loading = load_then(reader, Some(dir.path().join("spill")), |_| {})
-        .expect("starting the loading thread");
+    let options = LoadOptions {
+        spill_dir: Some(dir.path().join("spill")),
+        live: false,
+    };
+    let loading = load_then(reader, options, |_| {}).expect("starting the loading thread");
     while loading.timeline().duration == 0 && !loading.is_done() {
         std::thread::sleep(Duration::from_micros(200));
     }
@@ -72,6 +78,20 @@ fn main() {
         "index build (reading asciicast, parsing, keyframes): {:.2} s, {:.0} MB/s of output",
         built.as_secs_f64(),
         output as f64 / 1e6 / built.as_secs_f64()
+    );
+    // The same build with keyframes on the loading thread alone (a live recording's way).
+    let t = Instant::now();
+    let mut alone = TimelineBuilder::new(120, 40).spill_to(dir.path().join("spill"), MEMORY_BUDGET);
+    for e in open_path(&path, &OpenOptions::default()).expect("opening") {
+        alone.push(&e.expect("reading"));
+    }
+    drop(alone.finish());
+    let one_core = t.elapsed();
+    println!(
+        "index build with keyframes on one thread: {:.2} s, {:.0} MB/s ({:.2}x slower)",
+        one_core.as_secs_f64(),
+        output as f64 / 1e6 / one_core.as_secs_f64(),
+        one_core.as_secs_f64() / built.as_secs_f64()
     );
 
     // Seeks to random moments, one after another, as a reviewer jumps around.

@@ -6,9 +6,11 @@
 //! - [`app`]: the review TUI behind `sessrec play`, drawn with ratatui.
 
 pub mod app;
+mod builder;
 pub mod cache;
 mod load;
 mod memory;
+mod parallel;
 mod render;
 pub mod screen;
 pub mod search;
@@ -21,7 +23,7 @@ mod tui;
 mod utf8;
 mod view;
 
-pub use load::{Loading, load, load_then};
+pub use load::{LoadOptions, Loading, load, load_then};
 pub use memory::keep_heap_compact;
 pub use screen::VirtualTerminal;
 pub use seek::Player;

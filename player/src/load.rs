@@ -32,23 +32,45 @@ struct Shared {
     error: Mutex<Option<String>>,
 }
 
-/// Starts loading `reader` on a thread of its own, keeping the whole timeline in memory.
-pub fn load(reader: EventReader) -> std::io::Result<Loading> {
-    load_then(reader, None, |_| {})
+/// How a recording is loaded.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Compressed segments past [`MEMORY_BUDGET`] go to an unnamed file here (else they all
+    /// stay in memory).
+    pub spill_dir: Option<PathBuf>,
+    /// The recording is still being written: its newest events are shown as they come, so
+    /// keyframes are computed on the loading thread rather than on all cores.
+    pub live: bool,
 }
 
-/// The same, with compressed segments past [`MEMORY_BUDGET`] kept in an unnamed file in
-/// `spill_dir` if there is one; once the whole recording is loaded without error, calls
-/// `done` with the timeline (to save it in the cache).
+/// Segments per chunk of keyframe work handed to a core (the warm-up costs one segment per
+/// chunk; the chunks in flight, two per core, bound the memory this takes).
+const CHUNK_SEGMENTS: usize = 8;
+
+/// Cores used for keyframes at most: past this, reading the file is the limit, and each core
+/// adds chunks in flight to memory.
+const MAX_WORKERS: usize = 4;
+
+/// Starts loading `reader` on a thread of its own, keeping the whole timeline in memory.
+pub fn load(reader: EventReader) -> std::io::Result<Loading> {
+    load_then(reader, LoadOptions::default(), |_| {})
+}
+
+/// The same, with `options`; once the whole recording is loaded without error, calls `done`
+/// with the timeline (to save it in the cache).
 pub fn load_then(
     reader: EventReader,
-    spill_dir: Option<PathBuf>,
+    options: LoadOptions,
     done: impl FnOnce(&Timeline) + Send + 'static,
 ) -> std::io::Result<Loading> {
     let header = reader.header().clone();
     let mut builder = TimelineBuilder::new(header.cols, header.rows);
-    if let Some(dir) = spill_dir {
+    if let Some(dir) = options.spill_dir {
         builder = builder.spill_to(dir, MEMORY_BUDGET);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if !options.live && cores > 1 {
+        builder = builder.on_threads(cores.min(MAX_WORKERS), CHUNK_SEGMENTS)?;
     }
     let shared = Arc::new(Shared {
         header,
@@ -91,6 +113,10 @@ fn build(
             Ok(Ok(e)) => {
                 builder.push(&e);
                 unpublished = true;
+                if let Some(why) = builder.failed() {
+                    *s.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
+                    break;
+                }
             }
             Ok(Err(e)) => {
                 // What was read before the damage stays playable.
@@ -113,10 +139,11 @@ fn build(
         }
     }
     builder.close_last();
-    let mut t = s.timeline.write().unwrap_or_else(|p| p.into_inner());
-    builder.publish(&mut t);
-    t.duration = builder.position();
-    drop(t);
+    if let Some(why) = builder.failed() {
+        let mut error = s.error.lock().unwrap_or_else(|p| p.into_inner());
+        error.get_or_insert_with(|| why.to_string());
+    }
+    builder.publish(&mut s.timeline.write().unwrap_or_else(|p| p.into_inner()));
     let failed = s.error.lock().map(|e| e.is_some()).unwrap_or(true);
     if !failed {
         // Under a read lock: the player keeps drawing while the cache is written.
@@ -188,7 +215,12 @@ mod tests {
             .write_all(b"{\"version\": 2, \"width\": 20, \"height\": 4}\n[0.5, \"o\", \"$ ls\\r\\n\"]\n[1.25, \"o\", \"file\\r\\n\"]\n")
             .unwrap();
         let input: Box<dyn Read + Send> = Box::new(read);
-        let loading = load(open_reader(input, &OpenOptions::default()).unwrap()).unwrap();
+        let reader = open_reader(input, &OpenOptions::default()).unwrap();
+        let live = LoadOptions {
+            live: true,
+            ..LoadOptions::default()
+        };
+        let loading = load_then(reader, live, |_| {}).unwrap();
         // The writer stays open: the reader waits for more, as it does on a live recording.
         let deadline = Instant::now() + Duration::from_secs(10);
         while loading.timeline().duration < 1_250_000 {

@@ -4,13 +4,13 @@
 //! minute one and at hour ten, and memory stays a fraction of the output's size.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use sessrec_formats::{Event, EventData, Micros};
 
-use crate::screen::{Keyframe, VirtualTerminal};
-use crate::stored::{Spill, StoredEvents};
+pub use crate::builder::TimelineBuilder;
+use crate::screen::Keyframe;
+use crate::stored::StoredEvents;
 
 /// A segment ends after this much recorded time...
 pub const SEGMENT_TIME: Micros = 5_000_000;
@@ -40,7 +40,7 @@ pub struct Marker {
 }
 
 impl Marker {
-    fn new(time: Micros, label: String) -> Marker {
+    pub(crate) fn new(time: Micros, label: String) -> Marker {
         let lower = label.to_lowercase();
         let kind = if lower.starts_with("input withheld") {
             MarkerKind::Redaction
@@ -93,168 +93,6 @@ pub struct Timeline {
     pub(crate) provisional: bool,
     /// Why a segment kept in a file could not be read back, if one could not.
     pub(crate) read_error: Mutex<Option<String>>,
-}
-
-/// Builds a [`Timeline`] from events in time order.
-pub struct TimelineBuilder {
-    term: VirtualTerminal,
-    done: Vec<Segment>,
-    open: Option<Open>,
-    markers: Vec<Marker>,
-    keystrokes: Vec<Keystrokes>,
-    last: Micros,
-    exit: Option<i32>,
-    output_bytes: u64,
-    initial_size: (usize, usize),
-    /// Markers and keystrokes handed over by [`TimelineBuilder::publish`] so far.
-    published: (usize, usize),
-    spill: Spill,
-}
-
-struct Open {
-    start: Micros,
-    keyframe: Keyframe,
-    raw: Vec<u8>,
-    output: usize,
-}
-
-impl TimelineBuilder {
-    /// Starts with a `cols`×`rows` terminal.
-    pub fn new(cols: u16, rows: u16) -> TimelineBuilder {
-        let term = VirtualTerminal::new(cols, rows);
-        let initial_size = term.size();
-        TimelineBuilder {
-            term,
-            done: Vec::new(),
-            open: None,
-            markers: Vec::new(),
-            keystrokes: Vec::new(),
-            last: 0,
-            exit: None,
-            output_bytes: 0,
-            initial_size,
-            published: (0, 0),
-            spill: Spill::none(),
-        }
-    }
-
-    /// Keeps compressed segments past `budget` bytes in an unnamed file in `dir` rather than
-    /// in memory (a full disk leaves them in memory).
-    pub fn spill_to(mut self, dir: PathBuf, budget: usize) -> TimelineBuilder {
-        self.spill = Spill::to(dir, budget);
-        self
-    }
-
-    /// Adds the next event. Times that go backwards are taken as the previous time.
-    pub fn push(&mut self, event: &Event) {
-        let time = event.time.max(self.last);
-        self.last = time;
-        match &event.data {
-            EventData::Marker(label) => self.markers.push(Marker::new(time, label.clone())),
-            EventData::Input(bytes) => self.keystrokes.push(Keystrokes {
-                time,
-                bytes: bytes.clone(),
-            }),
-            EventData::Exit(code) => self.exit = Some(*code),
-            EventData::Output(_) | EventData::Resize { .. } => {}
-            EventData::Other { .. } => return,
-        }
-        let cut = self.open.as_ref().is_some_and(|o| {
-            o.output >= SEGMENT_BYTES || time.saturating_sub(o.start) >= SEGMENT_TIME
-        });
-        if cut {
-            self.close();
-        }
-        let open = self.open.get_or_insert_with(|| Open {
-            start: time,
-            keyframe: self.term.keyframe(),
-            raw: Vec::new(),
-            output: 0,
-        });
-        if let EventData::Output(bytes) = &event.data {
-            open.output += bytes.len();
-            self.output_bytes += bytes.len() as u64;
-        }
-        encode(&mut open.raw, time, &event.data);
-        self.term.apply(&event.data);
-    }
-
-    fn close(&mut self) {
-        if let Some(o) = self.open.take() {
-            self.done.push(Segment {
-                start: o.start,
-                keyframe: o.keyframe,
-                events: self.spill.keep(compress(&o.raw)),
-            });
-        }
-    }
-
-    /// Hands what is finished so far over to `timeline` (a background build does so as it
-    /// goes, so that playback can start at once).
-    pub fn publish(&mut self, timeline: &mut Timeline) {
-        if std::mem::take(&mut timeline.provisional) {
-            timeline.segments.pop();
-        }
-        timeline.segments.append(&mut self.done);
-        // The open segment goes too, as a copy, so that the player reaches the last event.
-        if let Some(o) = &self.open {
-            timeline.segments.push(Segment {
-                start: o.start,
-                keyframe: o.keyframe.clone(),
-                events: StoredEvents::Memory(compress(&o.raw)),
-            });
-            timeline.provisional = true;
-        }
-        timeline.generation += 1;
-        let (m, k) = self.published;
-        timeline.markers.extend_from_slice(&self.markers[m..]);
-        timeline.keystrokes.extend_from_slice(&self.keystrokes[k..]);
-        self.published = (self.markers.len(), self.keystrokes.len());
-        timeline.duration = self.last;
-        timeline.exit = self.exit;
-        timeline.output_bytes = self.output_bytes;
-        timeline.initial_size = self.initial_size;
-    }
-
-    /// Whether finished segments wait to be published.
-    pub fn has_finished_segments(&self) -> bool {
-        !self.done.is_empty()
-    }
-
-    /// An empty timeline to publish into.
-    pub fn empty(&self) -> Timeline {
-        Timeline {
-            segments: Vec::new(),
-            markers: Vec::new(),
-            keystrokes: Vec::new(),
-            duration: 0,
-            exit: None,
-            output_bytes: 0,
-            initial_size: self.initial_size,
-            generation: 0,
-            provisional: false,
-            read_error: Mutex::new(None),
-        }
-    }
-
-    /// The time of the last event so far.
-    pub fn position(&self) -> Micros {
-        self.last
-    }
-
-    /// Closes the last segment; then [`TimelineBuilder::publish`] hands over the rest.
-    pub fn close_last(&mut self) {
-        self.close();
-    }
-
-    /// The finished timeline.
-    pub fn finish(mut self) -> Timeline {
-        self.close();
-        let mut t = self.empty();
-        self.publish(&mut t);
-        t.duration = self.last;
-        t
-    }
 }
 
 impl Timeline {
@@ -317,7 +155,7 @@ impl Timeline {
     }
 }
 
-fn decode_all(raw: &[u8]) -> Vec<(Micros, EventData)> {
+pub(crate) fn decode_all(raw: &[u8]) -> Vec<(Micros, EventData)> {
     let mut out = Vec::new();
     let mut at = raw;
     while let Some((event, rest)) = decode(at) {
@@ -334,7 +172,7 @@ const RESIZE: u8 = 2;
 const MARKER: u8 = 3;
 const EXIT: u8 = 4;
 
-fn encode(out: &mut Vec<u8>, time: Micros, data: &EventData) {
+pub(crate) fn encode(out: &mut Vec<u8>, time: Micros, data: &EventData) {
     let (kind, payload): (u8, std::borrow::Cow<[u8]>) = match data {
         EventData::Output(b) => (OUTPUT, b.as_slice().into()),
         EventData::Input(b) => (INPUT, b.as_slice().into()),
@@ -372,7 +210,7 @@ fn decode(at: &[u8]) -> Option<((Micros, EventData), &[u8])> {
     Some(((time, data), &rest[12 + len..]))
 }
 
-fn compress(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
     // Level 1: fast to build; these bytes never leave memory.
     let mut enc = zstd::Encoder::new(Vec::new(), 1).expect("zstd level 1");
     enc.write_all(raw).expect("writing to memory");
@@ -382,7 +220,7 @@ fn compress(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-fn decompress(data: &[u8]) -> Vec<u8> {
+pub(crate) fn decompress(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     // Our own bytes, compressed above: they decode.
     let _ = zstd::Decoder::new(data).and_then(|mut d| d.read_to_end(&mut out));

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use sessrec_formats::{Event, EventData};
-use sessrec_player::{Player, TimelineBuilder, VirtualTerminal};
+use sessrec_player::{Player, Timeline, TimelineBuilder, VirtualTerminal, cache};
 
 /// Pieces of output that exercise the emulator's state: colours, cursor moves, clears, the
 /// alternate screen, scroll regions, wide characters, a character split across events.
@@ -73,18 +73,32 @@ proptest! {
         events in events(),
         seeks in prop::collection::vec(0u64..400_000_000, 1..8),
         spill in any::<bool>(),
+        threads in any::<bool>(),
     ) {
-        // Half the cases keep every segment in a file rather than in memory.
+        // Half the cases keep every segment in a file rather than in memory; half compute
+        // keyframes on threads, two segments a chunk, so most chunks start from a guess.
         let dir = tempfile::TempDir::new().unwrap();
         let mut builder = TimelineBuilder::new(40, 10);
         if spill {
             builder = builder.spill_to(dir.path().to_path_buf(), 0);
+        }
+        if threads {
+            builder = builder.on_threads(2, 2).unwrap();
         }
         for e in &events {
             builder.push(e);
         }
         let timeline = builder.finish();
         prop_assert_eq!(timeline.in_file() > 0, spill && !events.is_empty());
+        if threads {
+            // The very same keyframes and segments as a build on one thread: their saved
+            // indexes are byte for byte the same.
+            let alone = Timeline::build(40, 10, events.iter().cloned().map(Ok::<_, ()>)).unwrap();
+            let (a, b) = (dir.path().join("a.index"), dir.path().join("b.index"));
+            cache::save(&a, &timeline).unwrap();
+            cache::save(&b, &alone).unwrap();
+            prop_assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "indexes differ");
+        }
         let mut player = Player::new(&timeline);
         for &fraction in &seeks {
             let at = fraction % (timeline.duration + 2);

@@ -11,7 +11,7 @@ use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{Header, OpenOptions, open_path, open_reader};
 use sessrec_player::app::{App, Meta};
 use sessrec_player::time::{parse_goto, safe};
-use sessrec_player::{Loading, Player, cache, load_then};
+use sessrec_player::{LoadOptions, Loading, Player, cache, load_then};
 
 use crate::cli::Play;
 use crate::exit::Status;
@@ -47,13 +47,17 @@ impl Play {
             Some(dir) if !self.no_cache => dir,
             _ => std::env::temp_dir(),
         };
+        let options = LoadOptions {
+            spill_dir: Some(spill_dir),
+            live: self.follow,
+        };
         let cached = match (self.no_cache || self.follow, index_dir()) {
             (false, Some(dir)) => cache::entry(&dir, &path),
             _ => None,
         };
         let loading = match cached.as_deref().and_then(cache::load) {
             Some(timeline) => Loading::loaded(header.clone(), timeline),
-            None => load_then(reader, Some(spill_dir), move |t| {
+            None => load_then(reader, options, move |t| {
                 if let Some(at) = &cached {
                     // A cache that cannot be written only costs the next start its speed.
                     let _ = cache::save(at, t);
