@@ -1,6 +1,6 @@
 //! Keyframes computed on several cores. The emulator bounds the index build, and each keyframe
 //! is the state the one before it leads to, so the segments are handed out in chunks, each
-//! emulated from a guess: a blank terminal warmed up on the segment before the chunk. Terminal
+//! emulated from a guess: a blank terminal warmed up on the output just before the chunk. Terminal
 //! state forgets its past quickly (a screenful of output replaces it), so the guess usually
 //! reaches the true state at once. The chunks are then checked in order: where a chunk's first
 //! keyframe differs from the true state the chunk before it ended in, the chunk is replayed from
@@ -13,10 +13,13 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use sessrec_formats::Micros;
+use sessrec_formats::{EventData, Micros};
 
 use crate::screen::{Keyframe, VirtualTerminal};
 use crate::timeline::{compress, decode_all, decompress};
+
+/// Output a chunk's guess is warmed up on, at most (the end of the segment before the chunk).
+const WARMUP_BYTES: usize = 256 * 1024;
 
 /// A segment read and cut, waiting for its keyframe.
 pub(crate) struct Pending {
@@ -267,8 +270,23 @@ fn keyframe_chunk(job: Job) -> Done {
         Start::Exact(k) => VirtualTerminal::restore(k),
         Start::Guess { size, warmup } => {
             let mut t = VirtualTerminal::new(size.0 as u16, size.1 as u16);
-            for (_, data) in decode_all(warmup) {
-                t.apply(&data);
+            let events = decode_all(warmup);
+            // Only the warm-up's last WARMUP_BYTES of output are emulated (with every resize
+            // before them): a few screenfuls usually settle the state, at little cost.
+            let mut output = 0;
+            let tail = events
+                .iter()
+                .rposition(|(_, data)| {
+                    if let EventData::Output(bytes) = data {
+                        output += bytes.len();
+                    }
+                    output >= WARMUP_BYTES
+                })
+                .unwrap_or(0);
+            for (i, (_, data)) in events.iter().enumerate() {
+                if i >= tail || matches!(data, EventData::Resize { .. }) {
+                    t.apply(data);
+                }
             }
             t
         }
@@ -290,4 +308,40 @@ fn keyframe_chunk(job: Job) -> Done {
     }
     done.end = term.keyframe();
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::encode;
+
+    #[test]
+    fn a_guess_warmed_up_on_the_end_of_a_long_segment_reaches_the_true_state() {
+        // A resize early on, then far more output than the warm-up emulates.
+        let mut events = vec![(0, EventData::Resize { cols: 50, rows: 8 })];
+        for n in 0..20_000u64 {
+            let line = format!("\x1b[3{}mline {n} of a long listing\x1b[0m\r\n", n % 8);
+            events.push((n + 1, EventData::Output(line.into_bytes())));
+        }
+        let mut raw = Vec::new();
+        let mut truth = VirtualTerminal::new(80, 24);
+        for (time, data) in &events {
+            encode(&mut raw, *time, data);
+            truth.apply(data);
+        }
+        let job = Job {
+            index: 1,
+            start: Start::Guess {
+                size: (80, 24),
+                warmup: raw,
+            },
+            segments: vec![Pending {
+                start: 30_000,
+                raw: Vec::new(),
+                size: (50, 8),
+            }],
+        };
+        let done = keyframe_chunk(job);
+        assert_eq!(done.keyframes[0], truth.keyframe());
+    }
 }
