@@ -43,8 +43,8 @@ pub struct LoadOptions {
     pub live: bool,
 }
 
-/// Segments per chunk of keyframe work handed to a core (the warm-up costs one segment per
-/// chunk; the chunks in flight, two per core, bound the memory this takes).
+/// Segments per chunk of keyframe work handed to a core (each chunk costs a warm-up of at most
+/// 256 KiB of output; the chunks in flight, two per core, bound the memory this takes).
 const CHUNK_SEGMENTS: usize = 8;
 
 /// Cores used for keyframes at most: past this, reading the file is the limit, and each core
