@@ -94,7 +94,19 @@ pub fn load_then(
     let s = shared.clone();
     std::thread::Builder::new()
         .name("load".into())
-        .spawn(move || build(&mut builder, &received, &s, done))?;
+        .spawn(move || {
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                build(&mut builder, &received, &s, done);
+            }));
+            if built.is_err() {
+                // A bug in the emulator ends the timeline where it got to, with a reason,
+                // rather than leaving the player waiting for the rest.
+                let mut error = s.error.lock().unwrap_or_else(|p| p.into_inner());
+                error.get_or_insert_with(|| "the virtual terminal failed on this recording".into());
+                drop(error);
+                s.done.store(true, Ordering::SeqCst);
+            }
+        })?;
     Ok(Loading { shared })
 }
 
