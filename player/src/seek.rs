@@ -1,6 +1,8 @@
 //! Seeking: the terminal at any moment, from the nearest keyframe plus at most one segment of
 //! events.
 
+use std::borrow::Cow;
+
 use sessrec_formats::{EventData, Micros};
 
 use crate::screen::VirtualTerminal;
@@ -75,22 +77,9 @@ impl Player {
     /// resize), if any.
     pub fn next_frame(&self, timeline: &Timeline) -> Option<Micros> {
         let first = timeline.segment_at(self.time);
-        for i in first..timeline.segments.len() {
-            let decoded;
-            let events = if Some(i) == self.segment {
-                &self.events
-            } else {
-                decoded = timeline.events(i);
-                &decoded
-            };
-            if let Some((t, _)) = events
-                .iter()
-                .find(|(t, d)| *t > self.time && changes_screen(d))
-            {
-                return Some(*t);
-            }
-        }
-        None
+        self.find_change(timeline, first..timeline.segments.len(), false, |t| {
+            t > self.time
+        })
     }
 
     /// The time of the last screen-changing event before the one shown last, if any: one
@@ -98,42 +87,38 @@ impl Player {
     pub fn previous_frame(&self, timeline: &Timeline) -> Option<Micros> {
         let shown = self.last_shown(timeline)?;
         let last = timeline.segment_at(shown);
-        for i in (0..=last).rev() {
-            let decoded;
-            let events = if Some(i) == self.segment {
-                &self.events
-            } else {
-                decoded = timeline.events(i);
-                &decoded
-            };
-            if let Some((t, _)) = events
-                .iter()
-                .rev()
-                .find(|(t, d)| *t < shown && changes_screen(d))
-            {
-                return Some(*t);
-            }
-        }
-        None
+        self.find_change(timeline, (0..=last).rev(), true, |t| t < shown)
     }
 
     /// The time of the last screen-changing event at or before the position.
     fn last_shown(&self, timeline: &Timeline) -> Option<Micros> {
         let first = timeline.segment_at(self.time);
-        for i in (0..=first).rev() {
-            let decoded;
-            let events = if Some(i) == self.segment {
-                &self.events
+        self.find_change(timeline, (0..=first).rev(), true, |t| t <= self.time)
+    }
+
+    /// The first screen-changing event whose time passes `keep`, looking through `segments`
+    /// in the order given, each from its end if `backwards`.
+    fn find_change(
+        &self,
+        timeline: &Timeline,
+        segments: impl Iterator<Item = usize>,
+        backwards: bool,
+        keep: impl Fn(Micros) -> bool,
+    ) -> Option<Micros> {
+        for i in segments {
+            // The segment on screen is decoded already.
+            let events: Cow<'_, [(Micros, EventData)]> = if Some(i) == self.segment {
+                Cow::Borrowed(&self.events)
             } else {
-                timeline.segments.get(i)?;
-                decoded = timeline.events(i);
-                &decoded
+                Cow::Owned(timeline.events(i))
             };
-            if let Some((t, _)) = events
-                .iter()
-                .rev()
-                .find(|(t, d)| *t <= self.time && changes_screen(d))
-            {
+            let wanted = |e: &&(Micros, EventData)| keep(e.0) && changes_screen(&e.1);
+            let found = if backwards {
+                events.iter().rev().find(wanted)
+            } else {
+                events.iter().find(wanted)
+            };
+            if let Some((t, _)) = found {
                 return Some(*t);
             }
         }
