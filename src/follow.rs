@@ -7,6 +7,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use sessrec_formats::container::starts_a_container;
+
 /// How often the end of a growing file is looked at again.
 const POLL: Duration = Duration::from_millis(100);
 /// A file no recorder holds is taken as finished once it has not changed for this long.
@@ -25,14 +27,10 @@ impl Tail {
     pub fn open(path: &Path) -> io::Result<Tail> {
         let mut magic = [0u8; 4];
         let n = File::open(path)?.read(&mut magic)?;
-        let m = u32::from_le_bytes(magic);
-        let container = n == 4
-            && (m == sessrec_formats::container::ZSTD_MAGIC
-                || sessrec_formats::container::is_skippable(m));
         Ok(Tail {
             file: File::open(path)?,
             path: path.to_path_buf(),
-            locked_only: container,
+            locked_only: starts_a_container(&magic[..n]),
         })
     }
 

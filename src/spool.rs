@@ -100,9 +100,7 @@ pub fn record_failure(spool: &Path, file: &Path, error: &str) -> Result<u32> {
 pub fn clear_failures(spool: &Path, file: &Path) {
     let _ = fs::remove_file(state_path(spool, file));
     let _ = fs::remove_file(checkpoint_path(spool, file));
-    let mut multipart = state_path(spool, file);
-    multipart.set_extension("multipart");
-    let _ = fs::remove_file(multipart);
+    let _ = fs::remove_file(multipart_checkpoint(spool, file));
 }
 
 /// Where the parts of a sealed recording the store confirmed are noted, so that an interrupted

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use crate::asciicast::{self, AsciicastReader, Version};
-use crate::container::{ContainerReader, Integrity, ZSTD_MAGIC, is_skippable};
+use crate::container::{ContainerReader, Integrity, starts_a_container};
 use crate::import;
 use crate::keys::PublicKey;
 use crate::model::{Event, Header};
@@ -164,9 +164,6 @@ fn open_detect(
     if head.is_empty() {
         return Err(FormatError::Empty);
     }
-    let magic = head
-        .get(..4)
-        .map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
     let stream = Cursor::new(head.clone()).chain(input);
     let mut reader = if head.starts_with(&[0x1f, 0x8b]) {
         if gzip {
@@ -174,7 +171,7 @@ fn open_detect(
         }
         let inner = flate2::read::MultiGzDecoder::new(stream);
         return open_detect(Box::new(inner), opts, true);
-    } else if magic.is_some_and(|m| m == ZSTD_MAGIC || is_skippable(m)) {
+    } else if starts_a_container(&head) {
         open_container(stream, opts)?
     } else if head.starts_with(b"Script started on ") {
         import::script::open(BufReader::new(stream), opts.timing.as_deref())?

@@ -3,7 +3,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use sessrec_formats::container::{Verdict, VerifyReport, ZSTD_MAGIC, is_skippable, verify};
+use sessrec_formats::container::{Verdict, VerifyReport, starts_a_container, verify};
 use sessrec_formats::time::clock;
 
 use crate::cli::Verify;
@@ -62,8 +62,7 @@ pub(super) fn is_container(file: &mut File) -> Result<bool> {
     let mut magic = [0u8; 4];
     let n = file.read(&mut magic).context("reading the file")?;
     file.seek(SeekFrom::Start(0)).context("reading the file")?;
-    let m = u32::from_le_bytes(magic);
-    Ok(n == 4 && (m == ZSTD_MAGIC || is_skippable(m)))
+    Ok(starts_a_container(&magic[..n]))
 }
 
 /// The exit status and the one-line verdict.

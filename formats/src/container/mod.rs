@@ -53,3 +53,12 @@ pub const MAX_SKIPPABLE: u64 = 64 * 1024 * 1024;
 pub fn is_skippable(magic: u32) -> bool {
     magic & 0xFFFF_FFF0 == 0x184D_2A50
 }
+
+/// Whether a file whose first bytes are `first` is a zstd stream (a `.cast.zst` recording):
+/// it opens with a data frame or a skippable one.
+pub fn starts_a_container(first: &[u8]) -> bool {
+    first
+        .get(..4)
+        .map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]))
+        .is_some_and(|m| m == ZSTD_MAGIC || is_skippable(m))
+}
