@@ -41,18 +41,16 @@ impl Play {
             Some(t) => Some(parse_goto(t, start).map_err(|e| anyhow!("--at: {e}"))?),
             None => None,
         };
+        let index = index_dir().filter(|_| !self.no_cache);
         // Segments past the memory budget go to an unnamed file: beside the cache, or in the
         // temporary directory when the cache is not to be touched.
-        let spill_dir = match index_dir() {
-            Some(dir) if !self.no_cache => dir,
-            _ => std::env::temp_dir(),
-        };
         let options = LoadOptions {
-            spill_dir: Some(spill_dir),
+            spill_dir: Some(index.clone().unwrap_or_else(std::env::temp_dir)),
             live: self.follow,
         };
-        let cached = match (self.no_cache || self.follow, index_dir()) {
-            (false, Some(dir)) => cache::entry(&dir, &path),
+        // A live recording's index would be stale at once: it is not cached.
+        let cached = match &index {
+            Some(dir) if !self.follow => cache::entry(dir, &path),
             _ => None,
         };
         let loading = match cached.as_deref().and_then(cache::load) {
