@@ -284,7 +284,7 @@ impl App {
         let started = std::thread::Builder::new()
             .name("search".into())
             .spawn(move || {
-                let hits = search::find_all(&loading.timeline(), &text, MAX_HITS);
+                let hits = search::find_all_loaded(&loading, &text, MAX_HITS);
                 if let Ok(mut f) = into.lock() {
                     *f = Some(hits);
                 }

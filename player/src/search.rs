@@ -4,6 +4,7 @@
 use memchr::memmem::Finder;
 use sessrec_formats::{EventData, Micros};
 
+use crate::load::Loading;
 use crate::timeline::Timeline;
 
 /// Where a hit was found.
@@ -26,64 +27,51 @@ pub struct Hit {
 
 /// Every hit of `pattern` in `timeline`, in time order, at most `limit`.
 pub fn find_all(timeline: &Timeline, pattern: &str, limit: usize) -> Vec<Hit> {
+    scan(pattern, limit, |index| {
+        (index < timeline.segments.len()).then(|| timeline.events(index))
+    })
+}
+
+/// The same in a recording that may still be loading, as far as it is loaded. The timeline is
+/// locked one segment at a time, so the loader and the player go on while this runs.
+pub fn find_all_loaded(loading: &Loading, pattern: &str, limit: usize) -> Vec<Hit> {
+    scan(pattern, limit, |index| {
+        let timeline = loading.timeline();
+        (index < timeline.segments.len()).then(|| timeline.events(index))
+    })
+}
+
+/// The hits, in time order, at most `limit`, in the events `segment` gives for each index
+/// until it gives none.
+fn scan(
+    pattern: &str,
+    limit: usize,
+    segment: impl Fn(usize) -> Option<Vec<(Micros, EventData)>>,
+) -> Vec<Hit> {
     let mut hits = Vec::new();
-    scan(timeline, pattern, |hit| {
-        hits.push(hit);
-        hits.len() < limit
-    });
-    hits
-}
-
-/// The first hit after `after`.
-pub fn next(timeline: &Timeline, pattern: &str, after: Micros) -> Option<Hit> {
-    let mut found = None;
-    scan(timeline, pattern, |hit| {
-        if hit.time > after {
-            found = Some(hit);
-            return false;
-        }
-        true
-    });
-    found
-}
-
-/// The last hit before `before`.
-pub fn previous(timeline: &Timeline, pattern: &str, before: Micros) -> Option<Hit> {
-    let mut found = None;
-    scan(timeline, pattern, |hit| {
-        if hit.time >= before {
-            return false;
-        }
-        found = Some(hit);
-        true
-    });
-    found
-}
-
-/// Calls `each` with every hit in time order until it returns false.
-fn scan(timeline: &Timeline, pattern: &str, mut each: impl FnMut(Hit) -> bool) {
     let needle = pattern.to_lowercase().into_bytes();
     if needle.is_empty() {
-        return;
+        return hits;
     }
     let finder = Finder::new(&needle);
     let mut output = Stream::default();
     let mut input = Stream::default();
-    for index in 0..timeline.segments.len() {
-        for (time, data) in timeline.events(index) {
-            let (stream, source) = match &data {
-                EventData::Output(_) => (&mut output, Source::Output),
-                EventData::Input(_) => (&mut input, Source::Input),
+    for events in (0..).map_while(segment) {
+        for (time, data) in events {
+            let (stream, source, bytes) = match &data {
+                EventData::Output(bytes) => (&mut output, Source::Output, bytes),
+                EventData::Input(bytes) => (&mut input, Source::Input, bytes),
                 _ => continue,
             };
-            let (EventData::Output(bytes) | EventData::Input(bytes)) = &data else {
-                continue;
-            };
-            if stream.push(bytes, &finder, needle.len()) && !each(Hit { time, source }) {
-                return;
+            if stream.push(bytes, &finder, needle.len()) {
+                hits.push(Hit { time, source });
+                if hits.len() >= limit {
+                    return hits;
+                }
             }
         }
     }
+    hits
 }
 
 /// Text with its escape sequences taken out, and the tail that a match may start in.
@@ -190,13 +178,17 @@ mod tests {
             ]
         );
         assert_eq!(
-            next(&t, "KUBECTL delete", 3_000_000).unwrap().time,
-            4_000_000
+            find_all(&t, "KUBECTL Delete", 10),
+            hits,
+            "case does not matter"
         );
         assert_eq!(
-            previous(&t, "kubectl delete", 70_000_000).unwrap().time,
-            4_000_000
+            find_all(&t, "kubectl delete", 2),
+            hits[..2],
+            "at most the limit"
         );
-        assert_eq!(next(&t, "absent", 0), None);
+        assert_eq!(find_all(&t, "absent", 10), []);
+        let loaded = crate::Loading::loaded(sessrec_formats::Header::default(), t);
+        assert_eq!(find_all_loaded(&loaded, "kubectl delete", 10), hits);
     }
 }
