@@ -168,26 +168,17 @@ pub(crate) fn printable(c: char) -> char {
 /// The SGR sequence that sets exactly `pen`.
 fn sgr(pen: &Pen) -> String {
     let mut s = String::from("\x1b[0");
-    if pen.is_bold() {
-        s.push_str(";1");
-    }
-    if pen.is_faint() {
-        s.push_str(";2");
-    }
-    if pen.is_italic() {
-        s.push_str(";3");
-    }
-    if pen.is_underline() {
-        s.push_str(";4");
-    }
-    if pen.is_blink() {
-        s.push_str(";5");
-    }
-    if pen.is_inverse() {
-        s.push_str(";7");
-    }
-    if pen.is_strikethrough() {
-        s.push_str(";9");
+    let attributes = [
+        (pen.is_bold(), 1),
+        (pen.is_faint(), 2),
+        (pen.is_italic(), 3),
+        (pen.is_underline(), 4),
+        (pen.is_blink(), 5),
+        (pen.is_inverse(), 7),
+        (pen.is_strikethrough(), 9),
+    ];
+    for (_, code) in attributes.iter().filter(|a| a.0) {
+        let _ = write!(s, ";{code}");
     }
     for (color, base) in [(pen.foreground(), 38), (pen.background(), 48)] {
         match color {
