@@ -3,11 +3,13 @@
 //! - [`transcript`]: the plain-text transcript of what the user saw.
 //! - [`Timeline`]: a recording cut into segments with keyframes, built in one pass, and
 //!   [`Player`] seeking in it; [`search`] finds text shown or typed.
-//! - [`app`]: the review TUI behind `sessrec play`, drawn with ratatui.
+//! - [`app`]: the review TUI behind `sessrec play`, drawn with ratatui; [`keys`]: its key
+//!   bindings, one table for the help, the docs and the tests.
 
 pub mod app;
 mod builder;
 pub mod cache;
+pub mod keys;
 mod load;
 mod memory;
 mod parallel;

@@ -8,32 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::app::{App, Prompt, SPEEDS};
+use crate::keys::{KEY_BINDINGS, KEYS_WIDTH};
 use crate::render::ScreenView;
 use crate::time::{keys, offset, safe};
 use crate::timeline::MarkerKind;
-
-const HELP: &[(&str, &str)] = &[
-    ("space", "play / pause"),
-    ("← →", "back / forward 5 s"),
-    ("Shift+← →", "back / forward 10 %"),
-    ("0 … 9", "jump to 0 % … 90 %"),
-    (", .", "one frame back / forward (pauses)"),
-    ("[ ]", "previous / next marker"),
-    ("< >", "slower / faster (0.25x … 16x)"),
-    ("i", "idle-time limit (2 s) on / off"),
-    (
-        "/  n N",
-        "search screen and keystrokes; next / previous match",
-    ),
-    (
-        "g",
-        "go to 90s, 1:23:45, @10:15 (UTC) or 2026-11-26T10:15:00Z",
-    ),
-    ("k", "keystroke pane"),
-    ("Alt+arrows", "pan a recording larger than this terminal"),
-    ("click", "on the timeline: go there"),
-    ("q", "quit"),
-];
 
 /// Draws the whole app into `frame`.
 pub(crate) fn draw(app: &mut App, frame: &mut Frame) {
@@ -236,16 +214,16 @@ fn draw_keys(app: &App, frame: &mut Frame, area: Rect) {
 
 fn draw_help(frame: &mut Frame, area: Rect) {
     let width = 72.min(area.width);
-    let height = (HELP.len() as u16 + 2).min(area.height);
+    let height = (KEY_BINDINGS.len() as u16 + 2).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
         width,
         height,
     };
-    let lines: Vec<Line> = HELP
+    let lines: Vec<Line> = KEY_BINDINGS
         .iter()
-        .map(|(k, what)| Line::from(format!(" {k:<12} {what}")))
+        .map(|b| Line::from(format!(" {:<w$} {}", b.keys, b.action, w = KEYS_WIDTH)))
         .collect();
     frame.render_widget(Clear, popup);
     frame.render_widget(
