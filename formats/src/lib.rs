@@ -6,6 +6,7 @@
 //!   followed by a signed checkpoint, and a signed trailer with the frame index.
 //! * [`import`]: readers for recordings made by other tools (ttyrec, util-linux `script`, tlog).
 //! * [`open`]: detect any of these formats from the first bytes and stream its events.
+//! * [`text`]: text from a recording made safe to print on a reviewer's terminal.
 //!
 //! This crate is pure: no async runtime, no terminal I/O. Every reader streams with bounded memory
 //! and returns a [`FormatError`] naming the line or frame it could not read; none panics on bad input.
@@ -16,13 +17,17 @@ mod error;
 pub mod import;
 pub mod keys;
 mod lines;
+pub mod marker;
 pub mod model;
 pub mod open;
+pub mod text;
 pub mod time;
 mod utf8;
 
 pub use error::{FormatError, Result};
+pub use marker::MarkerKind;
 pub use model::{Event, EventData, Header, Micros, SessrecMeta};
+pub use text::{terminal_safe, terminal_safe_lines};
 pub use open::{EventReader, EventSource, Format, OpenOptions, open_path, open_reader};
 
 /// The longest line (or record) any reader accepts, in bytes. Longer input is refused with

@@ -159,10 +159,14 @@ impl VirtualTerminal {
     }
 }
 
-/// A character fit to show: controls (which a virtual terminal should never leave in a cell)
-/// become U+FFFD.
+/// A character fit to show in a cell: controls (which a virtual terminal should never leave in a
+/// cell), bidi overrides and invisible format characters become U+FFFD.
 pub(crate) fn printable(c: char) -> char {
-    if c.is_control() { '\u{FFFD}' } else { c }
+    if sessrec_formats::text::is_unsafe(c) {
+        '\u{FFFD}'
+    } else {
+        c
+    }
 }
 
 /// The SGR sequence that sets exactly `pen`.

@@ -76,13 +76,10 @@ fn hms(text: &str) -> Option<u64> {
     }
 }
 
-/// `text` with control characters (escape sequences' ESC among them) shown as U+FFFD, and
-/// bidirectional overrides removed: safe to draw on the reviewer's terminal.
+/// `text` with control, bidirectional and invisible characters shown as visible escapes
+/// ([`sessrec_formats::terminal_safe`]): safe to draw on the reviewer's terminal.
 pub fn safe(text: &str) -> String {
-    text.chars()
-        .filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
-        .map(crate::screen::printable)
-        .collect()
+    sessrec_formats::terminal_safe(text).into_owned()
 }
 
 /// Keystrokes as a reviewer reads them: Enter as ⏎, arrows as arrows, controls as ^X.
@@ -158,7 +155,7 @@ mod tests {
         assert_eq!(keys(b"ls\x1b[A\r\x03"), "ls↑⏎^C");
         assert_eq!(
             safe("a\x1b]52;c;x\x07b\u{202E}"),
-            "a\u{FFFD}]52;c;x\u{FFFD}b"
+            "a\\x1b]52;c;x\\x07b\\u{202e}"
         );
     }
 }

@@ -52,9 +52,11 @@ pub fn write_transcript<W: Write>(
     Ok(())
 }
 
+/// Writes rows of the virtual terminal; characters that could act on the terminal the
+/// transcript is read on (controls, bidi overrides, zero-width) are shown escaped.
 fn write_lines<W: Write>(out: &mut W, lines: &[String]) -> std::io::Result<()> {
     for line in lines {
-        out.write_all(line.as_bytes())?;
+        out.write_all(sessrec_formats::terminal_safe_lines(line).as_bytes())?;
         out.write_all(b"\n")?;
     }
     Ok(())
@@ -73,5 +75,16 @@ mod tests {
         let mut out = Vec::new();
         write_transcript(events.into_iter(), 4, 3, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "red\nabcdefghij\nx\n");
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_are_escaped() {
+        let events = vec![Ok(Event::output(0, "ls \u{202E}txt.exe\u{200B}\x7f\r\n"))];
+        let mut out = Vec::new();
+        write_transcript(events.into_iter(), 40, 3, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\u{202E}') && !text.contains('\u{200B}'), "{text:?}");
+        assert!(!text.contains('\x7f'), "{text:?}");
+        assert!(text.contains("\\u{202e}"), "{text:?}");
     }
 }
