@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sessrec_formats::MarkerKind;
 
 use crate::audit::{Audit, Level};
 use crate::config::Config;
-use crate::record::session::Deadline;
+use crate::deadline::Deadline;
 use crate::sshauth::{self, CertInfo};
 
 /// Certificate extension that carries a grant id; without it the certificate's key id is the
@@ -182,27 +183,31 @@ pub fn deadline(grant: &Grant) -> Option<Deadline> {
         if left > lead {
             warnings.push((
                 at - lead,
-                format!(
-                    "grant {} expires in {minutes} minute{}",
+                MarkerKind::Grant.label(&format!(
+                    "{} expires in {minutes} minute{}",
                     grant.id,
                     if minutes == 1 { "" } else { "s" }
-                ),
+                )),
             ));
         }
     }
     if left <= Duration::from_secs(60) {
         warnings.push((
             now,
-            format!("grant {} expires in {} seconds", grant.id, left.as_secs()),
+            MarkerKind::Grant.label(&format!(
+                "{} expires in {} seconds",
+                grant.id,
+                left.as_secs()
+            )),
         ));
     }
     Some(Deadline {
         at,
         warnings,
-        final_message: format!(
-            "grant {} expired at {expires}: ending the session",
+        final_message: MarkerKind::Grant.label(&format!(
+            "{} expired at {expires}: ending the session",
             grant.id
-        ),
+        )),
     })
 }
 

@@ -15,7 +15,7 @@ use crate::screen::Keyframe;
 use crate::stored::StoredEvents;
 use crate::timeline::{Keystrokes, Marker, MarkerKind, Segment, Timeline};
 
-const MAGIC: &[u8] = b"sessrec-index-1\n";
+const MAGIC: &[u8] = b"sessrec-index-2\n";
 /// The most the cache directory holds.
 pub const LIMIT: u64 = 2 * 1024 * 1024 * 1024;
 const EDGE: u64 = 64 * 1024;
@@ -131,7 +131,7 @@ fn write_timeline(w: &mut impl Write, t: &Timeline) -> io::Result<()> {
     for m in &t.markers {
         let kind = match m.kind {
             MarkerKind::Note => 0,
-            MarkerKind::Redaction => 1,
+            MarkerKind::Withheld => 1,
             MarkerKind::Grant => 2,
         };
         u64s(w, &[m.time, kind])?;
@@ -163,7 +163,7 @@ fn read_timeline(r: &mut BufReader<&File>, file: &Arc<File>) -> io::Result<Timel
         let label = String::from_utf8(read_bytes(r)?).map_err(|_| bad())?;
         let kind = match kind {
             0 => MarkerKind::Note,
-            1 => MarkerKind::Redaction,
+            1 => MarkerKind::Withheld,
             2 => MarkerKind::Grant,
             _ => return Err(bad()),
         };

@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::sync::Mutex;
 
+pub use sessrec_formats::MarkerKind;
 use sessrec_formats::{Event, EventData, Micros};
 
 pub use crate::builder::TimelineBuilder;
@@ -16,17 +17,6 @@ use crate::stored::StoredEvents;
 pub const SEGMENT_TIME: Micros = 5_000_000;
 /// ...or this much output, whichever comes first.
 pub const SEGMENT_BYTES: usize = 1024 * 1024;
-
-/// What a marker stands for, for the timeline's ticks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MarkerKind {
-    /// A marker set by the user or a tool.
-    Note,
-    /// Input withheld from the recording (a password, echo off).
-    Redaction,
-    /// A grant warning or expiry.
-    Grant,
-}
 
 /// A marker on the timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,14 +31,7 @@ pub struct Marker {
 
 impl Marker {
     pub(crate) fn new(time: Micros, label: String) -> Marker {
-        let lower = label.to_lowercase();
-        let kind = if lower.starts_with("input withheld") {
-            MarkerKind::Redaction
-        } else if lower.contains("grant") {
-            MarkerKind::Grant
-        } else {
-            MarkerKind::Note
-        };
+        let kind = MarkerKind::of(&label);
         Marker { time, label, kind }
     }
 }
@@ -144,17 +127,28 @@ impl Timeline {
         let Some(segment) = self.segments.get(index) else {
             return Vec::new();
         };
-        match segment.events.bytes() {
-            Ok(compressed) => decode_all(&decompress(&compressed)),
+        // The bytes may come from the cache or spill file, which can be cut or damaged while
+        // in use: every failure is reported, none shows as a silently empty segment.
+        let decoded = segment
+            .events
+            .bytes()
+            .map_err(|e| format!("cannot read the index's segment file: {e}"))
+            .and_then(|compressed| {
+                let raw = zstd::decode_all(&compressed[..])
+                    .map_err(|e| format!("a segment of the index does not decompress: {e}"))?;
+                decode_checked(&raw)
+            });
+        match decoded {
+            Ok(events) => events,
             Err(e) => {
-                *self.read_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(format!("cannot read the index's segment file: {e}"));
+                *self.read_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                 Vec::new()
             }
         }
     }
 }
 
+/// Decodes events made by [`encode`] in this process (in memory, so they decode whole).
 pub(crate) fn decode_all(raw: &[u8]) -> Vec<(Micros, EventData)> {
     let mut out = Vec::new();
     let mut at = raw;
@@ -163,6 +157,21 @@ pub(crate) fn decode_all(raw: &[u8]) -> Vec<(Micros, EventData)> {
         at = rest;
     }
     out
+}
+
+/// Decodes events read back from a file: bytes left over that do not decode are an error.
+fn decode_checked(raw: &[u8]) -> Result<Vec<(Micros, EventData)>, String> {
+    let mut out = Vec::new();
+    let mut at = raw;
+    while !at.is_empty() {
+        let Some((event, rest)) = decode(at) else {
+            let offset = raw.len() - at.len();
+            return Err(format!("a segment of the index is damaged at byte {offset}"));
+        };
+        out.push(event);
+        at = rest;
+    }
+    Ok(out)
 }
 
 // A compact encoding: kind byte, time (8 bytes LE), payload length (4 bytes LE), payload.
@@ -220,9 +229,9 @@ pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Decompresses bytes made by [`compress`] in this process (in memory, so they decode).
 pub(crate) fn decompress(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    // Our own bytes, compressed above: they decode.
     let _ = zstd::Decoder::new(data).and_then(|mut d| d.read_to_end(&mut out));
     out
 }

@@ -180,7 +180,7 @@ fn draw_timeline(app: &App, frame: &mut Frame, area: Rect) {
     for m in &t.markers {
         let colour = match m.kind {
             MarkerKind::Note => Color::Yellow,
-            MarkerKind::Redaction => Color::Magenta,
+            MarkerKind::Withheld => Color::Magenta,
             MarkerKind::Grant => Color::Red,
         };
         cells[column(m.time)] = ('◆', Style::default().fg(colour));

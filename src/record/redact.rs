@@ -7,6 +7,7 @@
 //! number of keystrokes and when they were typed.
 
 use regex::Regex;
+use sessrec_formats::MarkerKind;
 
 /// Why input is being withheld.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,13 +56,13 @@ impl Redactor {
         }
     }
 
-    /// The default password prompt pattern.
-    pub fn default_prompts() -> Vec<Regex> {
-        // A line ending in "password:", "passphrase for key ...:", "PIN:", "token:" and the like.
-        // The pattern is a constant that the tests below compile and exercise.
+    /// The built-in password prompt pattern: a line ending in "password:", "passphrase for key
+    /// ...:", "PIN:", "token:" and the like. A constant that the tests below compile and
+    /// exercise; should it ever fail to compile, recording refuses to start rather than run
+    /// without it.
+    pub fn default_prompts() -> Result<Vec<Regex>, regex::Error> {
         Regex::new(r"(?i)(pass(word|phrase|code)|\bpin|one-time code|otp|token)[^\n:]{0,80}:\s*$")
-            .into_iter()
-            .collect()
+            .map(|r| vec![r])
     }
 
     /// Notes output from the session. Cheap on bulk output: only the last line can be a prompt,
@@ -137,11 +138,11 @@ fn marker(run: &Run, now_us: u64) -> String {
         Reason::EchoOff => "echo off",
         Reason::Prompt => "password prompt",
     };
-    format!(
-        "input withheld: {} keystrokes over {:.3} s ({why})",
+    MarkerKind::Withheld.label(&format!(
+        "{} keystrokes over {:.3} s ({why})",
         run.keystrokes,
         now_us.saturating_sub(run.first_us) as f64 / 1e6
-    )
+    ))
 }
 
 fn memchr_last_newline(bytes: &[u8]) -> Option<usize> {
@@ -158,12 +159,12 @@ mod tests {
 
     #[test]
     fn the_default_prompt_pattern_compiles() {
-        assert_eq!(Redactor::default_prompts().len(), 1);
+        assert_eq!(Redactor::default_prompts().unwrap().len(), 1);
     }
 
     #[test]
     fn echo_off_canonical_is_withheld_until_enter() {
-        let mut r = Redactor::new(Redactor::default_prompts());
+        let mut r = Redactor::new(Redactor::default_prompts().unwrap());
         assert!(withheld(&r.input(b"hun", 10, true)));
         assert!(withheld(&r.input(b"ter2", 20, true)));
         match r.input(b"\r", 1_500_010, true) {
@@ -177,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_prompt_arms_it_and_readline_does_not() {
-        let mut r = Redactor::new(Redactor::default_prompts());
+        let mut r = Redactor::new(Redactor::default_prompts().unwrap());
         r.output(b"[sudo] password for alice: ");
         assert!(withheld(&r.input(b"s3cret", 1, false)));
         assert!(withheld(&r.input(b"\r", 2, false)));
