@@ -1,9 +1,11 @@
 //! `sessrec`: the terminal session recorder for bastion hosts.
 
 mod audit;
+mod catalog;
 mod cli;
 mod cmd;
 mod config;
+mod deadline;
 mod exit;
 mod fetch;
 mod follow;
@@ -12,6 +14,7 @@ mod identity;
 mod keyfile;
 mod login;
 mod output;
+mod print;
 mod record;
 mod space;
 mod spool;
@@ -27,7 +30,7 @@ fn main() -> ExitCode {
         return match login::run(inv) {
             Ok(code) => exit::Status::Session(code).into(),
             Err(error) => {
-                eprintln!("sessrec: {error:#}");
+                print::note(format_args!("{error:#}"));
                 exit::Status::Error.into()
             }
         };
@@ -35,9 +38,11 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command.run() {
         Ok(status) => status.into(),
+        // The reader of our output went away (`sessrec ls | head`): a normal end.
+        Err(error) if print::is_closed_pipe(&error) => exit::Status::Ok.into(),
         Err(error) => {
             // One line: the error and its causes, outermost first.
-            eprintln!("sessrec: error: {error:#}");
+            print::error(&error);
             exit::Status::Error.into()
         }
     }

@@ -9,6 +9,7 @@ use sessrec_formats::{EventData, EventReader, Header, OpenOptions, SessrecMeta, 
 use super::input_status;
 use crate::cli::{Convert, Target};
 use crate::exit::Status;
+use crate::print;
 use crate::keyfile::read_signing_key;
 use crate::output::Output;
 
@@ -40,7 +41,7 @@ impl Convert {
             Target::Zst => {
                 let header = with_session(reader.header().clone(), &reader);
                 let mut writer =
-                    ContainerWriter::new(&mut out, &header, signer, WriterOptions::default())?;
+                    ContainerWriter::new(&mut out, &header, signer, WriterOptions::archive())?;
                 for event in &mut reader {
                     writer.write_event(&event.with_context(context)?)?;
                 }
@@ -50,7 +51,7 @@ impl Convert {
         out.commit()?;
         let (status, warning) = input_status(&reader);
         if let Some(w) = warning {
-            eprintln!("sessrec: warning: {w}");
+            print::warn(w);
         }
         Ok(status)
     }

@@ -3,38 +3,61 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use anyhow::Result;
+use std::io::Write;
+
+use anyhow::{Context, Result};
 use sessrec_store::Store;
 
 use crate::cli::Doctor;
 use crate::config::Config;
 use crate::exit::Status;
 use crate::keyfile::{read_public_keys, read_signing_key};
+use crate::print;
 
-/// The findings, printed as they come.
-#[derive(Default)]
+/// The findings, printed as they come (paths and messages made terminal-safe: they may come
+/// from a policy file or a store).
 struct Findings {
+    out: print::Stdout,
+    /// The first write to standard output that failed, reported at the end.
+    write_error: Option<std::io::Error>,
     failures: usize,
     warnings: usize,
 }
 
 impl Findings {
+    fn new() -> Findings {
+        Findings {
+            out: print::stdout(),
+            write_error: None,
+            failures: 0,
+            warnings: 0,
+        }
+    }
+    fn line(&mut self, verdict: &str, what: &str, fix: Option<&str>) {
+        let mut text = format!("{verdict:<5} {}", print::safe(what));
+        if let Some(fix) = fix {
+            text.push_str(&format!("\n      fix: {}", print::safe(fix)));
+        }
+        if let Err(e) = writeln!(self.out, "{text}") {
+            self.write_error.get_or_insert(e);
+        }
+    }
     fn ok(&mut self, what: &str) {
-        println!("ok    {what}");
+        self.line("ok", what, None);
     }
     fn warn(&mut self, what: &str, fix: &str) {
         self.warnings += 1;
-        println!("warn  {what}\n      fix: {fix}");
+        self.line("warn", what, Some(fix));
     }
     fn fail(&mut self, what: &str, fix: &str) {
         self.failures += 1;
-        println!("FAIL  {what}\n      fix: {fix}");
+        self.line("FAIL", what, Some(fix));
     }
 }
 
 impl Doctor {
     pub fn run(self) -> Result<Status> {
-        let mut f = Findings::default();
+        let mut f = Findings::new();
         let config = match Config::load(&self.config) {
             Ok(c) => {
                 if self.config.exists() {
@@ -52,7 +75,7 @@ impl Doctor {
                     &format!("{e:#}"),
                     "correct the file (unknown keys are refused)",
                 );
-                return Ok(summary(&f));
+                return summary(f);
             }
         };
         let world_readable = std::fs::metadata(&self.config).is_ok_and(|m| m.mode() & 0o004 != 0);
@@ -90,17 +113,21 @@ impl Doctor {
         check_space(&mut f, &config);
         check_clock(&mut f);
         check_store(&mut f, &config);
-        Ok(summary(&f))
+        summary(f)
     }
 }
 
-fn summary(f: &Findings) -> Status {
-    println!("{} problem(s), {} warning(s)", f.failures, f.warnings);
-    if f.failures == 0 {
+fn summary(mut f: Findings) -> Result<Status> {
+    let line = format!("{} problem(s), {} warning(s)", f.failures, f.warnings);
+    if let Some(e) = f.write_error.take() {
+        return Err(e).context("printing the findings");
+    }
+    writeln!(f.out, "{line}").context("printing the findings")?;
+    Ok(if f.failures == 0 {
         Status::Ok
     } else {
         Status::Error
-    }
+    })
 }
 
 fn check_binary(f: &mut Findings, gid: Option<u32>) {

@@ -1,5 +1,7 @@
 use std::collections::BTreeMap;
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use sessrec_formats::time::clock;
@@ -8,6 +10,7 @@ use sessrec_formats::{EventData, OpenOptions, open_path};
 use super::input_status;
 use crate::cli::Info;
 use crate::exit::Status;
+use crate::print;
 
 #[derive(Default)]
 struct Counts {
@@ -25,7 +28,7 @@ impl Info {
             timing: self.timing.clone(),
             ..OpenOptions::default()
         };
-        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref())?;
+        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref(), &self.config)?;
         let mut reader = open_path(fetched.path(), &opts)
             .with_context(|| format!("cannot read {}", self.file.display()))?;
         let mut c = Counts::default();
@@ -95,77 +98,98 @@ impl Info {
             })),
             "warning": warning,
         });
+        let mut out = print::stdout();
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)
         } else {
-            print_text(&doc);
-            if let Some(w) = &warning {
-                eprintln!("sessrec: warning: {w}");
+            print_text(&mut out, &doc)
+        }
+        .context("printing the description")?;
+        if let Some(w) = &warning {
+            if !self.json {
+                print::warn(w);
             }
         }
         Ok(status)
     }
 }
 
-fn print_text(d: &Value) {
-    let s = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
+/// The description as text. Every value from the recording is made terminal-safe: a recorded
+/// command, TERM or metadata field must not drive the reviewer's terminal.
+fn print_text(out: &mut impl Write, d: &Value) -> std::io::Result<()> {
+    let s = |v: &Value| -> String {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Null => "-".into(),
+            other => other.to_string(),
+        };
+        print::safe(&text).into_owned()
     };
-    println!("file:         {}", s(&d["file"]));
+    writeln!(
+        out,"file:         {}", s(&d["file"]))?;
     let gz = if d["gzip"] == true { " (gzip)" } else { "" };
-    println!("format:       {}{gz}", s(&d["format"]));
-    println!(
+    writeln!(
+        out,"format:       {}{gz}", s(&d["format"]))?;
+    writeln!(
+        out,
         "terminal:     {}x{} {}",
         d["term"]["cols"],
         d["term"]["rows"],
         s(&d["term"]["type"])
-    );
+    )?;
     if let Some(t) = d["timestamp"]
         .as_i64()
         .and_then(|t| jiff::Timestamp::from_second(t).ok())
     {
-        println!("started:      {t}");
+        writeln!(
+        out,"started:      {t}")?;
     }
     if !d["command"].is_null() {
-        println!("command:      {}", s(&d["command"]));
+        writeln!(
+        out,"command:      {}", s(&d["command"]))?;
     }
-    println!(
+    writeln!(
+        out,
         "duration:     {}",
         clock(d["duration_ms"].as_u64().unwrap_or(0) * 1000)
-    );
+    )?;
     let events: Vec<String> = d["events"]
         .as_object()
         .map(|o| o.iter().map(|(k, v)| format!("{k} {v}")).collect())
         .unwrap_or_default();
-    println!(
+    writeln!(
+        out,
         "events:       {}",
         if events.is_empty() {
             "none".into()
         } else {
             events.join(", ")
         }
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "bytes:        output {}, input {}",
         d["output_bytes"], d["input_bytes"]
-    );
-    println!("exit status:  {}", s(&d["exit_status"]));
+    )?;
+    writeln!(
+        out,"exit status:  {}", s(&d["exit_status"]))?;
     if let Some(size) = d["size_bytes"].as_u64() {
         let ratio = d["compression_ratio"]
             .as_f64()
             .map(|r| format!(", compression {r}x"))
             .unwrap_or_default();
-        println!("size:         {size} bytes{ratio}");
+        writeln!(
+        out,"size:         {size} bytes{ratio}")?;
     }
     if let Some(m) = d["sessrec"].as_object() {
         for (k, v) in m {
-            println!("sessrec.{k:<12} {}", s(v));
+            writeln!(
+        out,"sessrec.{:<12} {}", print::safe(k), s(v))?;
         }
     }
     if let Some(c) = d["container"].as_object() {
-        println!(
+        writeln!(
+        out,
             "container:    {} frames, {} checkpoints matching, trailer {}, signed by {} (run `sessrec verify --key` to check signatures)",
             c["frames"],
             c["checkpoints_matching"],
@@ -175,6 +199,7 @@ fn print_text(d: &Value) {
                 "missing"
             },
             s(&c["signed_by"]),
-        );
+        )?;
     }
+    Ok(())
 }

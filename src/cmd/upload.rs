@@ -1,5 +1,6 @@
 //! `sessrec upload`: ships sealed recordings from the spool to the store.
 
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{OpenOptions, open_path};
-use sessrec_store::StoreError;
+use sessrec_store::{ShippedVerdict, StoreError};
 use sessrec_store::manifest::{check, from_header};
 use sessrec_store::upload::Confirmed;
 use sessrec_store::{Store, live, upload};
@@ -17,6 +18,7 @@ use crate::cli::Upload;
 use crate::config::Config;
 use crate::exit::Status;
 use crate::keyfile::read_signing_key;
+use crate::print;
 use crate::spool;
 
 /// Attempts per file in one pass, with exponential backoff and jitter between them.
@@ -44,7 +46,7 @@ impl Upload {
             .context("starting the upload runtime")?;
         let mut audit = Audit::open(&config.audit_log, config.syslog);
         for p in audit.problems() {
-            eprintln!("sessrec: warning: {p}");
+            print::warn(p);
         }
         loop {
             let passed = runtime.block_on(pass(&store, &config, &trusted, &mut audit));
@@ -57,7 +59,10 @@ impl Upload {
             }
             // The service outlives a spool it cannot read for a while (a remount, a full disk).
             if let Err(e) = passed {
-                eprintln!("sessrec: {e:#}; trying again in {} s", INTERVAL.as_secs());
+                print::note(format_args!(
+                    "{e:#}; trying again in {} s",
+                    INTERVAL.as_secs()
+                ));
             }
             std::thread::sleep(INTERVAL);
         }
@@ -90,10 +95,10 @@ async fn pass(
         if file.live {
             if let Err(e) = ship_live(store, config, path).await {
                 failed += 1;
-                eprintln!(
-                    "sessrec: cannot ship the live session {} yet: {e:#}; retried next pass",
+                print::note(format_args!(
+                    "cannot ship the live session {} yet: {e:#}; retried next pass",
                     path.display()
-                );
+                ));
             }
             continue;
         }
@@ -102,10 +107,10 @@ async fn pass(
             Ok(false) => failed += 1,
             Err(e) => {
                 failed += 1;
-                eprintln!(
-                    "sessrec: {}: {e:#}; it stays in the spool and is retried",
+                print::note(format_args!(
+                    "{}: {e:#}; it stays in the spool and is retried",
                     path.display()
-                );
+                ));
             }
         }
     }
@@ -178,7 +183,7 @@ async fn ship_file(
             std::fs::remove_file(path)
                 .with_context(|| format!("cannot remove the shipped {}", path.display()))?;
             spool::clear_failures(&config.spool, path);
-            let level = if manifest.verdict == "altered" {
+            let level = if manifest.verdict == ShippedVerdict::Altered {
                 Level::Alert
             } else {
                 Level::Info
@@ -191,23 +196,23 @@ async fn ship_file(
                     resumed.parts
                 ),
             };
-            eprintln!(
-                "sessrec: shipped {} ({} bytes, {}) to {}{kept}",
+            print::note(format_args!(
+                "shipped {} ({} bytes, {}) to {}{kept}",
                 path.display(),
                 manifest.size,
                 manifest.verdict,
                 manifest.key
-            );
+            ));
             Ok(true)
         }
         Err(e) => {
             let message = format!("{e}");
             fields["error"] = json!(message);
             audit.event(Level::Warning, "upload.failed", fields);
-            eprintln!(
-                "sessrec: cannot ship {} yet: {message}; it stays in the spool and is retried",
+            print::note(format_args!(
+                "cannot ship {} yet: {message}; it stays in the spool and is retried",
                 path.display()
-            );
+            ));
             spool::record_failure(&config.spool, path, &message)?;
             Ok(false)
         }
@@ -258,10 +263,10 @@ where
 fn give_up_or_wait(config: &Config, path: &Path, reason: &str, audit: &mut Audit) -> Result<()> {
     let count = spool::record_failure(&config.spool, path, reason)?;
     if count < QUARANTINE_AFTER {
-        eprintln!(
-            "sessrec: cannot ship {}: {reason} (attempt {count} of {QUARANTINE_AFTER})",
+        print::note(format_args!(
+            "cannot ship {}: {reason} (attempt {count} of {QUARANTINE_AFTER})",
             path.display()
-        );
+        ));
         return Ok(());
     }
     let dest = spool::quarantine(&config.spool, path, reason)?;
@@ -270,11 +275,11 @@ fn give_up_or_wait(config: &Config, path: &Path, reason: &str, audit: &mut Audit
         "upload.quarantined",
         json!({"file": path, "quarantine": dest, "error": reason}),
     );
-    eprintln!(
-        "sessrec: moved {} to {}: {reason}; inspect it with `sessrec verify`",
+    print::note(format_args!(
+        "moved {} to {}: {reason}; inspect it with `sessrec verify`",
         path.display(),
         dest.display()
-    );
+    ));
     Ok(())
 }
 
@@ -287,11 +292,16 @@ fn backoff(attempt: u32) -> Duration {
     base.mul_f64(1.0 + jitter)
 }
 
+/// What is in the spool. File names and recorded errors are made terminal-safe: a spool file's
+/// name or a store's error message must not drive the operator's terminal.
 fn print_status(config: &Config) -> Result<()> {
     let files = spool::scan(&config.spool)?;
-    println!("spool {} -> {}", config.spool.display(), config.storage);
+    let mut out = print::stdout();
+    let safe = |text: &str| print::safe(text).into_owned();
+    let heading = format!("spool {} -> {}", config.spool.display(), config.storage);
+    writeln!(out, "{}", safe(&heading)).context("printing the status")?;
     if files.is_empty() {
-        println!("  nothing waiting");
+        writeln!(out, "  nothing waiting").context("printing the status")?;
     }
     for f in &files {
         let name = f.path.file_name().unwrap_or_default().to_string_lossy();
@@ -306,10 +316,12 @@ fn print_status(config: &Config) -> Result<()> {
                 None => "waiting".into(),
             }
         };
-        println!("  {name}  {} bytes  {state}", f.size);
+        writeln!(out, "  {}  {} bytes  {}", safe(&name), f.size, safe(&state))
+            .context("printing the status")?;
     }
     for (path, reason) in spool::quarantined(&config.spool) {
-        println!("  quarantined {}: {reason}", path.display());
+        let line = format!("  quarantined {}: {reason}", path.display());
+        writeln!(out, "{}", safe(&line)).context("printing the status")?;
     }
     Ok(())
 }

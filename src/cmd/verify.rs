@@ -1,40 +1,46 @@
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use sessrec_formats::container::{Verdict, VerifyReport, starts_a_container, verify};
 use sessrec_formats::time::clock;
+use sessrec_store::ShippedVerdict;
 
 use crate::cli::Verify;
 use crate::exit::Status;
-use crate::keyfile::read_public_keys;
+use crate::keyfile::trusted_keys;
+use crate::print;
 
 impl Verify {
     pub fn run(self) -> Result<Status> {
         if self.file.as_os_str() == "-" {
             bail!("verify needs a file it can seek in; save standard input to a file first");
         }
-        let trusted = read_public_keys(&self.keys)?;
-        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref())?;
+        let (trusted, keys_named) = trusted_keys(&self.keys, &self.config)?;
+        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref(), &self.config)?;
         let mut file = File::open(fetched.path())
             .with_context(|| format!("cannot open {}", self.file.display()))?;
+        let mut out = print::stdout();
+        let name = self.file.display().to_string();
         if !is_container(&mut file)? {
-            println!(
+            writeln!(
+                out,
                 "{}: unsigned: not a .cast.zst, so there is nothing to verify (sessrec convert IN OUT.cast.zst \
                  --sign-key KEY makes a signed copy)",
-                self.file.display()
-            );
+                print::safe(&name)
+            )
+            .context("printing the verdict")?;
             return Ok(Status::Unsigned);
         }
         let report = verify(file, trusted)
             .with_context(|| format!("cannot verify {}", self.file.display()))?;
-        let (status, line) = describe(&report, !self.keys.is_empty());
+        let (status, line) = describe(&report, keys_named);
         if self.json {
             let i = &report.integrity;
             let doc = json!({
                 "file": self.file,
-                "verdict": format!("{:?}", report.verdict).to_lowercase(),
+                "verdict": ShippedVerdict::from(report.verdict).name(),
                 "exit_status": status.code(),
                 "message": line,
                 "session_id": i.session_id,
@@ -49,10 +55,13 @@ impl Verify {
                 "cut_at_byte": i.cut.as_ref().map(|c| c.offset),
                 "trailer": i.trailer.is_some(),
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)
         } else {
-            println!("{}: {line}", self.file.display());
+            // The key id and the damage's reason come from the file: a forged one must not
+            // rewrite this line on the reviewer's terminal.
+            writeln!(out, "{}: {}", print::safe(&name), print::safe(&line))
         }
+        .context("printing the verdict")?;
         Ok(status)
     }
 }
@@ -114,9 +123,9 @@ fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
         ),
         Verdict::UntrustedKey => {
             let hint = if keys_given {
-                "none of the --key files is that key"
+                "none of the trusted keys (--key, or trusted_keys in the policy) is that key"
             } else {
-                "pass --key with the recording host's public key"
+                "pass --key with the recording host's public key, or list it in trusted_keys"
             };
             (
                 Status::UntrustedKey,

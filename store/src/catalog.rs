@@ -58,11 +58,6 @@ impl Catalog {
         Ok(())
     }
 
-    /// Adds or updates one session.
-    pub fn upsert(&mut self, m: &Manifest) -> Result<()> {
-        insert(&self.db, m)
-    }
-
     /// Sessions matching `filter`, oldest first. Only the given filters go into the query, so
     /// each can use its index.
     pub fn query(&self, filter: &Filter) -> Result<Vec<Manifest>> {
@@ -171,7 +166,7 @@ mod tests {
             duration_ms: 1,
             size: 1,
             sha256: "00".into(),
-            verdict: "intact".into(),
+            verdict: crate::manifest::ShippedVerdict::Intact,
             key_id: None,
             identity: None,
             grant_detail: None,

@@ -17,7 +17,7 @@ pub mod upload;
 pub use catalog::{Catalog, Filter};
 pub use clouds::{AzureSettings, GcsSettings, S3Settings, StoreSettings};
 pub use location::Store;
-pub use manifest::Manifest;
+pub use manifest::{Manifest, ShippedVerdict};
 pub use upload::probe;
 
 /// Errors of the store crate.
@@ -27,7 +27,7 @@ pub enum StoreError {
     #[error("{0}")]
     Config(String),
     /// The store refused or failed a request (network, credentials, server error).
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Store {
         /// What was being done.
         what: String,
@@ -35,7 +35,7 @@ pub enum StoreError {
         source: object_store::Error,
     },
     /// Reading a local file failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// What was being done.
         what: String,
@@ -49,7 +49,7 @@ pub enum StoreError {
     #[error("{0}")]
     Mismatch(String),
     /// The catalog database failed.
-    #[error("the catalog: {0}")]
+    #[error("the catalog")]
     Catalog(#[from] rusqlite::Error),
 }
 

@@ -35,9 +35,8 @@ pub struct Manifest {
     pub size: u64,
     /// SHA-256 of the whole recording, hex.
     pub sha256: String,
-    /// The verify verdict when it was shipped: intact, truncated (the recorder died), unsigned,
-    /// untrusted_key or altered.
-    pub verdict: String,
+    /// The verify verdict when it was shipped.
+    pub verdict: ShippedVerdict,
     /// The id of the key that signed it.
     pub key_id: Option<String>,
     /// The identity block of the header (SSH key, certificate, source address).
@@ -114,7 +113,7 @@ fn from_header_of(header: Header, shown: &str) -> Result<Manifest> {
         duration_ms: 0,
         size: 0,
         sha256: String::new(),
-        verdict: "unverified".into(),
+        verdict: ShippedVerdict::Unverified,
         key_id: meta.key_id,
         identity: meta.identity,
         grant_detail: meta.grant,
@@ -122,24 +121,88 @@ fn from_header_of(header: Header, shown: &str) -> Result<Manifest> {
     })
 }
 
-/// Verifies a local recording against `trusted`: its verdict name and duration (ms).
-pub fn check(path: &Path, trusted: &[PublicKey]) -> Result<(String, u64)> {
+/// Verifies a local recording against `trusted`: its verdict and duration (ms).
+pub fn check(path: &Path, trusted: &[PublicKey]) -> Result<(ShippedVerdict, u64)> {
     let shown = path.display();
     let file =
         std::fs::File::open(path).map_err(|e| StoreError::io(format!("opening {shown}"), e))?;
     let report = verify(std::io::BufReader::new(file), trusted.to_vec())
         .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
-    Ok((verdict_name(report.verdict).into(), report.last_event_ms))
+    Ok((report.verdict.into(), report.last_event_ms))
 }
 
-/// The verdict as the manifest and `ls --json` spell it.
-pub fn verdict_name(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Intact => "intact",
-        Verdict::Truncated => "truncated",
-        Verdict::Altered => "altered",
-        Verdict::Unsigned => "unsigned",
-        Verdict::UntrustedKey => "untrusted_key",
+/// A manifest's verdict: what `verify` said when the recording was shipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "&'static str")]
+pub enum ShippedVerdict {
+    /// Complete and signed by a trusted key.
+    Intact,
+    /// Consistent but cut short (the recorder died).
+    Truncated,
+    /// Changed after it was signed, or damaged.
+    Altered,
+    /// Not signed.
+    Unsigned,
+    /// Signed by a key the uploader does not trust.
+    UntrustedKey,
+    /// Not checked: indexed from the recording's header, without a manifest.
+    Unverified,
+    /// A manifest whose verdict this version does not know (shown, never trusted).
+    Unknown,
+}
+
+impl ShippedVerdict {
+    /// The verdict as the manifest and `ls` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShippedVerdict::Intact => "intact",
+            ShippedVerdict::Truncated => "truncated",
+            ShippedVerdict::Altered => "altered",
+            ShippedVerdict::Unsigned => "unsigned",
+            ShippedVerdict::UntrustedKey => "untrusted_key",
+            ShippedVerdict::Unverified => "unverified",
+            ShippedVerdict::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for ShippedVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl From<Verdict> for ShippedVerdict {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Intact => ShippedVerdict::Intact,
+            Verdict::Truncated => ShippedVerdict::Truncated,
+            Verdict::Altered => ShippedVerdict::Altered,
+            Verdict::Unsigned => ShippedVerdict::Unsigned,
+            Verdict::UntrustedKey => ShippedVerdict::UntrustedKey,
+        }
+    }
+}
+
+impl From<String> for ShippedVerdict {
+    fn from(name: String) -> Self {
+        [
+            ShippedVerdict::Intact,
+            ShippedVerdict::Truncated,
+            ShippedVerdict::Altered,
+            ShippedVerdict::Unsigned,
+            ShippedVerdict::UntrustedKey,
+            ShippedVerdict::Unverified,
+        ]
+        .into_iter()
+        .find(|v| v.name() == name)
+        .unwrap_or(ShippedVerdict::Unknown)
+    }
+}
+
+impl From<ShippedVerdict> for &'static str {
+    fn from(v: ShippedVerdict) -> Self {
+        v.name()
     }
 }
 

@@ -63,7 +63,7 @@ pub struct Integrity {
 }
 
 /// The one-word answer of `verify`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Complete, every record signed by a trusted key.
     Intact,
