@@ -42,9 +42,13 @@ pub struct Play {
     /// The store to look session ids up in (default: `storage` of /etc/sessrec/config.toml).
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
-    /// A trusted public key, for the verdict in the status bar; repeatable.
+    /// A trusted public key, for the verdict in the status bar; repeatable (default: the
+    /// policy's `trusted_keys`).
     #[arg(long = "key", value_name = "PUBKEY")]
     pub keys: Vec<PathBuf>,
+    /// The policy file (store settings, and `trusted_keys` when no --key is given).
+    #[arg(long, value_name = "FILE", default_value = "/etc/sessrec/config.toml")]
+    pub config: PathBuf,
     /// Start at (or with --dump: show) this moment: an offset (90s, 5m, 1:23:45), a UTC time
     /// of day (@10:15) or a date and time (2026-11-26T10:15:00Z). --dump defaults to the end.
     #[arg(long, value_name = "T")]
@@ -150,13 +154,16 @@ pub struct Info {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The policy file (store settings for URLs and session ids).
+    #[arg(long, value_name = "FILE", default_value = "/etc/sessrec/config.toml")]
+    pub config: PathBuf,
 }
 
 /// Verify a .cast.zst: hash chain, checkpoints, signatures and trailer.
 ///
-/// Exit status: 0 intact and signed by a key given with --key; 3 truncated (consistent up to
-/// the cut); 4 altered or damaged; 5 unsigned or not a sessrec recording; 6 signed by a key not
-/// given with --key; 1 error.
+/// Exit status: 0 intact and signed by a trusted key (--key, else the policy's trusted_keys); 3
+/// truncated (consistent up to the cut); 4 altered or damaged; 5 unsigned or not a sessrec
+/// recording; 6 signed by a key that is not trusted; 1 error.
 #[derive(Debug, clap::Args)]
 pub struct Verify {
     /// The .cast.zst file, a store URL (s3://, az://, gs://BUCKET/KEY), or a session id from
@@ -165,9 +172,13 @@ pub struct Verify {
     /// The store to look session ids up in (default: `storage` of /etc/sessrec/config.toml).
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
-    /// A trusted public key (the .pub file from `sessrec keygen`); repeatable.
+    /// A trusted public key (the .pub file from `sessrec keygen`); repeatable (default: the
+    /// policy's `trusted_keys`).
     #[arg(long = "key", value_name = "PUBKEY")]
     pub keys: Vec<PathBuf>,
+    /// The policy file (store settings, and `trusted_keys` when no --key is given).
+    #[arg(long, value_name = "FILE", default_value = "/etc/sessrec/config.toml")]
+    pub config: PathBuf,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

@@ -7,10 +7,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::record::tape::FailurePolicy;
-
 /// Where the policy lives. Fixed: a recorded user must not be able to point sessrec elsewhere.
 pub const CONFIG_PATH: &str = "/etc/sessrec/config.toml";
+
+/// What to do when the recording cannot be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailurePolicy {
+    /// No recording, no session: a session whose recording fails is ended.
+    Strict,
+    /// The session goes on unrecorded, and an alert is raised.
+    BestEffort,
+}
 
 /// What to do with sessions that have no terminal (scp, sftp, rsync, `ssh host cmd`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -99,6 +107,9 @@ pub struct Config {
     pub azure: sessrec_store::AzureSettings,
     /// Credentials and endpoint for `gs://` storage (else the usual Google variables).
     pub gcs: sessrec_store::GcsSettings,
+    /// Public keys (`.pub` files) a reviewer trusts: `verify` and `play` use them when no
+    /// `--key` is given.
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 impl Default for Config {
@@ -125,6 +136,7 @@ impl Default for Config {
             s3: sessrec_store::S3Settings::default(),
             azure: sessrec_store::AzureSettings::default(),
             gcs: sessrec_store::GcsSettings::default(),
+            trusted_keys: Vec::new(),
         }
     }
 }

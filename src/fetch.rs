@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sessrec_store::{Catalog, Store};
 
-use crate::config::{CONFIG_PATH, Config};
+use crate::config::Config;
 
 /// A recording ready to open.
 pub struct Fetched {
@@ -32,9 +32,9 @@ impl Drop for Fetched {
 }
 
 /// Resolves `name`: an existing file (or `-`) as it is; `s3://BUCKET/KEY` (or `az://`, `gs://`);
-/// or a session id
-/// looked up in the catalog of `store` (default: the policy's `storage`).
-pub fn resolve(name: &Path, store: Option<&str>) -> Result<Fetched> {
+/// or a session id looked up in the catalog of `store` (default: the policy's `storage`). The
+/// policy is read from `config` only when it is needed.
+pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetched> {
     let text = name.to_string_lossy();
     if name.as_os_str() == "-" || name.exists() {
         return Ok(Fetched {
@@ -42,7 +42,7 @@ pub fn resolve(name: &Path, store: Option<&str>) -> Result<Fetched> {
             temporary: false,
         });
     }
-    let config = Config::load(Path::new(CONFIG_PATH))?;
+    let config = Config::load(config)?;
     for scheme in ["s3://", "az://", "gs://"] {
         let Some(rest) = text.strip_prefix(scheme) else {
             continue;
@@ -58,13 +58,13 @@ pub fn resolve(name: &Path, store: Option<&str>) -> Result<Fetched> {
     }
     let url = store.map(str::to_owned).unwrap_or(config.storage.clone());
     let store = Store::open(&url, &config.store_settings())?;
-    let catalog_path = crate::cmd::default_catalog(&url)?;
+    let catalog_path = crate::catalog::default_catalog(&url)?;
     let mut catalog = Catalog::open(&catalog_path)
         .with_context(|| format!("cannot open the catalog {}", catalog_path.display()))?;
     let mut found = catalog.get(&text)?;
     if found.is_none() {
         // Maybe shipped since the catalog was built.
-        crate::cmd::rebuild_catalog(&store, &mut catalog)?;
+        crate::catalog::rebuild(&store, &mut catalog)?;
         found = catalog.get(&text)?;
     }
     let manifest = found.with_context(|| format!("no session {text} in {url}"))?;

@@ -33,6 +33,19 @@ pub fn read_public_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
         .collect()
 }
 
+/// The keys a reviewer trusts: the `--key` files if any were given, else the policy's
+/// `trusted_keys` (read from `config` only then). The flag says whether any key was named.
+pub fn trusted_keys(keys: &[PathBuf], config: &Path) -> Result<(Vec<PublicKey>, bool)> {
+    if !keys.is_empty() {
+        return Ok((read_public_keys(keys)?, true));
+    }
+    let policy = crate::config::Config::load(config)?;
+    let trusted = read_public_keys(&policy.trusted_keys)
+        .with_context(|| format!("trusted_keys in {}", config.display()))?;
+    let named = !policy.trusted_keys.is_empty();
+    Ok((trusted, named))
+}
+
 /// Writes a new key pair: `path` (secret, mode 0600) and `path.pub`.
 pub fn write_key_pair(key: &SigningKey, path: &Path, overwrite: bool) -> Result<PathBuf> {
     let mut pub_path = path.as_os_str().to_owned();

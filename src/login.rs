@@ -7,23 +7,21 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::audit::{Audit, Level};
-use crate::cmd::live_writer_options;
 use crate::config::{CONFIG_PATH, Config, PipePolicy};
 use crate::grant::{self, Grant};
 use crate::identity::os_identity;
 use crate::keyfile::read_signing_key;
 use crate::record::header::Start;
-use crate::record::redact::Redactor;
 use crate::record::session::{self, Child, End};
-use crate::record::sink::Sink;
-use crate::record::tape::{FailurePolicy, Tape};
-use crate::record::{pipe, tty};
+use crate::config::FailurePolicy;
+use crate::record::tape::Tape;
+use crate::print;
+use crate::record::{pipe, recording, tty};
 use crate::sshauth;
 
 /// How sessrec was started, when it is a login shell: `-sessrec` (argv[0] starting with `-`,
@@ -87,7 +85,7 @@ pub fn run(inv: Invocation) -> Result<i32> {
     audit.set("user", json!(user));
     audit.set("host", json!(crate::record::header::hostname()));
     for p in audit.problems().to_vec() {
-        eprintln!("sessrec: warning: {p}");
+        print::warn(p);
     }
 
     let now = jiff::Timestamp::now();
@@ -100,17 +98,17 @@ pub fn run(inv: Invocation) -> Result<i32> {
                 "grant.expired",
                 json!({"grant": g.id, "expired": g.expires.map(|e| e.to_string())}),
             );
-            eprintln!(
-                "sessrec: grant {} expired at {}",
+            print::note(format_args!(
+                "grant {} expired at {}",
                 g.id,
                 g.expires.map(|e| e.to_string()).unwrap_or_default()
-            );
+            ));
             None
         }
         None => None,
     };
     if let Some(note) = grant_note {
-        eprintln!("sessrec: warning: {note}");
+        print::warn(note);
     }
     let grant = match grant {
         Some(g) => Some(g),
@@ -204,15 +202,14 @@ pub fn run(inv: Invocation) -> Result<i32> {
                 "spool.low_space",
                 json!({"error": why, "action": "session recorded anyway"}),
             );
-            eprintln!(
-                "sessrec: warning: {why}; recording anyway (policy: best_effort), an alert was raised"
-            );
+            print::warn(format_args!(
+                "{why}; recording anyway (policy: best_effort), an alert was raised"
+            ));
         }
         // Not knowing the free space is not a reason to refuse: creating the file will tell.
-        Err(e) => eprintln!("sessrec: warning: {e:#}"),
+        Err(e) => print::warn(format_args!("{e:#}")),
     }
-    let clock = Instant::now();
-    let tape = match open_recording(&config, &start, clock) {
+    let tape = match open_recording(&config, &mut start) {
         Ok(t) => Some(t),
         Err(e) if config.failure_policy == FailurePolicy::Strict => {
             audit.event(
@@ -230,9 +227,9 @@ pub fn run(inv: Invocation) -> Result<i32> {
                 "record.error",
                 json!({"error": format!("{e:#}"), "action": "session unrecorded"}),
             );
-            eprintln!(
-                "sessrec: warning: this session is NOT recorded ({e:#}); an alert was raised"
-            );
+            print::warn(format_args!(
+                "this session is NOT recorded ({e:#}); an alert was raised"
+            ));
             None
         }
     };
@@ -279,7 +276,9 @@ pub fn run(inv: Invocation) -> Result<i32> {
     Ok(code)
 }
 
-fn open_recording(config: &Config, start: &Start, clock: Instant) -> Result<Tape> {
+/// Creates the spool file and starts recording into it; the recording's clock starts here,
+/// after every prompt (a break-glass reason) and check.
+fn open_recording(config: &Config, start: &mut Start) -> Result<Tape> {
     let signer = config
         .signing_key
         .as_deref()
@@ -292,21 +291,13 @@ fn open_recording(config: &Config, start: &Start, clock: Instant) -> Result<Tape
         .mode(0o640)
         .open(&path)
         .with_context(|| format!("cannot create the recording {}", path.display()))?;
-    let sink = Sink::start(file, &start.header(), signer, live_writer_options())?;
-    let mut prompts = Redactor::default_prompts();
-    for p in &config.password_prompts {
-        prompts.push(
-            regex::Regex::new(p)
-                .with_context(|| format!("invalid password_prompts pattern {p:?}"))?,
-        );
-    }
-    Ok(Tape::new(
-        sink,
-        clock,
-        Redactor::new(prompts),
-        config.capture_input,
-        config.failure_policy,
-    ))
+    let settings = recording::Settings {
+        signer,
+        capture_input: config.capture_input,
+        extra_prompts: config.password_prompts.clone(),
+        failure_policy: config.failure_policy,
+    };
+    recording::start(file, start, settings)
 }
 
 fn banner(config: &Config, start: &Start, grant: Option<&Grant>) {

@@ -9,8 +9,6 @@ mod play;
 mod rec;
 mod upload;
 
-pub use ls::{default_catalog, rebuild as rebuild_catalog};
-pub use rec::live_writer_options;
 mod verify;
 
 use anyhow::Result;

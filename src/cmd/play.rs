@@ -15,8 +15,9 @@ use sessrec_player::{LoadOptions, Loading, Player, cache, load_then};
 
 use crate::cli::Play;
 use crate::exit::Status;
+use crate::print;
 use crate::follow::Tail;
-use crate::keyfile::read_public_keys;
+use crate::keyfile::trusted_keys;
 
 impl Play {
     pub fn run(self) -> Result<Status> {
@@ -24,8 +25,8 @@ impl Play {
             bail!("--ansi only goes with --dump (sessrec play FILE --dump --ansi)");
         }
         sessrec_player::keep_heap_compact();
-        let trusted = read_public_keys(&self.keys)?;
-        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref())?;
+        let (trusted, _) = trusted_keys(&self.keys, &self.config)?;
+        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref(), &self.config)?;
         let path = fetched.path().to_path_buf();
         let reader = if self.follow {
             let tail = Tail::open(&path)
@@ -76,15 +77,15 @@ impl Play {
             } else {
                 player.terminal().text()
             };
-            let mut out = std::io::stdout().lock();
+            let mut out = print::stdout();
             out.write_all(screen.as_bytes())
                 .and_then(|()| out.flush())
                 .context("writing the screen")?;
             if let Some(e) = loading.error() {
-                eprintln!(
-                    "sessrec: {}: the recording stops early ({e}); this is the screen as far as it goes",
+                print::note(format_args!(
+                    "{}: the recording stops early ({e}); this is the screen as far as it goes",
                     self.file.display()
-                );
+                ));
                 return Ok(Status::Truncated);
             }
             return Ok(Status::Ok);
@@ -189,7 +190,7 @@ fn verdict_of(path: &Path, trusted: Vec<PublicKey>, into: &Mutex<String>) -> Str
     match verify(file, trusted) {
         Ok(r) => match r.verdict {
             Verdict::Intact => "signed",
-            Verdict::UntrustedKey => "signed (key not trusted: --key)",
+            Verdict::UntrustedKey => "signed (key not trusted: --key or trusted_keys)",
             Verdict::Truncated => "truncated",
             Verdict::Altered => "altered",
             Verdict::Unsigned => "unsigned",

@@ -2,36 +2,18 @@ use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
-use sessrec_formats::container::WriterOptions;
 
 use crate::cli::Rec;
 use crate::exit::Status;
+use crate::print;
 use crate::identity::os_identity;
 use crate::keyfile::read_signing_key;
 use crate::record::header::Start;
-use crate::record::redact::Redactor;
 use crate::record::session::{self, Child};
-use crate::record::sink::Sink;
-use crate::record::tape::{FailurePolicy, Tape};
-use crate::record::{pipe, tty};
-
-/// Container settings for live recording, measured on the 200 MB benchmark session: zstd level 1
-/// with a 4 MiB window and a 1 MiB match table compresses as well as level 3 there (7x) for less
-/// CPU; a smaller window loses a fifth of that. Frames of 16 MiB, because each frame starts with
-/// an empty history: 4 MiB frames cost 18 % in size. Memory is bounded by the window, not the
-/// frame (the compressor streams).
-pub fn live_writer_options() -> WriterOptions {
-    WriterOptions {
-        level: 1,
-        window_log: Some(22),
-        hash_log: Some(18),
-        frame_bytes: 16 * 1024 * 1024,
-        ..WriterOptions::default()
-    }
-}
+use crate::config::FailurePolicy;
+use crate::record::{pipe, recording, tty};
 
 impl Rec {
     pub fn run(self) -> Result<Status> {
@@ -70,15 +52,13 @@ impl Rec {
                     path.display()
                 )
             })?;
-        let clock = Instant::now();
-        let sink = Sink::start(file, &start.header(), signer, live_writer_options())?;
-        let mut tape = Tape::new(
-            sink,
-            clock,
-            Redactor::new(Redactor::default_prompts()),
-            !self.no_input,
-            FailurePolicy::Strict,
-        );
+        let settings = recording::Settings {
+            signer,
+            capture_input: !self.no_input,
+            extra_prompts: Vec::new(),
+            failure_policy: FailurePolicy::Strict,
+        };
+        let mut tape = recording::start(file, &mut start, settings)?;
         let child = Child {
             program,
             arg0: None,
@@ -90,11 +70,11 @@ impl Rec {
             gid: None,
         };
         if !self.quiet {
-            eprintln!(
-                "sessrec: recording session {} to {}",
+            print::note(format_args!(
+                "recording session {} to {}",
                 start.session_id,
                 path.display()
-            );
+            ));
         }
         let (exit_code, sealed) = if tty::interactive() {
             let outcome = session::run(child, &mut tape, None);
@@ -106,7 +86,7 @@ impl Rec {
         let exit_code = exit_code?;
         sealed.with_context(|| format!("the recording {} is not whole", path.display()))?;
         if !self.quiet {
-            eprintln!("sessrec: recording saved to {}", path.display());
+            print::note(format_args!("recording saved to {}", path.display()));
         }
         Ok(Status::Session(exit_code))
     }

@@ -4,6 +4,7 @@
 pub mod ending;
 pub mod header;
 pub mod pipe;
+pub mod recording;
 pub mod redact;
 pub mod session;
 pub mod signals;

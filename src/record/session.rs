@@ -19,6 +19,8 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
 use sessrec_formats::EventData;
 
+use crate::deadline::Deadline;
+
 use super::ending::{Ending, exit_code, notify};
 use super::signals::SessionSignals;
 use super::tape::Tape;
@@ -36,16 +38,6 @@ pub struct Child {
     pub env: Vec<(OsString, OsString)>,
     /// The group id to run with (the user's own, when sessrec runs setgid).
     pub gid: Option<u32>,
-}
-
-/// A warning or the end of the session at a given time (grant expiry).
-pub struct Deadline {
-    /// When the session ends.
-    pub at: Instant,
-    /// What to tell the user, and when, before that.
-    pub warnings: Vec<(Instant, String)>,
-    /// What to tell the user at the end.
-    pub final_message: String,
 }
 
 /// How the session ended.

@@ -6,19 +6,11 @@ use std::time::Instant;
 use anyhow::Result;
 use sessrec_formats::{Event, EventData};
 
+use crate::config::FailurePolicy;
+
 use super::redact::{Redactor, Verdict};
 use super::sink::Sink;
 use super::utf8carry::incomplete_tail;
-
-/// What to do when the recording cannot be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailurePolicy {
-    /// No recording, no session: a session whose recording fails is ended.
-    Strict,
-    /// The session goes on unrecorded, and an alert is raised.
-    BestEffort,
-}
 
 /// Output read within this long of the first read of a batch goes into one event: asciicast v3
 /// keeps milliseconds, so nothing visible is lost, and bulk output costs a tenth of the events.
