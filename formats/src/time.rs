@@ -62,11 +62,6 @@ pub struct Quantizer {
 }
 
 impl Quantizer {
-    /// Starts at absolute time `base_ms` (0 for a new recording).
-    pub fn starting_at(base_ms: u64) -> Self {
-        Quantizer { last_ms: base_ms }
-    }
-
     /// The interval in milliseconds to write for an event at `time`. Times that go backwards
     /// give 0.
     pub fn interval_ms(&mut self, time: Micros) -> u64 {

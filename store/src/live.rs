@@ -83,23 +83,6 @@ pub async fn ship_tail(store: &Store, path: &Path, session_id: &str, from: u64) 
     Ok(at)
 }
 
-/// The stored parts joined: the live recording as far as the store has it.
-pub async fn read_joined(store: &Store, session_id: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    for (a, b) in parts(store, session_id).await? {
-        if a > out.len() as u64 {
-            break;
-        }
-        let key = store.path(&format!("{}/{a:020}-{b:020}.part", dir(session_id)));
-        let bytes = store.read(&key, None).await?;
-        let skip = (out.len() as u64 - a) as usize;
-        if skip < bytes.len() {
-            out.extend_from_slice(&bytes[skip..]);
-        }
-    }
-    Ok(out)
-}
-
 /// Removes the parts once the whole recording is stored.
 pub async fn remove(store: &Store, session_id: &str) -> Result<()> {
     for (a, b) in parts(store, session_id).await? {

@@ -44,13 +44,6 @@ impl V3Encoder {
         V3Encoder::default()
     }
 
-    /// An encoder continuing a recording whose last written event was at `last_ms` milliseconds.
-    pub fn continuing_at(last_ms: u64) -> Self {
-        V3Encoder {
-            quantizer: Quantizer::starting_at(last_ms),
-        }
-    }
-
     /// The header line.
     pub fn header(&self, header: &Header) -> Vec<u8> {
         header::to_v3_line(header)
