@@ -5,7 +5,9 @@ mod common;
 use std::io::Cursor;
 
 use common::*;
-use sessrec_formats::container::{SeekIndex, Verdict, VerifyReport, open_at, verify};
+use sessrec_formats::container::{
+    ContainerWriter, SeekIndex, Verdict, VerifyReport, WriterOptions, open_at, verify,
+};
 use sessrec_formats::keys::{PublicKey, SigningKey};
 use sessrec_formats::{Event, EventData};
 
@@ -205,4 +207,56 @@ fn a_huge_line_is_refused_not_allocated() {
         sessrec_formats::open_reader(Box::new(Cursor::new(bytes)), &Default::default()).unwrap();
     let err = r.next().unwrap().unwrap_err().to_string();
     assert!(err.contains("line 2 is longer than"), "{err}");
+}
+
+/// A quiet session: a screenful of log lines every second for half an hour.
+fn quiet_session() -> Vec<Event> {
+    let mut state = 7u64;
+    (0..1800u64)
+        .map(|s| {
+            let mut out = Vec::new();
+            for line in 0..20 {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                out.extend_from_slice(
+                    format!(
+                        "2026-11-26T10:{:02}:{:02}.{:03}Z INFO pod/api-{:x} request {} served in {} ms\r\n",
+                        s / 60 % 60,
+                        s % 60,
+                        line,
+                        state >> 52,
+                        state >> 40 & 0xffff,
+                        state >> 32 & 0x3ff
+                    )
+                    .as_bytes(),
+                );
+            }
+            Event::output(s * 1_000_000, out)
+        })
+        .collect()
+}
+
+#[test]
+fn an_archive_is_smaller_than_zstd_3_of_the_same_asciicast() {
+    let (k, _) = key();
+    let events = quiet_session();
+    let mut plain = Vec::new();
+    let mut enc = sessrec_formats::asciicast::V3Encoder::new();
+    plain.extend_from_slice(&enc.header(&header()));
+    for e in &events {
+        enc.event(e, &mut plain);
+    }
+    let zstd3 = zstd::encode_all(&plain[..], 3).unwrap().len();
+    let mut archive = Vec::new();
+    let mut w = ContainerWriter::new(&mut archive, &header(), Some(k), WriterOptions::archive())
+        .unwrap();
+    for e in &events {
+        w.write_event(e).unwrap();
+    }
+    w.finish(None).unwrap();
+    eprintln!("archive {} bytes, zstd -3 {zstd3} bytes", archive.len());
+    assert!(
+        archive.len() <= zstd3,
+        "archive {} bytes, zstd -3 {zstd3} bytes",
+        archive.len()
+    );
 }
