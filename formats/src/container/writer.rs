@@ -59,7 +59,9 @@ impl WriterOptions {
     /// For a recording written in one go from a finished one (`sessrec convert`): nothing is
     /// live, so there is no flush, and frames end by size only (each frame starts with an empty
     /// history, so frames cut every few seconds of a quiet session would cost compression).
-    /// Smaller than `zstd -3` of the same asciicast, whose window is 2 MiB.
+    /// Level 3 with a 16 MiB window: measured smaller than `zstd -3` of the same asciicast both
+    /// on 23 MB of bulk output (26 % smaller) and on a quiet half-hour session (about even);
+    /// level 6 was 3x slower and no smaller on the bulk output.
     pub fn archive() -> Self {
         WriterOptions {
             frame_ms: u64::MAX,
