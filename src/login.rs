@@ -12,15 +12,15 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::audit::{Audit, Level};
+use crate::config::FailurePolicy;
 use crate::config::{CONFIG_PATH, Config, PipePolicy};
 use crate::grant::{self, Grant};
 use crate::identity::os_identity;
 use crate::keyfile::read_signing_key;
+use crate::print;
 use crate::record::header::Start;
 use crate::record::session::{self, Child, End};
-use crate::config::FailurePolicy;
 use crate::record::tape::Tape;
-use crate::print;
 use crate::record::{pipe, recording, tty};
 use crate::sshauth;
 

@@ -54,12 +54,12 @@ impl Output {
                 .sync_all()
                 .context("syncing the output to disk")?;
         }
-        if let Some((tmp, target)) = self.pending.take() {
-            if let Err(e) = fs::rename(&tmp, &target) {
-                self.pending = Some((tmp.clone(), target.clone()));
-                return Err(e)
-                    .with_context(|| format!("moving {} to {}", tmp.display(), target.display()));
-            }
+        if let Some((tmp, target)) = self.pending.take()
+            && let Err(e) = fs::rename(&tmp, &target)
+        {
+            self.pending = Some((tmp.clone(), target.clone()));
+            return Err(e)
+                .with_context(|| format!("moving {} to {}", tmp.display(), target.display()));
         }
         Ok(())
     }

@@ -89,9 +89,14 @@ mod tests {
     #[test]
     fn a_closed_pipe_is_recognised_through_context() {
         let closed = mark_closed_pipe(io::Error::from(io::ErrorKind::BrokenPipe));
-        let error = Err::<(), _>(closed).context("printing the table").unwrap_err();
+        let error = Err::<(), _>(closed)
+            .context("printing the table")
+            .unwrap_err();
         assert!(is_closed_pipe(&error));
         let other = anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe));
-        assert!(!is_closed_pipe(&other), "a broken socket is not a closed stdout");
+        assert!(
+            !is_closed_pipe(&other),
+            "a broken socket is not a closed stdout"
+        );
     }
 }

@@ -46,7 +46,10 @@ mod tests {
         for kind in [MarkerKind::Note, MarkerKind::Withheld, MarkerKind::Grant] {
             assert_eq!(MarkerKind::of(&kind.label("x 8 keystrokes")), kind);
         }
-        assert_eq!(MarkerKind::of("deploying the grant service"), MarkerKind::Note);
+        assert_eq!(
+            MarkerKind::of("deploying the grant service"),
+            MarkerKind::Note
+        );
         assert_eq!(MarkerKind::of("Input withheld: no"), MarkerKind::Note);
     }
 }

@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn plain_text_is_not_copied() {
-        assert!(matches!(terminal_safe("alice@bastion ümlaut 日本"), Cow::Borrowed(_)));
+        assert!(matches!(
+            terminal_safe("alice@bastion ümlaut 日本"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
@@ -84,30 +87,45 @@ mod tests {
             terminal_safe("a\x1b]52;c;eA==\x07b"),
             "a\\x1b]52;c;eA==\\x07b"
         );
-        assert_eq!(terminal_safe("x\r\x1b[2Kintact\n"), "x\\x0d\\x1b[2Kintact\\x0a");
+        assert_eq!(
+            terminal_safe("x\r\x1b[2Kintact\n"),
+            "x\\x0d\\x1b[2Kintact\\x0a"
+        );
         assert_eq!(terminal_safe("\u{9b}31m\x7f"), "\\u{009b}31m\\x7f");
     }
 
     #[test]
     fn bidi_and_zero_width_are_visible() {
         assert_eq!(terminal_safe("rm\u{202E}fdp.exe"), "rm\\u{202e}fdp.exe");
-        assert_eq!(terminal_safe("a\u{200B}b\u{2066}c\u{FEFF}"), "a\\u{200b}b\\u{2066}c\\u{feff}");
+        assert_eq!(
+            terminal_safe("a\u{200B}b\u{2066}c\u{FEFF}"),
+            "a\\u{200b}b\\u{2066}c\\u{feff}"
+        );
         assert_eq!(terminal_safe("tag\u{E0041}"), "tag\\u{e0041}");
     }
 
     #[test]
     fn lines_keep_line_feeds_and_tabs() {
-        assert_eq!(terminal_safe_lines("a\tb\nc\x1b[0m\r"), "a\tb\nc\\x1b[0m\\x0d");
+        assert_eq!(
+            terminal_safe_lines("a\tb\nc\x1b[0m\r"),
+            "a\tb\nc\\x1b[0m\\x0d"
+        );
     }
 
     #[test]
     fn every_control_character_is_caught() {
-        for c in (0u32..0xa0).filter_map(char::from_u32).filter(|c| c.is_control()) {
+        for c in (0u32..0xa0)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_control())
+        {
             let shown = terminal_safe_lines(&c.to_string()).into_owned();
             if c == '\n' || c == '\t' {
                 assert_eq!(shown, c.to_string());
             } else {
-                assert!(shown.starts_with('\\') && shown.is_ascii(), "{c:?} -> {shown:?}");
+                assert!(
+                    shown.starts_with('\\') && shown.is_ascii(),
+                    "{c:?} -> {shown:?}"
+                );
             }
         }
     }

@@ -55,10 +55,10 @@ pub fn parse_goto(text: &str, start: Option<jiff::Timestamp>) -> Result<Micros, 
     if let Some(t) = unit('s', 1).or(unit('m', 60)).or(unit('h', 3600)) {
         return Ok(t);
     }
-    if let Ok(n) = text.parse::<f64>() {
-        if n >= 0.0 {
-            return Ok((n * 1e6) as Micros);
-        }
+    if let Ok(n) = text.parse::<f64>()
+        && n >= 0.0
+    {
+        return Ok((n * 1e6) as Micros);
     }
     hms(text).map(|s| s * 1_000_000).ok_or_else(bad)
 }

@@ -166,7 +166,9 @@ fn decode_checked(raw: &[u8]) -> Result<Vec<(Micros, EventData)>, String> {
     while !at.is_empty() {
         let Some((event, rest)) = decode(at) else {
             let offset = raw.len() - at.len();
-            return Err(format!("a segment of the index is damaged at byte {offset}"));
+            return Err(format!(
+                "a segment of the index is damaged at byte {offset}"
+            ));
         };
         out.push(event);
         at = rest;

@@ -83,7 +83,10 @@ mod tests {
         let mut out = Vec::new();
         write_transcript(events.into_iter(), 40, 3, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(!text.contains('\u{202E}') && !text.contains('\u{200B}'), "{text:?}");
+        assert!(
+            !text.contains('\u{202E}') && !text.contains('\u{200B}'),
+            "{text:?}"
+        );
         assert!(!text.contains('\x7f'), "{text:?}");
         assert!(text.contains("\\u{202e}"), "{text:?}");
     }

@@ -9,9 +9,9 @@ use sessrec_formats::{EventData, EventReader, Header, OpenOptions, SessrecMeta, 
 use super::input_status;
 use crate::cli::{Convert, Target};
 use crate::exit::Status;
-use crate::print;
 use crate::keyfile::read_signing_key;
 use crate::output::Output;
+use crate::print;
 
 impl Convert {
     pub fn run(self) -> Result<Status> {

@@ -105,10 +105,10 @@ impl Info {
             print_text(&mut out, &doc)
         }
         .context("printing the description")?;
-        if let Some(w) = &warning {
-            if !self.json {
-                print::warn(w);
-            }
+        if let Some(w) = &warning
+            && !self.json
+        {
+            print::warn(w);
         }
         Ok(status)
     }
@@ -125,11 +125,9 @@ fn print_text(out: &mut impl Write, d: &Value) -> std::io::Result<()> {
         };
         print::safe(&text).into_owned()
     };
-    writeln!(
-        out,"file:         {}", s(&d["file"]))?;
+    writeln!(out, "file:         {}", s(&d["file"]))?;
     let gz = if d["gzip"] == true { " (gzip)" } else { "" };
-    writeln!(
-        out,"format:       {}{gz}", s(&d["format"]))?;
+    writeln!(out, "format:       {}{gz}", s(&d["format"]))?;
     writeln!(
         out,
         "terminal:     {}x{} {}",
@@ -141,12 +139,10 @@ fn print_text(out: &mut impl Write, d: &Value) -> std::io::Result<()> {
         .as_i64()
         .and_then(|t| jiff::Timestamp::from_second(t).ok())
     {
-        writeln!(
-        out,"started:      {t}")?;
+        writeln!(out, "started:      {t}")?;
     }
     if !d["command"].is_null() {
-        writeln!(
-        out,"command:      {}", s(&d["command"]))?;
+        writeln!(out, "command:      {}", s(&d["command"]))?;
     }
     writeln!(
         out,
@@ -171,25 +167,22 @@ fn print_text(out: &mut impl Write, d: &Value) -> std::io::Result<()> {
         "bytes:        output {}, input {}",
         d["output_bytes"], d["input_bytes"]
     )?;
-    writeln!(
-        out,"exit status:  {}", s(&d["exit_status"]))?;
+    writeln!(out, "exit status:  {}", s(&d["exit_status"]))?;
     if let Some(size) = d["size_bytes"].as_u64() {
         let ratio = d["compression_ratio"]
             .as_f64()
             .map(|r| format!(", compression {r}x"))
             .unwrap_or_default();
-        writeln!(
-        out,"size:         {size} bytes{ratio}")?;
+        writeln!(out, "size:         {size} bytes{ratio}")?;
     }
     if let Some(m) = d["sessrec"].as_object() {
         for (k, v) in m {
-            writeln!(
-        out,"sessrec.{:<12} {}", print::safe(k), s(v))?;
+            writeln!(out, "sessrec.{:<12} {}", print::safe(k), s(v))?;
         }
     }
     if let Some(c) = d["container"].as_object() {
         writeln!(
-        out,
+            out,
             "container:    {} frames, {} checkpoints matching, trailer {}, signed by {} (run `sessrec verify --key` to check signatures)",
             c["frames"],
             c["checkpoints_matching"],

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use sessrec_store::{Catalog, Filter, Manifest, Store};
 
-use crate::cli::{Index, Ls, StoreArgs};
 use crate::catalog::{default_catalog, rebuild};
+use crate::cli::{Index, Ls, StoreArgs};
 use crate::config::Config;
 use crate::exit::Status;
 use crate::print;

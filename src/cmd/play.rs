@@ -15,9 +15,9 @@ use sessrec_player::{LoadOptions, Loading, Player, cache, load_then};
 
 use crate::cli::Play;
 use crate::exit::Status;
-use crate::print;
 use crate::follow::Tail;
 use crate::keyfile::trusted_keys;
+use crate::print;
 
 impl Play {
     pub fn run(self) -> Result<Status> {
@@ -161,10 +161,10 @@ fn check_in_background(path: &Path, trusted: Vec<PublicKey>, into: Arc<Mutex<Str
                 *v = verdict;
             }
         });
-    if started.is_err() {
-        if let Ok(mut v) = shown.lock() {
-            *v = "not verified".into();
-        }
+    if started.is_err()
+        && let Ok(mut v) = shown.lock()
+    {
+        *v = "not verified".into();
     }
 }
 

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::cli::Rec;
+use crate::config::FailurePolicy;
 use crate::exit::Status;
-use crate::print;
 use crate::identity::os_identity;
 use crate::keyfile::read_signing_key;
+use crate::print;
 use crate::record::header::Start;
 use crate::record::session::{self, Child};
-use crate::config::FailurePolicy;
 use crate::record::{pipe, recording, tty};
 
 impl Rec {

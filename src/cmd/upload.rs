@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{OpenOptions, open_path};
-use sessrec_store::{ShippedVerdict, StoreError};
 use sessrec_store::manifest::{check, from_header};
 use sessrec_store::upload::Confirmed;
+use sessrec_store::{ShippedVerdict, StoreError};
 use sessrec_store::{Store, live, upload};
 
 use crate::audit::{Audit, Level};

@@ -50,13 +50,13 @@ pub fn run(child: &Child, tape: Option<SharedTape>) -> Result<i32> {
                 other => t.event(other).err(),
             }
         });
-        if let Some(f) = failed {
-            if f.end_session {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
-            }
+        if let Some(f) = failed
+            && f.end_session
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
     };
     let t_in = tape.clone();
@@ -87,12 +87,11 @@ pub fn run(child: &Child, tape: Option<SharedTape>) -> Result<i32> {
     let _ = out.join();
     let _ = err.join();
     let code = exit_code(&status);
-    if let Some(t) = &tape {
-        if let Ok(mut t) = t.lock() {
-            if let Some(t) = t.as_mut() {
-                let _ = t.event(EventData::Exit(code));
-            }
-        }
+    if let Some(t) = &tape
+        && let Ok(mut t) = t.lock()
+        && let Some(t) = t.as_mut()
+    {
+        let _ = t.event(EventData::Exit(code));
     }
     Ok(code)
 }

@@ -261,18 +261,18 @@ impl Loop<'_> {
         if arrived.child {
             self.reap(proc);
         }
-        if arrived.resize {
-            if let Some((c, r)) = tty::size() {
-                let size = rustix::termios::Winsize {
-                    ws_row: r,
-                    ws_col: c,
-                    ws_xpixel: 0,
-                    ws_ypixel: 0,
-                };
-                let _ = rustix::termios::tcsetwinsize(&self.master, size);
-                if let Err(f) = self.tape.event(EventData::Resize { cols: c, rows: r }) {
-                    self.ending.recording_failed(f, &self.term);
-                }
+        if arrived.resize
+            && let Some((c, r)) = tty::size()
+        {
+            let size = rustix::termios::Winsize {
+                ws_row: r,
+                ws_col: c,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            let _ = rustix::termios::tcsetwinsize(&self.master, size);
+            if let Err(f) = self.tape.event(EventData::Resize { cols: c, rows: r }) {
+                self.ending.recording_failed(f, &self.term);
             }
         }
         if arrived.hangup {
@@ -284,11 +284,11 @@ impl Loop<'_> {
     }
 
     fn reap(&mut self, proc: &mut std::process::Child) {
-        if self.status.is_none() {
-            if let Ok(Some(status)) = proc.try_wait() {
-                self.status = Some(status);
-                self.drain_until = Some(Instant::now() + DRAIN_QUIET);
-            }
+        if self.status.is_none()
+            && let Ok(Some(status)) = proc.try_wait()
+        {
+            self.status = Some(status);
+            self.drain_until = Some(Instant::now() + DRAIN_QUIET);
         }
     }
 
@@ -387,10 +387,9 @@ impl Loop<'_> {
             .tape
             .handoff_due()
             .is_some_and(|us| self.tape.started() + Duration::from_micros(us) <= now)
+            && let Err(f) = self.tape.flush()
         {
-            if let Err(f) = self.tape.flush() {
-                self.ending.recording_failed(f, &self.term);
-            }
+            self.ending.recording_failed(f, &self.term);
         }
         while self.warnings.front().is_some_and(|w| w.0 <= now) {
             if let Some((_, text)) = self.warnings.pop_front() {

@@ -56,10 +56,10 @@ impl Sink {
             .name("sessrec-writer".into())
             .spawn(move || {
                 let r = run(writer, rx, started);
-                if let Err(e) = &r {
-                    if let Ok(mut f) = fail.lock() {
-                        *f = Some(format!("{e:#}"));
-                    }
+                if let Err(e) = &r
+                    && let Ok(mut f) = fail.lock()
+                {
+                    *f = Some(format!("{e:#}"));
                 }
                 r
             })

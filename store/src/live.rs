@@ -35,10 +35,10 @@ pub async fn parts(store: &Store, session_id: &str) -> Result<Vec<(u64, u64)>> {
         let meta = meta.map_err(|e| StoreError::store(format!("listing {prefix}"), e))?;
         let name = meta.location.filename().unwrap_or_default();
         let range = name.strip_suffix(".part").and_then(|r| r.split_once('-'));
-        if let Some((a, b)) = range {
-            if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
-                ranges.push((a, b));
-            }
+        if let Some((a, b)) = range
+            && let (Ok(a), Ok(b)) = (a.parse(), b.parse())
+        {
+            ranges.push((a, b));
         }
     }
     ranges.sort_unstable();

@@ -57,7 +57,7 @@ impl SentHasher {
             let take = ((self.part - self.size % self.part) as usize).min(rest.len());
             self.slice.update(&rest[..take]);
             self.size += take as u64;
-            if self.size % self.part == 0 {
+            if self.size.is_multiple_of(self.part) {
                 self.parts
                     .push(std::mem::take(&mut self.slice).finalize().into());
             }
@@ -67,7 +67,7 @@ impl SentHasher {
 
     /// The MD5 of the slice completed last (of the bytes so far, if the last one is short).
     pub fn last_part(&self) -> [u8; 16] {
-        if self.size % self.part == 0 && !self.parts.is_empty() {
+        if self.size.is_multiple_of(self.part) && !self.parts.is_empty() {
             *self.parts.last().expect("not empty")
         } else {
             self.slice.clone().finalize().into()
@@ -76,7 +76,7 @@ impl SentHasher {
 
     /// What was sent.
     pub fn finish(mut self) -> Sent {
-        if self.size % self.part != 0 || self.parts.is_empty() {
+        if !self.size.is_multiple_of(self.part) || self.parts.is_empty() {
             self.parts.push(self.slice.finalize().into());
         }
         Sent {

@@ -31,10 +31,10 @@ impl SeekIndex {
         }
         let mut frames = Vec::new();
         walk(file, |_, item| {
-            if let Item::Checkpoint(payload) = item {
-                if let Ok(cp) = serde_json::from_slice::<Checkpoint>(&payload) {
-                    frames.push(cp.entry);
-                }
+            if let Item::Checkpoint(payload) = item
+                && let Ok(cp) = serde_json::from_slice::<Checkpoint>(&payload)
+            {
+                frames.push(cp.entry);
             }
         })
         .map_err(|e| FormatError::io("reading the recording's frames", e))?;

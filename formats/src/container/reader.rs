@@ -157,12 +157,12 @@ impl<R: Read> ContainerReader<R> {
         self.consume_input(consumed);
         self.tracker.plain(&self.out[..produced]);
         self.out_len = produced;
-        if hint == 0 {
-            if let Some(f) = self.frame.take() {
-                let len = self.offset - f.offset;
-                self.tracker
-                    .frame_complete(f.offset, len, f.hasher.finalize().into());
-            }
+        if hint == 0
+            && let Some(f) = self.frame.take()
+        {
+            let len = self.offset - f.offset;
+            self.tracker
+                .frame_complete(f.offset, len, f.hasher.finalize().into());
         }
         Ok(())
     }

@@ -174,10 +174,11 @@ impl<W: Write> ContainerWriter<W> {
     pub fn write_event(&mut self, event: &Event) -> Result<()> {
         self.check()?;
         let t_ms = event.time.saturating_add(500) / 1000;
-        if let Some(f) = &self.frame {
-            if f.has_events && t_ms.saturating_sub(f.entry.start_ms) >= self.opts.frame_ms {
-                self.end_frame()?;
-            }
+        if let Some(f) = &self.frame
+            && f.has_events
+            && t_ms.saturating_sub(f.entry.start_ms) >= self.opts.frame_ms
+        {
+            self.end_frame()?;
         }
         if self.frame.is_none() {
             self.open_frame(self.encoder.last_ms());

@@ -93,10 +93,10 @@ pub(crate) fn open<R: BufRead + Send + 'static>(
         cut: None,
         done: false,
     };
-    if let (Some(i), Some(o)) = (&in_log, &out_log) {
-        if i != o {
-            reader.input = Some(open_input_log(timing_path, i)?);
-        }
+    if let (Some(i), Some(o)) = (&in_log, &out_log)
+        && i != o
+    {
+        reader.input = Some(open_input_log(timing_path, i)?);
     }
     Ok(EventReader::new(Format::Script, header, Box::new(reader)))
 }

@@ -210,15 +210,15 @@ impl<R: BufRead> TlogReader<R> {
 
     /// Appends I/O, merging with the previous event of the same kind at the same time.
     fn push(&mut self, input: bool, time: u64, bytes: Vec<u8>) {
-        if let Some(last) = self.queue.back_mut() {
-            if last.time == time {
-                match (&mut last.data, input) {
-                    (EventData::Input(b), true) | (EventData::Output(b), false) => {
-                        b.extend_from_slice(&bytes);
-                        return;
-                    }
-                    _ => {}
+        if let Some(last) = self.queue.back_mut()
+            && last.time == time
+        {
+            match (&mut last.data, input) {
+                (EventData::Input(b), true) | (EventData::Output(b), false) => {
+                    b.extend_from_slice(&bytes);
+                    return;
                 }
+                _ => {}
             }
         }
         let data = if input {

@@ -44,11 +44,11 @@ pub(crate) fn open<R: BufRead + Send + 'static>(r: R) -> Result<EventReader> {
     let mut header = Header::new(80, 24);
     if let Some((sec, ev)) = first {
         header.timestamp = Some(i64::from(sec));
-        if let EventData::Output(bytes) = &ev.data {
-            if let Some((cols, rows)) = leading_size(bytes) {
-                header.cols = cols;
-                header.rows = rows;
-            }
+        if let EventData::Output(bytes) = &ev.data
+            && let Some((cols, rows)) = leading_size(bytes)
+        {
+            header.cols = cols;
+            header.rows = rows;
         }
         reader.pending = Some(ev);
     }
