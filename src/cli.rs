@@ -30,9 +30,8 @@ pub enum Command {
 /// Review a recording: a player with seek, speed, search and markers, or the screen at a
 /// moment as text.
 ///
-/// Keys: space pause; ←/→ ±5 s; Shift+←/→ ±10 %; 0-9 jump to 0-90 %; , . one frame back or
-/// forward; [ ] markers; < > speed; i idle limit; / n N search; g go to; k keystrokes;
-/// Alt+arrows pan; ? help; q quit. Plays sessrec .cast.zst, asciicast v1/v2/v3 and their gzip.
+/// Press ? in the player for its keys (the same table as docs/player.md). Plays sessrec
+/// .cast.zst, asciicast v1/v2/v3 and their gzip.
 /// Recorded escape sequences never reach this terminal: they drive a virtual terminal.
 #[derive(Debug, clap::Args)]
 pub struct Play {
