@@ -34,6 +34,7 @@ pub enum Command {
 /// .cast.zst, asciicast v1/v2/v3 and their gzip.
 /// Recorded escape sequences never reach this terminal: they drive a virtual terminal.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = sessrec_player::keys::help_text())]
 pub struct Play {
     /// Recording file, - for standard input, a store URL (s3://, az://, gs://BUCKET/KEY), or a
     /// session id from the catalog.
@@ -200,8 +201,9 @@ pub struct Keygen {
 /// Ship finished recordings from the spool to the store.
 ///
 /// Every recording that is no longer being written (including one whose recorder died) is
-/// verified, uploaded, read back and compared, described by a manifest beside it, and only then
-/// deleted from the spool. Runs as a service (every 5 s) unless `--once`. Failures are retried
+/// verified, uploaded, confirmed by the store (the ETag of its parts, else read back and
+/// compared), described by a manifest beside it, and only then deleted from the spool. Live
+/// sessions are shipped in parts while they run. Runs as a service (every 2 s) unless `--once`. Failures are retried
 /// with backoff; a store that is down never loses a file; a file that cannot be read is moved to
 /// SPOOL/quarantine with the reason.
 #[derive(Debug, clap::Args)]

@@ -1,5 +1,5 @@
 //! Exit statuses. Scripts tell the outcomes of `verify` (and of reading a damaged input) apart
-//! by these numbers; they are documented in the README.
+//! by these numbers; they are documented in docs/format.md.
 
 use std::process::ExitCode;
 

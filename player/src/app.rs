@@ -11,6 +11,7 @@ use ratatui::crossterm::event::{
 use ratatui::layout::Rect;
 use sessrec_formats::Micros;
 
+use crate::verdict::Verdict;
 use crate::load::Loading;
 use crate::search::{self, Hit};
 use crate::seek::Player;
@@ -35,7 +36,7 @@ pub struct Meta {
     /// When the recording started.
     pub start: Option<jiff::Timestamp>,
     /// The verify verdict, filled in when the check is done.
-    pub verdict: Arc<Mutex<String>>,
+    pub verdict: Arc<Mutex<Verdict>>,
 }
 
 /// A line being typed at the bottom.

@@ -23,6 +23,7 @@ pub mod timeline;
 pub mod transcript;
 mod tui;
 mod utf8;
+pub mod verdict;
 mod view;
 
 pub use load::{LoadOptions, Loading, load, load_then};
@@ -33,3 +34,4 @@ pub use stored::MEMORY_BUDGET;
 pub use timeline::{Marker, MarkerKind, Timeline, TimelineBuilder};
 pub use transcript::{TranscriptError, write_transcript};
 pub use tui::run;
+pub use verdict::Verdict;

@@ -12,6 +12,7 @@ use crate::keys::{KEY_BINDINGS, KEYS_WIDTH};
 use crate::render::ScreenView;
 use crate::time::{keys, offset, safe};
 use crate::timeline::MarkerKind;
+use crate::verdict::{Severity, Verdict};
 
 /// Draws the whole app into `frame`.
 pub(crate) fn draw(app: &mut App, frame: &mut Frame) {
@@ -80,20 +81,15 @@ fn status_line(app: &App) -> Line<'static> {
     if !app.idle_limit {
         parts.push(Span::raw(" idle: full "));
     }
-    let verdict = app
-        .meta
-        .verdict
-        .lock()
-        .map(|v| v.clone())
-        .unwrap_or_default();
-    let colour = match verdict.as_str() {
-        "signed" | "intact" => Color::Green,
-        "altered" => Color::Red,
-        _ => Color::Yellow,
+    let verdict = app.meta.verdict.lock().map(|v| *v).unwrap_or_default();
+    let colour = match verdict.severity() {
+        Severity::Good => Color::Green,
+        Severity::Bad => Color::Red,
+        Severity::Unknown => Color::Yellow,
     };
-    if !verdict.is_empty() {
+    if verdict != Verdict::Absent {
         parts.push(Span::styled(
-            format!(" {verdict} "),
+            format!(" {} ", verdict.text()),
             Style::default().fg(colour).add_modifier(Modifier::BOLD),
         ));
     }

@@ -115,7 +115,7 @@ fn ready() -> App {
         host: Some("db-1".into()),
         grant: Some("INC-4711".into()),
         start: Some("2026-11-26T10:00:00Z".parse().unwrap()),
-        verdict: Arc::new(Mutex::new("signed".into())),
+        verdict: Arc::new(Mutex::new(sessrec_player::Verdict::Signed)),
     };
     let mut app = App::new(Loading::loaded(Header::new(60, 12), timeline), meta);
     app.local_zone = jiff::tz::TimeZone::UTC;

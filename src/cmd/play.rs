@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
-use sessrec_formats::container::{Verdict, verify};
+use sessrec_formats::container::{self, verify};
 use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{Header, OpenOptions, open_path, open_reader};
 use sessrec_player::app::{App, Meta};
 use sessrec_player::time::{parse_goto, safe};
-use sessrec_player::{LoadOptions, Loading, Player, cache, load_then};
+use sessrec_player::{LoadOptions, Loading, Player, Verdict, cache, load_then};
 
 use crate::cli::Play;
 use crate::exit::Status;
@@ -145,12 +145,12 @@ fn meta_of(header: &Header, start: Option<jiff::Timestamp>) -> Meta {
         host: s.and_then(|m| m.host.as_deref()).map(safe),
         grant: field(s.and_then(|m| m.grant.as_ref()), "id"),
         start,
-        verdict: Arc::new(Mutex::new("verifying…".into())),
+        verdict: Arc::new(Mutex::new(Verdict::Verifying)),
     }
 }
 
 /// Verifies the recording on a thread and puts the verdict where the status bar reads it.
-fn check_in_background(path: &Path, trusted: Vec<PublicKey>, into: Arc<Mutex<String>>) {
+fn check_in_background(path: &Path, trusted: Vec<PublicKey>, into: Arc<Mutex<Verdict>>) {
     let path: PathBuf = path.to_path_buf();
     let shown = into.clone();
     let started = std::thread::Builder::new()
@@ -164,38 +164,37 @@ fn check_in_background(path: &Path, trusted: Vec<PublicKey>, into: Arc<Mutex<Str
     if started.is_err()
         && let Ok(mut v) = shown.lock()
     {
-        *v = "not verified".into();
+        *v = Verdict::NotVerified;
     }
 }
 
-fn verdict_of(path: &Path, trusted: Vec<PublicKey>, into: &Mutex<String>) -> String {
+fn verdict_of(path: &Path, trusted: Vec<PublicKey>, into: &Mutex<Verdict>) -> Verdict {
     if path == Path::new("-") {
-        return "not verified (standard input)".into();
+        return Verdict::NotVerified;
     }
     // A recording still being written is verified once its recorder is done.
     while crate::spool::is_live(path) {
         if let Ok(mut v) = into.lock() {
-            *v = "recording".into();
+            *v = Verdict::Recording;
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let Ok(mut file) = std::fs::File::open(path) else {
-        return "not verified".into();
+        return Verdict::NotVerified;
     };
     match super::verify::is_container(&mut file) {
         Ok(true) => {}
-        Ok(false) => return "unsigned".into(),
-        Err(_) => return "not verified".into(),
+        Ok(false) => return Verdict::Unsigned,
+        Err(_) => return Verdict::NotVerified,
     }
     match verify(file, trusted) {
         Ok(r) => match r.verdict {
-            Verdict::Intact => "signed",
-            Verdict::UntrustedKey => "signed (key not trusted: --key or trusted_keys)",
-            Verdict::Truncated => "truncated",
-            Verdict::Altered => "altered",
-            Verdict::Unsigned => "unsigned",
-        }
-        .into(),
-        Err(_) => "not verified".into(),
+            container::Verdict::Intact => Verdict::Signed,
+            container::Verdict::UntrustedKey => Verdict::UntrustedKey,
+            container::Verdict::Truncated => Verdict::Truncated,
+            container::Verdict::Altered => Verdict::Altered,
+            container::Verdict::Unsigned => Verdict::Unsigned,
+        },
+        Err(_) => Verdict::NotVerified,
     }
 }
