@@ -39,13 +39,13 @@ pub fn busy_session(output_bytes: usize) -> impl Iterator<Item = Event> {
         }
         n += 1;
         time += 10_000;
-        if n % 6000 == 0 {
+        if n.is_multiple_of(6000) {
             return Some(Event {
                 time,
                 data: EventData::Marker(format!("minute {}", n / 6000)),
             });
         }
-        if n % 500 == 0 {
+        if n.is_multiple_of(500) {
             return Some(Event {
                 time,
                 data: EventData::Input(b"kubectl get pods -A\r".to_vec()),

@@ -24,7 +24,7 @@ pub fn manifests(n: usize) -> Vec<Manifest> {
                 duration_ms: (i as u64 % 7200) * 1000,
                 size: 100_000 + i as u64,
                 sha256: format!("{i:064x}"),
-                verdict: "intact".into(),
+                verdict: sessrec_store::ShippedVerdict::Intact,
                 key_id: None,
                 identity: None,
                 grant_detail: None,
