@@ -247,8 +247,8 @@ fn an_archive_is_smaller_than_zstd_3_of_the_same_asciicast() {
     }
     let zstd3 = zstd::encode_all(&plain[..], 3).unwrap().len();
     let mut archive = Vec::new();
-    let mut w = ContainerWriter::new(&mut archive, &header(), Some(k), WriterOptions::archive())
-        .unwrap();
+    let mut w =
+        ContainerWriter::new(&mut archive, &header(), Some(k), WriterOptions::archive()).unwrap();
     for e in &events {
         w.write_event(e).unwrap();
     }
