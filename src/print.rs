@@ -52,6 +52,29 @@ impl Write for Stdout {
     }
 }
 
+/// JSON text (from `serde_json`) with every character that [`safe`] would escape written as a
+/// JSON `\uXXXX` escape instead: the same JSON value, safe on a terminal. serde_json escapes
+/// C0 controls itself but leaves DEL, C1 controls, bidi and zero-width characters raw. A raw
+/// line feed, tab or carriage return can only be the layout of pretty JSON, and is kept.
+pub fn json_safe(json: String) -> String {
+    let escape = |c: char| sessrec_formats::text::is_unsafe(c) && !matches!(c, '\n' | '\t' | '\r');
+    if !json.chars().any(escape) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if escape(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether `error` (or one of its causes) is a write to a closed standard output: a normal end.
 pub fn is_closed_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
@@ -85,6 +108,15 @@ pub fn error(error: &anyhow::Error) {
 mod tests {
     use super::*;
     use anyhow::Context;
+
+    #[test]
+    fn json_stays_the_same_value_and_becomes_terminal_safe() {
+        let value = serde_json::json!({"user": "a\u{9b}31m\u{202E}x\u{7f}\u{E0041}\n"});
+        let text = json_safe(serde_json::to_string_pretty(&value).unwrap());
+        assert!(text.is_ascii() && text.contains("{\n"), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
 
     #[test]
     fn a_closed_pipe_is_recognised_through_context() {

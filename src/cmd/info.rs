@@ -100,7 +100,11 @@ impl Info {
         });
         let mut out = print::stdout();
         if self.json {
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)
+            writeln!(
+                out,
+                "{}",
+                print::json_safe(serde_json::to_string_pretty(&doc)?)
+            )
         } else {
             print_text(&mut out, &doc)
         }

@@ -30,7 +30,8 @@ impl Ls {
         let mut out = print::stdout();
         if self.json {
             for m in &sessions {
-                writeln!(out, "{}", serde_json::to_string(m)?).context("printing the list")?;
+                writeln!(out, "{}", print::json_safe(serde_json::to_string(m)?))
+                    .context("printing the list")?;
             }
         } else {
             print_table(&mut out, &sessions).context("printing the list")?;

@@ -55,7 +55,7 @@ impl Verify {
                 "cut_at_byte": i.cut.as_ref().map(|c| c.offset),
                 "trailer": i.trailer.is_some(),
             });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)
+            writeln!(out, "{}", print::json_safe(serde_json::to_string_pretty(&doc)?))
         } else {
             // The key id and the damage's reason come from the file: a forged one must not
             // rewrite this line on the reviewer's terminal.
