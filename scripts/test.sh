@@ -70,9 +70,7 @@ ln -sf "$s3/bin/s3s-fs" "$tools/bin/s3s-fs"
 ln -sf "$garage/bin/garage" "$tools/bin/garage"
 export PATH="$tools/bin:$PATH"
 
-export SESSREC_PEERS=required SESSREC_S3=required
-# The SSH end-to-end test runs sshd and creates a test user: it needs root.
-if [ "$(id -u)" = 0 ]; then export SESSREC_SSH=required; fi
+export SESSREC_TEST_REQUIRE=all
 # Benchmarks run once each as smoke tests (criterion's test mode), then every test.
 cargo test --workspace --benches --quiet
 if cargo nextest --version >/dev/null 2>&1; then

@@ -4,35 +4,132 @@
 //! with SIGKILL mid-pass; a recorder is killed mid-session. After every pass nothing is lost or
 //! damaged, and in the end every recording is in the store exactly once, byte for byte.
 
-mod shipping;
-
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::Duration;
 
-use shipping::proxy::{Fault, FaultProxy};
-use shipping::{BIN, Bastion, S3Server, noise, settings_for, stderr};
+use crate::util::config::Config;
+use crate::util::harness::step;
+use crate::util::proxy::{Fault, FaultProxy};
+use crate::util::s3::{S3Server, settings_for};
+use crate::util::spool::Bastion;
+use crate::util::{Req, noise, sessrec_process, stderr, walk};
 
-#[test]
+/// This file's tests.
+pub fn tests() -> Vec<crate::util::Test> {
+    crate::tests![
+        needs: [Req::Tool("s3s-fs")];
+        uploads_survive_cut_connections_errors_stalls_and_kills,
+        an_interrupted_upload_resumes_where_it_stopped,
+    ]
+}
+
+/// A bastion shipping to s3s-fs through `proxy`, with `extra` settings in `[s3]`.
+fn bastion(proxy: &FaultProxy, extra: &[(&str, toml::Value)]) -> Bastion {
+    let mut s3 = settings_for(proxy.port);
+    s3.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    Bastion::new(|d| {
+        Config::new(d)
+            .storage("s3://sessrec-test/chaos")
+            .table("s3", s3)
+    })
+}
+
 fn uploads_survive_cut_connections_errors_stalls_and_kills() {
-    let Some(s3) = S3Server::start() else {
-        return;
-    };
+    let s3 = S3Server::start();
     let proxy = FaultProxy::start(s3.port);
-    let b = Bastion::new(
-        "s3://sessrec-test/chaos",
-        &settings_for(proxy.port, "timeout_secs = 2\n"),
+    let b = bastion(&proxy, &[("timeout_secs", 2.into())]);
+    let originals = step("three recordings and a killed one in the spool", || {
+        spool_with_a_killed_recording(&b)
+    });
+    let passes = [
+        (Fault::CutLargeRequests, None),
+        (Fault::Unavailable, None),
+        (Fault::CorruptLargeResponses, None),
+        (Fault::StallFirst, None),
+        (Fault::None, Some(300)),
+        (Fault::CutLargeRequests, Some(900)),
+        (Fault::None, Some(60)),
+    ];
+    for (pass, (fault, kill_ms)) in passes.into_iter().enumerate() {
+        let name = format!("pass {pass}: {fault:?}, killed after {kill_ms:?} ms");
+        step(&name, || {
+            proxy.set(fault);
+            let mut up = b.spawn_upload();
+            if let Some(ms) = kill_ms {
+                std::thread::sleep(Duration::from_millis(ms));
+                let _ = up.kill();
+            }
+            up.wait().unwrap();
+            nothing_lost(&b, &s3, &originals, &name);
+            if pass < 3 {
+                // The faults bite: small recordings get through cut connections, the two-part
+                // one does not; nothing gets through 503s; a damaged read-back keeps the local
+                // copy.
+                let left = b.spool_names();
+                assert!(
+                    left.contains(&"b.cast.zst".to_string()),
+                    "after {fault:?}: {left:?}"
+                );
+                assert!(
+                    !left.contains(&"a.cast.zst".to_string()),
+                    "after {fault:?}: {left:?}"
+                );
+            }
+        });
+    }
+    step(
+        "the audit log names the damaged read-back and the ETags",
+        || {
+            let audit = b.audit();
+            assert!(
+                audit.contains("differs from what was sent"),
+                "the damaged read-back was caught: {audit}"
+            );
+            assert!(
+                audit.contains("\"confirmed\":\"etag\""),
+                "undamaged uploads are confirmed by their ETags: {audit}"
+            );
+        },
     );
-    // Random bytes hardly compress: this recording takes two 8 MiB parts.
+    step("a clean pass ships every recording once, whole", || {
+        proxy.set(Fault::None);
+        let out = b.upload();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(b.spool_names().is_empty(), "{:?}", b.spool_names());
+        let stored = stored_recordings(&s3);
+        assert_eq!(stored.len(), originals.len(), "each recording once");
+        for original in &originals {
+            assert!(
+                stored
+                    .iter()
+                    .any(|p| std::fs::read(p).unwrap() == *original),
+                "a recording is missing or differs in the store"
+            );
+        }
+        let listed = b.ls(&[]);
+        let mut verdicts: Vec<&str> = listed
+            .iter()
+            .map(|m| m["verdict"].as_str().unwrap())
+            .collect();
+        verdicts.sort();
+        assert_eq!(verdicts, ["intact", "intact", "intact", "truncated"]);
+        let live = s3.data.path().join("sessrec-test/chaos/live");
+        assert_eq!(walk(&live).len(), 0, "no live parts left behind");
+    });
+}
+
+/// Records a, b (two 8 MiB parts: random bytes hardly compress) and c, and d, whose recorder is
+/// killed mid-session so it has no end; returns their bytes.
+fn spool_with_a_killed_recording(b: &Bastion) -> Vec<Vec<u8>> {
     b.record("a.cast.zst", b"first\n");
     b.record("b.cast.zst", &noise(10_000_000));
     b.record("c.cast.zst", b"third\n");
-    // A recorder killed mid-session leaves a recording without its end.
     let killed = b.path("spool/d.cast.zst");
-    let mut rec = Command::new(BIN)
+    let mut rec = sessrec_process()
         .args(["rec", "-q", "-o", killed.to_str().unwrap(), "--sign-key"])
-        .arg(b.path("key"))
+        .arg(&b.key.path)
         .args([
             "--",
             "sh",
@@ -56,90 +153,16 @@ fn uploads_survive_cut_connections_errors_stalls_and_kills() {
         .map(|n| std::fs::read(b.path(&format!("spool/{n}.cast.zst"))).unwrap())
         .collect();
     assert!(originals[1].len() > 8 * 1024 * 1024, "two parts");
-
-    let passes = [
-        (Fault::CutLargeRequests, None),
-        (Fault::Unavailable, None),
-        (Fault::CorruptLargeResponses, None),
-        (Fault::StallFirst, None),
-        (Fault::None, Some(300)),
-        (Fault::CutLargeRequests, Some(900)),
-        (Fault::None, Some(60)),
-    ];
-    for (pass, (fault, kill_ms)) in passes.into_iter().enumerate() {
-        proxy.set(fault);
-        let mut up = b.spawn_upload();
-        if let Some(ms) = kill_ms {
-            std::thread::sleep(Duration::from_millis(ms));
-            let _ = up.kill();
-        }
-        up.wait().unwrap();
-        nothing_lost(
-            &b,
-            &s3,
-            &originals,
-            &format!("{fault:?}, killed after {kill_ms:?} ms"),
-        );
-        if pass < 3 {
-            // The faults bite: small recordings get through cut connections, the two-part one
-            // does not; nothing gets through 503s; a damaged read-back keeps the local copy.
-            let left = b.spool_names();
-            assert!(
-                left.contains(&"b.cast.zst".to_string()),
-                "after {fault:?}: {left:?}"
-            );
-            assert!(
-                !left.contains(&"a.cast.zst".to_string()),
-                "after {fault:?}: {left:?}"
-            );
-        }
-    }
-
-    let audit = std::fs::read_to_string(b.path("audit.log")).unwrap();
-    assert!(
-        audit.contains("differs from what was sent"),
-        "the damaged read-back was caught: {audit}"
-    );
-    assert!(
-        audit.contains("\"confirmed\":\"etag\""),
-        "undamaged uploads are confirmed by their ETags: {audit}"
-    );
-
-    proxy.set(Fault::None);
-    let out = b.upload();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(b.spool_names().is_empty(), "{:?}", b.spool_names());
-    let stored = stored_recordings(&s3);
-    assert_eq!(stored.len(), originals.len(), "each recording once");
-    for original in &originals {
-        assert!(
-            stored
-                .iter()
-                .any(|p| std::fs::read(p).unwrap() == *original),
-            "a recording is missing or differs in the store"
-        );
-    }
-    let listed = b.ls(&[]);
-    let mut verdicts: Vec<&str> = listed
-        .iter()
-        .map(|m| m["verdict"].as_str().unwrap())
-        .collect();
-    verdicts.sort();
-    assert_eq!(verdicts, ["intact", "intact", "intact", "truncated"]);
-    let live = s3.data.path().join("sessrec-test/chaos/live");
-    assert_eq!(count_files(&live), 0, "no live parts left behind");
+    originals
 }
 
 /// An uploader killed in the middle of a large recording: the next pass sends only the parts
 /// the store had not confirmed, and the stored recording is whole.
-#[test]
 fn an_interrupted_upload_resumes_where_it_stopped() {
     const PART: usize = 8 * 1024 * 1024;
-    let Some(s3) = S3Server::start() else {
-        return;
-    };
+    let s3 = S3Server::start();
     let proxy = FaultProxy::start(s3.port);
-    let b = Bastion::new("s3://sessrec-test/chaos", &settings_for(proxy.port, ""));
+    let b = bastion(&proxy, &[]);
     b.record("big.cast.zst", &noise(40_000_000));
     let original = std::fs::read(b.path("spool/big.cast.zst")).unwrap();
     let parts = original.len().div_ceil(PART);
@@ -200,7 +223,7 @@ fn an_interrupted_upload_resumes_where_it_stopped() {
     assert_eq!(stored.len(), 1);
     assert_eq!(std::fs::read(&stored[0]).unwrap(), original);
     assert!(!checkpoint.exists(), "the checkpoint is gone once shipped");
-    let audit = std::fs::read_to_string(b.path("audit.log")).unwrap();
+    let audit = b.audit();
     assert!(
         audit.contains(&format!("\"resumed_parts\":{kept}")),
         "{audit}"
@@ -231,31 +254,7 @@ fn nothing_lost(b: &Bastion, s3: &S3Server, originals: &[Vec<u8>], when: &str) {
 }
 
 fn stored_recordings(s3: &S3Server) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    walk(
-        &s3.data.path().join("sessrec-test/chaos/sessions"),
-        &mut out,
-    );
+    let mut out = walk(&s3.data.path().join("sessrec-test/chaos/sessions"));
     out.retain(|p| p.to_string_lossy().ends_with(".cast.zst"));
     out
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
-fn count_files(dir: &Path) -> usize {
-    let mut v = Vec::new();
-    walk(dir, &mut v);
-    v.len()
 }

@@ -1,53 +1,75 @@
 //! Login-shell mode without sshd: sessrec started as `-sessrec` (and `sessrec -c CMD`) with the
 //! test's policy mounted at /etc/sessrec in a private mount namespace. Needs root (unshare, mount,
-//! root-owned grant files); skipped otherwise unless SESSREC_SSH=required.
-
-mod harness;
+//! root-owned grant files).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use harness::{Term, output_bytes};
 use sessrec_formats::{EventData, OpenOptions, open_path};
 use tempfile::TempDir;
 
-const T: Duration = Duration::from_secs(30);
+use crate::util::config::{Config, table};
+use crate::util::keys::Key;
+use crate::util::recording::{events, files_in, output_bytes};
+use crate::util::term::Term;
+use crate::util::{BIN, Req};
 
-struct Policy {
-    dir: TempDir,
+/// This file's tests.
+pub fn tests() -> Vec<crate::util::Test> {
+    crate::tests![
+        needs: [Req::Root, Req::Tool("/usr/bin/unshare"), Req::Tool("mount")];
+        a_grant_file_is_used_and_shown_in_the_banner,
+        an_expired_grant_or_none_is_refused_and_a_writable_grant_file_is_ignored,
+        break_glass_asks_for_a_reason_records_it_and_alerts,
+        pipe_policies_record_allow_and_deny,
+        an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort,
+        the_environment_gives_a_grant_only_where_policy_trusts_it,
+        a_broken_policy_refuses_the_session,
+        a_spool_short_of_space_refuses_sessions_until_there_is_room_again,
+    ]
 }
 
-fn policy(extra: &str) -> Option<Policy> {
-    if !rustix::process::geteuid().is_root() {
-        if std::env::var("SESSREC_SSH").as_deref() == Ok("required") {
-            panic!("login-shell tests need root");
-        }
-        eprintln!("skipped: needs root");
-        return None;
-    }
+const T: Duration = Duration::from_secs(30);
+
+/// A policy in a scratch directory: `etc/` (config and key, mounted at /etc/sessrec), the
+/// spool, the audit log and the grant directory.
+struct Policy {
+    dir: TempDir,
+    config: Config,
+}
+
+/// A policy with the test's defaults (a banner naming session and grant, `sh` as the shell),
+/// changed by `tune`.
+fn policy(tune: impl FnOnce(Config) -> Config) -> Policy {
     let dir = TempDir::new().unwrap();
     let d = dir.path();
     for sub in ["etc", "spool", "log", "grants"] {
         std::fs::create_dir(d.join(sub)).unwrap();
     }
-    let key = sessrec_formats::keys::SigningKey::generate().unwrap();
-    std::fs::write(d.join("etc/signing.key"), key.to_pem().unwrap()).unwrap();
-    std::fs::write(
-        d.join("etc/config.toml"),
-        format!(
-            "shell = \"/bin/sh\"\nspool = \"{d}/spool\"\nsigning_key = \"{d}/etc/signing.key\"\naudit_log = \"{d}/log/audit.log\"\n\
-             syslog = false\ngrant_dir = \"{d}/grants\"\nbanner = \"RECORDED {{session}} grant={{grant}}\"\n{extra}\n",
-            d = d.display()
-        ),
-    )
-    .unwrap();
-    Some(Policy { dir })
+    let key = Key::at(&d.join("etc/signing.key"));
+    let config = tune(
+        Config::new(d)
+            .set("shell", "/bin/sh")
+            .path("signing_key", &key.path)
+            .path("audit_log", &d.join("log/audit.log"))
+            .path("grant_dir", &d.join("grants"))
+            .set("banner", "RECORDED {session} grant={grant}"),
+    );
+    let p = Policy { dir, config };
+    p.config.write(&p.path("etc/config.toml"));
+    p
 }
 
 impl Policy {
     fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
+    }
+
+    /// Changes the policy on disk.
+    fn change(&mut self, tune: impl FnOnce(Config) -> Config) {
+        self.config = tune(self.config.clone());
+        self.config.write(&self.path("etc/config.toml"));
     }
 
     /// `sh -c` line that mounts the policy and runs `then`.
@@ -58,11 +80,9 @@ impl Policy {
         )
     }
 
+    /// A login (`-sessrec`, as login and sshd start a login shell) on a new PTY.
     fn login(&self) -> Term {
-        let line = self.mounted(&format!(
-            "exec bash -c 'exec -a -sessrec {}'",
-            env!("CARGO_BIN_EXE_sessrec")
-        ));
+        let line = self.mounted(&format!("exec bash -c 'exec -a -sessrec {BIN}'"));
         Term::spawn(
             Path::new("/usr/bin/unshare"),
             &["-m", "sh", "-c", &line],
@@ -72,11 +92,9 @@ impl Policy {
         )
     }
 
+    /// `sessrec -c CMD` (as `ssh host CMD` runs it), without a terminal.
     fn command(&self, cmd: &str) -> std::process::Output {
-        let line = self.mounted(&format!(
-            "exec {} -c '{cmd}'",
-            env!("CARGO_BIN_EXE_sessrec")
-        ));
+        let line = self.mounted(&format!("exec {BIN} -c '{cmd}'"));
         Command::new("unshare")
             .args(["-m", "sh", "-c", &line])
             .stdin(Stdio::null())
@@ -85,7 +103,7 @@ impl Policy {
     }
 
     fn recordings(&self) -> Vec<PathBuf> {
-        harness::files_in(&self.path("spool"))
+        files_in(&self.path("spool"))
     }
 
     fn audit(&self) -> String {
@@ -98,11 +116,8 @@ fn grant_of(path: &Path) -> serde_json::Value {
     serde_json::to_value(r.header().sessrec.clone().unwrap().grant).unwrap()
 }
 
-#[test]
 fn a_grant_file_is_used_and_shown_in_the_banner() {
-    let Some(p) = policy("require_grant = true") else {
-        return;
-    };
+    let p = policy(|c| c.set("require_grant", true));
     let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600);
     std::fs::write(
         p.path("grants/root.json"),
@@ -129,11 +144,8 @@ fn a_grant_file_is_used_and_shown_in_the_banner() {
     assert!(audit.contains("\"event\":\"session.end\"") && audit.contains("\"exit_status\":9"));
 }
 
-#[test]
 fn an_expired_grant_or_none_is_refused_and_a_writable_grant_file_is_ignored() {
-    let Some(p) = policy("require_grant = true") else {
-        return;
-    };
+    let p = policy(|c| c.set("require_grant", true));
     let o = p.command("echo must-not-run");
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -162,11 +174,8 @@ fn an_expired_grant_or_none_is_refused_and_a_writable_grant_file_is_ignored() {
     assert_eq!(p.audit().matches("session.refused").count(), 3);
 }
 
-#[test]
 fn break_glass_asks_for_a_reason_records_it_and_alerts() {
-    let Some(p) = policy("require_grant = true\nbreak_glass = true") else {
-        return;
-    };
+    let p = policy(|c| c.set("require_grant", true).set("break_glass", true));
     let mut t = p.login();
     t.wait_for("Reason", T);
     t.type_slowly("INC-4242 primary db down\r");
@@ -183,40 +192,35 @@ fn break_glass_asks_for_a_reason_records_it_and_alerts() {
     );
 }
 
-#[test]
 fn pipe_policies_record_allow_and_deny() {
-    let Some(p) = policy("[pipe]\nexec = \"record\"\nscp = \"deny\"\nrsync = \"allow\"") else {
-        return;
+    let pipe = |exec: &str| {
+        table([
+            ("exec", exec.into()),
+            ("scp", "deny".into()),
+            ("rsync", "allow".into()),
+        ])
     };
+    let mut p = policy(|c| c.table("pipe", pipe("record")));
     let o = p.command("printf \"\\377binary\\n\"; exit 4");
     assert_eq!(o.status.code(), Some(4));
     assert_eq!(o.stdout, b"\xffbinary\n");
     let rec = p.recordings();
     assert_eq!(rec.len(), 1);
-    let events: Vec<_> = open_path(&rec[0], &OpenOptions::default())
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let events = events(&rec[0]);
     assert_eq!(output_bytes(&events), b"\xffbinary\n");
     assert_eq!(events.last().unwrap().data, EventData::Exit(4));
     let o = p.command("scp -t /tmp");
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("scp sessions are not allowed"));
-    let config = std::fs::read_to_string(p.path("etc/config.toml")).unwrap();
-    std::fs::write(
-        p.path("etc/config.toml"),
-        config.replace("exec = \"record\"", "exec = \"allow\""),
-    )
-    .unwrap();
+    p.change(|c| c.table("pipe", pipe("allow")));
     let o = p.command("echo allowed");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "allowed\n");
     assert_eq!(p.recordings().len(), 1, "allowed sessions are not recorded");
     assert!(p.audit().contains("session.unrecorded"));
 }
 
-#[test]
 fn an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort() {
-    let Some(p) = policy("") else { return };
+    let mut p = policy(|c| c);
     std::fs::remove_dir(p.path("spool")).unwrap();
     let o = p.command("echo must-not-run");
     assert_eq!(o.status.code(), Some(1));
@@ -226,12 +230,7 @@ fn an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort() {
         "{err}"
     );
     assert!(!String::from_utf8_lossy(&o.stdout).contains("must-not-run"));
-    let config = std::fs::read_to_string(p.path("etc/config.toml")).unwrap();
-    std::fs::write(
-        p.path("etc/config.toml"),
-        format!("failure_policy = \"best_effort\"\n{config}"),
-    )
-    .unwrap();
+    p.change(|c| c.set("failure_policy", "best_effort"));
     let o = p.command("echo runs-anyway");
     assert!(o.status.success());
     assert_eq!(String::from_utf8_lossy(&o.stdout), "runs-anyway\n");
@@ -239,16 +238,10 @@ fn an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort() {
     assert!(p.audit().contains("\"event\":\"record.error\""));
 }
 
-#[test]
 fn the_environment_gives_a_grant_only_where_policy_trusts_it() {
-    let Some(p) = policy("require_grant = true") else {
-        return;
-    };
+    let mut p = policy(|c| c.set("require_grant", true));
     let run = |p: &Policy| {
-        let line = p.mounted(&format!(
-            "exec {} -c 'echo ok'",
-            env!("CARGO_BIN_EXE_sessrec")
-        ));
+        let line = p.mounted(&format!("exec {BIN} -c 'echo ok'"));
         Command::new("unshare")
             .args(["-m", "sh", "-c", &line])
             .env("SESSREC_GRANT_ID", "ENV-9")
@@ -263,12 +256,7 @@ fn the_environment_gives_a_grant_only_where_policy_trusts_it() {
         Some(1),
         "an untrusted environment grants nothing"
     );
-    let config = std::fs::read_to_string(p.path("etc/config.toml")).unwrap();
-    std::fs::write(
-        p.path("etc/config.toml"),
-        format!("trust_env_grant = true\n{config}"),
-    )
-    .unwrap();
+    p.change(|c| c.set("trust_env_grant", true));
     let o = run(&p);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let g = grant_of(&p.recordings()[0]);
@@ -278,9 +266,8 @@ fn the_environment_gives_a_grant_only_where_policy_trusts_it() {
     );
 }
 
-#[test]
 fn a_broken_policy_refuses_the_session() {
-    let Some(p) = policy("") else { return };
+    let p = policy(|c| c);
     std::fs::write(p.path("etc/config.toml"), "requre_grant = true\n").unwrap();
     let o = p.command("echo must-not-run");
     assert_eq!(o.status.code(), Some(1));
@@ -291,13 +278,10 @@ fn a_broken_policy_refuses_the_session() {
     );
 }
 
-#[test]
 fn a_spool_short_of_space_refuses_sessions_until_there_is_room_again() {
-    let Some(p) = policy("min_free_mb = 4\nresume_free_mb = 6") else {
-        return;
-    };
+    let p = policy(|c| c.set("min_free_mb", 4).set("resume_free_mb", 6));
     let spool = p.path("spool");
-    let bin = env!("CARGO_BIN_EXE_sessrec");
+    let bin = BIN;
     // One mount namespace for the whole story, so the small disk lives through all of it.
     let story = format!(
         "mount -t tmpfs -o size=8m tmpfs {s} && \

@@ -2,13 +2,36 @@
 //! tlog, util-linux script) convert to exactly the bytes the peer itself replays, and what
 //! sessrec writes is accepted by the peers' players.
 //!
-//! The test command (scripts/test.sh) installs the peers and sets SESSREC_PEERS=required, so a
-//! missing peer fails there; a bare `cargo test` skips them with a message.
+//! scripts/test.sh installs the peers (and sets SESSREC_TEST_REQUIRE=all, so a missing peer
+//! fails there); a bare `cargo test` skips the tests whose peers are missing, and says so.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
+
+use crate::util::{BIN, Req};
+
+/// This file's tests, with the peer tools each runs.
+pub fn tests() -> Vec<crate::util::Test> {
+    crate::tests![
+        needs: [Req::Tool("script"), Req::Tool("timeout")];
+        asciinema2_recordings_match_asciinema_cat_and_our_v2_plays_in_it => [
+            Req::Tool("asciinema"),
+        ],
+        asciinema3_recordings_match_its_raw_export_and_it_reads_our_container => [
+            Req::Tool(ASCIINEMA3),
+            Req::Tool("zstd"),
+        ],
+        ttyrec_and_termrec_recordings_match_ttyplay => [
+            Req::Tool("ttyrec"),
+            Req::Tool("ttyplay"),
+            Req::Tool("termrec"),
+        ],
+        tlog_recordings_match_tlog_play => [Req::Tool("tlog-rec"), Req::Tool("tlog-play")],
+        script_recordings_match_scriptreplay => [Req::Tool("scriptreplay")],
+    ]
+}
 
 const SCRIPT: &str = r#"printf "hello \033[1;31mred\033[0m \033[38;5;82mgreen\033[0m 日本語 🎉\n"
 seq 1 300
@@ -22,23 +45,11 @@ struct Peer {
 }
 
 impl Peer {
-    /// A scratch directory with the session script, or `None` (skip) when `tools` are missing.
-    fn new(test: &str, tools: &[&str]) -> Option<Peer> {
-        let missing: Vec<&str> = tools
-            .iter()
-            .copied()
-            .filter(|t| which(t).is_none())
-            .collect();
-        if !missing.is_empty() {
-            if std::env::var("SESSREC_PEERS").as_deref() == Ok("required") {
-                panic!("{test}: peer tools missing: {missing:?} (scripts/test.sh installs them)");
-            }
-            eprintln!("{test}: skipped, peer tools missing: {missing:?}");
-            return None;
-        }
+    /// A scratch directory with the session script.
+    fn new() -> Peer {
         let dir = TempDir::new().unwrap();
         std::fs::write(dir.path().join("cmd.sh"), SCRIPT).unwrap();
-        Some(Peer { dir })
+        Peer { dir }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -81,7 +92,7 @@ impl Peer {
     }
 
     fn sessrec(&self, args: &[&str]) -> Vec<u8> {
-        let out = Command::new(env!("CARGO_BIN_EXE_sessrec"))
+        let out = Command::new(BIN)
             .args(args)
             .current_dir(self.dir.path())
             .output()
@@ -105,17 +116,6 @@ impl Peer {
     }
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
-    if tool.contains('/') {
-        return Path::new(tool).exists().then(|| PathBuf::from(tool));
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(tool))
-            .find(|p| p.is_file())
-    })
-}
-
 fn has_session(raw: &[u8]) -> bool {
     let text = String::from_utf8_lossy(raw);
     text.contains("hello \x1b[1;31mred")
@@ -128,15 +128,10 @@ fn assert_has_session(raw: &[u8]) {
 }
 
 /// asciinema 3 (built from crates.io by scripts/test.sh; `asciinema3` on PATH).
-fn asciinema3() -> &'static str {
-    "asciinema3"
-}
+const ASCIINEMA3: &str = "asciinema3";
 
-#[test]
 fn asciinema2_recordings_match_asciinema_cat_and_our_v2_plays_in_it() {
-    let Some(p) = Peer::new("asciinema2", &["asciinema", "script"]) else {
-        return;
-    };
+    let p = Peer::new();
     // asciinema 2 now and then loses the end of a session (a known bug of its own, see
     // ../shared/bench/PEERS.md): record again until it has the whole session to compare with.
     let mut ours = Vec::new();
@@ -156,19 +151,16 @@ fn asciinema2_recordings_match_asciinema_cat_and_our_v2_plays_in_it() {
     assert_eq!(p.tty("asciinema cat back.cast"), ours);
 }
 
-#[test]
 fn asciinema3_recordings_match_its_raw_export_and_it_reads_our_container() {
-    let Some(p) = Peer::new("asciinema3", &[asciinema3(), "script", "zstd"]) else {
-        return;
-    };
+    let p = Peer::new();
     p.record(&format!(
         "{} rec --capture-input -q -c 'sh cmd.sh' a3.cast",
-        asciinema3()
+        ASCIINEMA3
     ));
     let ours = p.raw("a3.cast", &[]);
     assert_has_session(&ours);
     let theirs = |cast: &str| {
-        let st = Command::new(asciinema3())
+        let st = Command::new(ASCIINEMA3)
             .args(["convert", "-f", "raw", "--overwrite", cast, "out.raw"])
             .current_dir(p.dir.path())
             .status()
@@ -195,11 +187,8 @@ fn asciinema3_recordings_match_its_raw_export_and_it_reads_our_container() {
     assert_eq!(theirs("ours-v2.cast"), ours);
 }
 
-#[test]
 fn ttyrec_and_termrec_recordings_match_ttyplay() {
-    let Some(p) = Peer::new("ttyrec", &["ttyrec", "ttyplay", "termrec", "script"]) else {
-        return;
-    };
+    let p = Peer::new();
     p.record("ttyrec -e 'sh cmd.sh' t.ttyrec");
     p.record("termrec -f ttyrec -e 'sh cmd.sh' tm.ttyrec");
     for name in ["t.ttyrec", "tm.ttyrec"] {
@@ -209,11 +198,8 @@ fn ttyrec_and_termrec_recordings_match_ttyplay() {
     }
 }
 
-#[test]
 fn tlog_recordings_match_tlog_play() {
-    let Some(p) = Peer::new("tlog", &["tlog-rec", "tlog-play", "script"]) else {
-        return;
-    };
+    let p = Peer::new();
     p.record("tlog-rec -w file -o t.json --log-input sh cmd.sh");
     let ours = p.raw("t.json", &[]);
     assert_has_session(&ours);
@@ -227,11 +213,8 @@ fn tlog_recordings_match_tlog_play() {
     );
 }
 
-#[test]
 fn script_recordings_match_scriptreplay() {
-    let Some(p) = Peer::new("script", &["script", "scriptreplay"]) else {
-        return;
-    };
+    let p = Peer::new();
     let run = |args: &[&str]| {
         let st = Command::new("script")
             .args(args)

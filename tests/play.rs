@@ -8,7 +8,23 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sessrec");
+use crate::util::keys::Key;
+use crate::util::tmux::Tmux;
+use crate::util::{BIN, Req, sessrec, sessrec_output, sessrec_process};
+
+/// This file's tests.
+pub fn tests() -> Vec<crate::util::Test> {
+    crate::tests![
+        dump_prints_the_screen_at_a_moment,
+        hostile_and_broken_recordings_give_clear_errors_and_never_escape,
+        in_tmux_it_plays_seeks_searches_and_restores_the_pane => [Req::Tool("tmux")],
+        in_tmux_a_hostile_recording_cannot_set_the_title_or_the_clipboard => [Req::Tool("tmux")],
+        the_index_is_cached_reused_and_rebuilt_when_it_is_damaged_or_stale,
+        in_tmux_follow_shows_a_session_while_it_is_recorded => [Req::Tool("tmux")],
+        plays_other_recorders_files_and_gzip_and_v1 => [Req::Tool("gzip")],
+        crash_fixtures_never_crash_the_player,
+    ]
+}
 
 /// An asciicast v2 recording of an incident, 80×24.
 fn incident(dir: &Path) -> PathBuf {
@@ -50,33 +66,28 @@ fn hostile(dir: &Path) -> PathBuf {
     path
 }
 
-fn sessrec(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
 fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-#[test]
 fn dump_prints_the_screen_at_a_moment() {
     let dir = TempDir::new().unwrap();
     let cast = incident(dir.path());
     let f = cast.to_str().unwrap();
-    let at_10 = sessrec(&["play", f, "--dump", "--at", "10s"]);
+    let at_10 = sessrec_output(&["play", f, "--dump", "--at", "10s"]);
     assert!(at_10.status.success());
     assert!(text(&at_10).contains("api-7f9   1/1"), "{}", text(&at_10));
     assert!(!text(&at_10).contains("deleted"));
-    let end = sessrec(&["play", f, "--dump"]);
+    let end = sessrec_output(&["play", f, "--dump"]);
     assert!(
         text(&end).contains("pod \"api-7f9\" deleted"),
         "{}",
         text(&end)
     );
     // By wall-clock time (UTC): the recording starts 2026-11-21T10:00:00Z.
-    let by_clock = sessrec(&["play", f, "--dump", "--at", "2026-11-21T10:00:31Z"]);
+    let by_clock = sessrec_output(&["play", f, "--dump", "--at", "2026-11-21T10:00:31Z"]);
     assert!(text(&by_clock).contains("deleted"), "{}", text(&by_clock));
-    let ansi = sessrec(&["play", f, "--dump", "--ansi", "--at", "1"]);
+    let ansi = sessrec_output(&["play", f, "--dump", "--ansi", "--at", "1"]);
     assert!(
         text(&ansi).starts_with("\x1b[0;1;38;5;2malice@db-1\x1b[0m"),
         "{:?}",
@@ -84,11 +95,10 @@ fn dump_prints_the_screen_at_a_moment() {
     );
 }
 
-#[test]
 fn hostile_and_broken_recordings_give_clear_errors_and_never_escape() {
     let dir = TempDir::new().unwrap();
     let h = hostile(dir.path());
-    let dumped = sessrec(&["play", h.to_str().unwrap(), "--dump", "--ansi"]);
+    let dumped = sessrec_output(&["play", h.to_str().unwrap(), "--dump", "--ansi"]);
     assert!(dumped.status.success());
     let out = text(&dumped);
     assert!(out.contains("after the attack"), "{out:?}");
@@ -110,28 +120,24 @@ fn hostile_and_broken_recordings_give_clear_errors_and_never_escape() {
         "{\"version\": 2, \"width\": 60000, \"height\": 60000}\n[0.1, \"o\", \"big\"]\n[0.2, \"r\", \"65000x65000\"]\n",
     )
     .unwrap();
-    let o = sessrec(&["play", huge.to_str().unwrap(), "--dump", "--no-cache"]);
+    let o = sessrec_output(&["play", huge.to_str().unwrap(), "--dump", "--no-cache"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(text(&o).starts_with("big\n"));
     let txt = dir.path().join("huge.txt");
-    let o = sessrec(&["convert", huge.to_str().unwrap(), txt.to_str().unwrap()]);
+    let o = sessrec_output(&["convert", huge.to_str().unwrap(), txt.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(std::fs::read_to_string(&txt).unwrap().starts_with("big"));
     // A truncated .cast.zst plays as far as it goes, and says so.
-    let key = dir.path().join("key");
+    let key = Key::in_dir(dir.path());
     let rec = dir.path().join("rec.cast.zst");
-    Command::new(BIN)
-        .args(["keygen", "-o", key.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let made = Command::new(BIN)
-        .args(["rec", "-q", "-o", rec.to_str().unwrap(), "--sign-key", key.to_str().unwrap()])
+    let made = sessrec()
+        .args(["rec", "-q", "-o", rec.to_str().unwrap(), "--sign-key", key.arg()])
         .args(["--", "sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done; printf '\\377\\376 bad utf-8\\n'"])
         .output()
         .unwrap();
     assert!(made.status.success());
     let whole = std::fs::read(&rec).unwrap();
-    let full = sessrec(&["play", rec.to_str().unwrap(), "--dump"]);
+    let full = sessrec_output(&["play", rec.to_str().unwrap(), "--dump"]);
     assert!(
         text(&full).contains("\u{FFFD}\u{FFFD} bad utf-8"),
         "{}",
@@ -139,7 +145,7 @@ fn hostile_and_broken_recordings_give_clear_errors_and_never_escape() {
     );
     let cut = dir.path().join("cut.cast.zst");
     std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
-    let o = sessrec(&["play", cut.to_str().unwrap(), "--dump"]);
+    let o = sessrec_output(&["play", cut.to_str().unwrap(), "--dump"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert!(matches!(o.status.code(), Some(0) | Some(3)), "{err}");
@@ -152,7 +158,7 @@ fn hostile_and_broken_recordings_give_clear_errors_and_never_escape() {
         vec!["play", h.to_str().unwrap(), "--dump", "--at", "yesterday"],
         vec!["play", h.to_str().unwrap(), "--ansi"],
     ] {
-        let o = sessrec(&args);
+        let o = sessrec_output(&args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line: {err}");
@@ -160,93 +166,8 @@ fn hostile_and_broken_recordings_give_clear_errors_and_never_escape() {
     }
 }
 
-/// A tmux server of our own, on its own socket.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(cols: u16, rows: u16) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            if std::env::var("SESSREC_PEERS").as_deref() == Ok("required") {
-                panic!("tmux is missing (scripts/test.sh installs it)");
-            }
-            eprintln!("skipped: tmux is not installed");
-            return None;
-        }
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let t = Tmux {
-            socket: format!("sessrec-play-{}-{n}", std::process::id()),
-        };
-        t.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            &cols.to_string(),
-            "-y",
-            &rows.to_string(),
-            "sh",
-        ]);
-        t.run(&["set-option", "-g", "set-clipboard", "on"]);
-        t.run(&["set-option", "-g", "allow-rename", "on"]);
-        Some(t)
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let o = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        self.run(&args);
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "t"])
-    }
-
-    fn wait_for(&self, what: &str) -> String {
-        self.wait_until(what, |s| s.contains(what))
-    }
-
-    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let s = self.screen();
-            if done(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited for {what:?}; the pane shows:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.run(&["kill-server"]);
-    }
-}
-
-#[test]
 fn in_tmux_it_plays_seeks_searches_and_restores_the_pane() {
-    let Some(tmux) = Tmux::start(100, 30) else {
-        return;
-    };
+    let tmux = Tmux::start(100, 30);
     let dir = TempDir::new().unwrap();
     let cast = incident(dir.path());
     tmux.keys(&["printf 'BEFORE\\n'", "Enter"]);
@@ -271,11 +192,8 @@ fn in_tmux_it_plays_seeks_searches_and_restores_the_pane() {
     assert!(!s.contains("? help"), "the player is gone: {s}");
 }
 
-#[test]
 fn in_tmux_a_hostile_recording_cannot_set_the_title_or_the_clipboard() {
-    let Some(tmux) = Tmux::start(100, 30) else {
-        return;
-    };
+    let tmux = Tmux::start(100, 30);
     let dir = TempDir::new().unwrap();
     let h = hostile(dir.path());
     let title_before = tmux.run(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
@@ -292,13 +210,12 @@ fn in_tmux_a_hostile_recording_cannot_set_the_title_or_the_clipboard() {
     assert!(!buffers.contains("PWNED"), "no clipboard write: {buffers}");
 }
 
-#[test]
 fn the_index_is_cached_reused_and_rebuilt_when_it_is_damaged_or_stale() {
     let dir = TempDir::new().unwrap();
     let cast = incident(dir.path());
     let cache = dir.path().join("cache");
     let dump = |extra: &[&str]| {
-        let o = Command::new(BIN)
+        let o = sessrec()
             .args(["play", cast.to_str().unwrap(), "--dump", "--at", "10s"])
             .args(extra)
             .env("XDG_CACHE_HOME", &cache)
@@ -324,7 +241,7 @@ fn the_index_is_cached_reused_and_rebuilt_when_it_is_damaged_or_stale() {
     let mut text_now = std::fs::read_to_string(&cast).unwrap();
     text_now.push_str("[41.0, \"o\", \"\\r\\nappended later\"]\n");
     std::fs::write(&cast, text_now).unwrap();
-    let o = Command::new(BIN)
+    let o = sessrec()
         .args(["play", cast.to_str().unwrap(), "--dump"])
         .env("XDG_CACHE_HOME", &cache)
         .output()
@@ -337,14 +254,11 @@ fn the_index_is_cached_reused_and_rebuilt_when_it_is_damaged_or_stale() {
     assert!(indexes().is_empty());
 }
 
-#[test]
 fn in_tmux_follow_shows_a_session_while_it_is_recorded() {
-    let Some(tmux) = Tmux::start(100, 30) else {
-        return;
-    };
+    let tmux = Tmux::start(100, 30);
     let dir = TempDir::new().unwrap();
     let live = dir.path().join("live.cast.zst");
-    let mut recorder = Command::new(BIN)
+    let mut recorder = sessrec_process()
         .args(["rec", "-q", "-o", live.to_str().unwrap(), "--"])
         .args([
             "sh",
@@ -380,9 +294,8 @@ fn in_tmux_follow_shows_a_session_while_it_is_recorded() {
 
 /// The peers' recordings (asciicast v2 and v3 from asciinema 2 and 3), gzipped, and asciicast
 /// v1: the final screen is the one their recorded output gives on a terminal of their size.
-#[test]
 fn plays_other_recorders_files_and_gzip_and_v1() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/peers");
+    let fixtures = crate::util::fixture("peers");
     let dir = TempDir::new().unwrap();
     for name in [
         "asciinema2-v2.cast",
@@ -393,7 +306,7 @@ fn plays_other_recorders_files_and_gzip_and_v1() {
         let raw = std::fs::read(fixtures.join(format!("{name}.expected.raw"))).unwrap();
         let mut want = sessrec_player::VirtualTerminal::new(100, 30);
         want.apply(&sessrec_formats::EventData::Output(raw));
-        let o = sessrec(&["play", file.to_str().unwrap(), "--dump", "--no-cache"]);
+        let o = sessrec_output(&["play", file.to_str().unwrap(), "--dump", "--no-cache"]);
         assert!(
             o.status.success(),
             "{name}: {}",
@@ -404,7 +317,7 @@ fn plays_other_recorders_files_and_gzip_and_v1() {
         let gz = dir.path().join(format!("{name}.gz"));
         let zipped = Command::new("gzip").arg("-c").arg(&file).output().unwrap();
         std::fs::write(&gz, zipped.stdout).unwrap();
-        let o = sessrec(&["play", gz.to_str().unwrap(), "--dump", "--no-cache"]);
+        let o = sessrec_output(&["play", gz.to_str().unwrap(), "--dump", "--no-cache"]);
         assert_eq!(text(&o), want.text(), "{name}.gz");
     }
     let v1 = dir.path().join("v1.json");
@@ -413,7 +326,7 @@ fn plays_other_recorders_files_and_gzip_and_v1() {
         r#"{"version": 1, "width": 20, "height": 3, "duration": 2.0, "stdout": [[0.5, "one\r\n"], [1.5, "\u001b[1mtwo\u001b[0m"]]}"#,
     )
     .unwrap();
-    let o = sessrec(&[
+    let o = sessrec_output(&[
         "play",
         v1.to_str().unwrap(),
         "--dump",
@@ -422,21 +335,20 @@ fn plays_other_recorders_files_and_gzip_and_v1() {
         "--no-cache",
     ]);
     assert_eq!(text(&o), "one\n\n\n");
-    let o = sessrec(&["play", v1.to_str().unwrap(), "--dump", "--no-cache"]);
+    let o = sessrec_output(&["play", v1.to_str().unwrap(), "--dump", "--no-cache"]);
     assert_eq!(text(&o), "one\ntwo\n\n");
 }
 
 /// The committed crash fixtures (absurd JSON nesting, hostile values, huge lengths, damaged
 /// zstd): each gets an answer and an exit status, never a panic or a hang.
-#[test]
 fn crash_fixtures_never_crash_the_player() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/crashers");
+    let dir = crate::util::fixture("crashers");
     for entry in std::fs::read_dir(&dir).unwrap().flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "md") {
             continue;
         }
-        let o = sessrec(&["play", path.to_str().unwrap(), "--dump", "--no-cache"]);
+        let o = sessrec_output(&["play", path.to_str().unwrap(), "--dump", "--no-cache"]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!err.contains("panicked"), "{}: {err}", path.display());
         assert!(

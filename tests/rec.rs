@@ -2,38 +2,54 @@
 //! size follows, exit statuses come back, and every way out seals the recording and restores
 //! the terminal.
 
-mod harness;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::{Term, input_text, markers, output_bytes};
-use sessrec_formats::container::{Verdict, verify};
-use sessrec_formats::keys::SigningKey;
 use sessrec_formats::{Event, EventData, OpenOptions, open_path};
 use tempfile::TempDir;
 
+use crate::util::keys::Key;
+use crate::util::recording::{input_text, markers, output_bytes, verified_events};
+use crate::util::term::Term;
+use crate::util::{BIN, Req, sessrec};
+
+/// This file's tests.
+pub fn tests() -> Vec<crate::util::Test> {
+    crate::tests![
+        typed_input_and_output_are_recorded_with_timing_and_exit_status,
+        passwords_at_prompts_never_reach_the_recording => [Req::Tool("zstd")],
+        window_size_changes_reach_the_shell_and_the_recording,
+        exit_statuses_and_signal_deaths_come_back,
+        sighup_and_sigterm_seal_the_recording_and_restore_the_terminal,
+        a_background_process_holding_the_pty_does_not_hang_the_exit,
+        bulk_and_binary_output_is_recorded_byte_for_byte,
+        a_nested_session_records_too_and_names_its_parent,
+        // tmpfs in a mount namespace of its own.
+        a_full_disk_ends_the_session_and_says_so => [
+            Req::Root,
+            Req::Tool("/usr/bin/unshare"),
+            Req::Tool("mount"),
+        ],
+        without_a_terminal_the_bytes_pass_through_and_are_recorded,
+    ]
+}
+
 const T: Duration = Duration::from_secs(30);
 
+/// A scratch directory with a signing key in it.
 struct Setup {
     dir: TempDir,
-    key: PathBuf,
-    public: sessrec_formats::keys::PublicKey,
+    key: Key,
 }
 
 fn setup() -> Setup {
     let dir = TempDir::new().unwrap();
-    let key = SigningKey::generate().unwrap();
-    let path = dir.path().join("k");
-    std::fs::write(&path, key.to_pem().unwrap()).unwrap();
-    Setup {
-        public: key.public(),
-        dir,
-        key: path,
-    }
+    let key = Key::in_dir(dir.path());
+    Setup { dir, key }
 }
 
 impl Setup {
+    /// Records `cmd` on a new `cols`x`rows` PTY into `name` in the scratch directory.
     fn rec(&self, name: &str, cmd: &[&str], cols: u16, rows: u16) -> (Term, PathBuf) {
         let out = self.dir.path().join(name);
         let mut args = vec![
@@ -42,39 +58,21 @@ impl Setup {
             "-o",
             out.to_str().unwrap(),
             "--sign-key",
-            self.key.to_str().unwrap(),
+            self.key.arg(),
             "--",
         ];
         args.extend_from_slice(cmd);
-        (
-            Term::spawn(
-                Path::new(env!("CARGO_BIN_EXE_sessrec")),
-                &args,
-                cols,
-                rows,
-                &[],
-            ),
-            out,
-        )
+        (Term::spawn(Path::new(BIN), &args, cols, rows, &[]), out)
     }
 
+    /// The recording's events, once it verified as intact and signed by this key.
     fn verified_events(&self, path: &Path) -> Vec<Event> {
-        let report = verify(
-            std::fs::File::open(path).unwrap(),
-            vec![self.public.clone()],
-        )
-        .unwrap();
-        assert_eq!(report.verdict, Verdict::Intact, "{report:?}");
-        open_path(path, &OpenOptions::default())
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        verified_events(path, &self.key.public)
     }
 }
 
 const BASH: &[&str] = &["env", "PS1=$ ", "bash", "--norc", "--noprofile", "-i"];
 
-#[test]
 fn typed_input_and_output_are_recorded_with_timing_and_exit_status() {
     let s = setup();
     let (mut t, out) = s.rec("typed.cast.zst", BASH, 100, 30);
@@ -107,7 +105,6 @@ fn typed_input_and_output_are_recorded_with_timing_and_exit_status() {
     assert_eq!(output_bytes(&events), t.output());
 }
 
-#[test]
 fn passwords_at_prompts_never_reach_the_recording() {
     let s = setup();
     let (mut t, out) = s.rec("secret.cast.zst", BASH, 100, 30);
@@ -147,26 +144,26 @@ fn passwords_at_prompts_never_reach_the_recording() {
     );
     // Not in the compressed file either (the whole plain text, decompressed).
     let text = String::from_utf8_lossy(&zstd_decode(&raw)).into_owned();
+    assert!(text.contains("after"), "decoded: {text:?}");
     assert!(!text.contains("hunter2") && !text.contains("918273"));
 }
 
+/// The whole plain text of a `.cast.zst`, as stock `zstd -dc` decodes it.
 fn zstd_decode(bytes: &[u8]) -> Vec<u8> {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("zstd -dc")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(bytes)?;
-            c.wait_with_output()
-        })
+    let out = assert_cmd::Command::new("zstd")
+        .arg("-dc")
+        .write_stdin(bytes)
+        .output()
         .unwrap();
+    // A failed decode would give no text, and no text contains no password.
+    assert!(
+        out.status.success(),
+        "zstd -dc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
-#[test]
 fn window_size_changes_reach_the_shell_and_the_recording() {
     let s = setup();
     let (mut t, out) = s.rec("resize.cast.zst", BASH, 80, 24);
@@ -192,7 +189,6 @@ fn window_size_changes_reach_the_shell_and_the_recording() {
     assert_eq!((header.cols, header.rows), (80, 24));
 }
 
-#[test]
 fn exit_statuses_and_signal_deaths_come_back() {
     let s = setup();
     for (cmd, code) in [("exit 42", 42), ("kill -SEGV $$", 139), ("true", 0)] {
@@ -204,7 +200,6 @@ fn exit_statuses_and_signal_deaths_come_back() {
     }
 }
 
-#[test]
 fn sighup_and_sigterm_seal_the_recording_and_restore_the_terminal() {
     let s = setup();
     for sig in [
@@ -233,7 +228,6 @@ fn sighup_and_sigterm_seal_the_recording_and_restore_the_terminal() {
     }
 }
 
-#[test]
 fn a_background_process_holding_the_pty_does_not_hang_the_exit() {
     let s = setup();
     let (mut t, out) = s.rec(
@@ -252,7 +246,6 @@ fn a_background_process_holding_the_pty_does_not_hang_the_exit() {
     s.verified_events(&out);
 }
 
-#[test]
 fn bulk_and_binary_output_is_recorded_byte_for_byte() {
     let s = setup();
     let (mut t, out) = s.rec(
@@ -278,11 +271,10 @@ fn bulk_and_binary_output_is_recorded_byte_for_byte() {
     );
 }
 
-#[test]
 fn a_nested_session_records_too_and_names_its_parent() {
     let s = setup();
     let inner = s.dir.path().join("inner.cast.zst");
-    let bin = env!("CARGO_BIN_EXE_sessrec");
+    let bin = BIN;
     let (mut t, outer) = s.rec(
         "outer.cast.zst",
         &[
@@ -318,12 +310,7 @@ fn a_nested_session_records_too_and_names_its_parent() {
     );
 }
 
-#[test]
 fn a_full_disk_ends_the_session_and_says_so() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: needs root to mount a small tmpfs");
-        return;
-    }
     let s = setup();
     let disk = s.dir.path().join("disk");
     std::fs::create_dir(&disk).unwrap();
@@ -333,7 +320,7 @@ fn a_full_disk_ends_the_session_and_says_so() {
         "mount -t tmpfs -o size=2m tmpfs {d} && {bin} rec -q -o {d}/r.cast.zst -- sh -c 'head -c 50000000 /dev/urandom; sleep 30'; \
          echo session-rc=$?; {bin} verify {d}/r.cast.zst; echo verify-rc=$?",
         d = disk.display(),
-        bin = env!("CARGO_BIN_EXE_sessrec")
+        bin = BIN
     );
     let mut t = Term::spawn(
         Path::new("/usr/bin/unshare"),
@@ -367,19 +354,17 @@ fn a_full_disk_ends_the_session_and_says_so() {
     assert_eq!(t.local_modes(), (true, true), "terminal restored");
 }
 
-#[test]
 fn without_a_terminal_the_bytes_pass_through_and_are_recorded() {
     let s = setup();
     let out = s.dir.path().join("pipe.cast.zst");
-    let o = assert_cmd::Command::cargo_bin("sessrec")
-        .unwrap()
+    let o = sessrec()
         .args([
             "rec",
             "-q",
             "-o",
             out.to_str().unwrap(),
             "--sign-key",
-            s.key.to_str().unwrap(),
+            s.key.arg(),
             "--",
         ])
         .args(["sh", "-c", "cat; printf '\\377' >&2; exit 2"])

@@ -1,6 +1,5 @@
-//! A real-PTY harness: runs the sessrec binary as a user's terminal would, types into it,
-//! resizes it, signals it, and collects everything it prints.
-#![allow(dead_code)]
+//! A real PTY: runs a program (sessrec, ssh, unshare) as a user's terminal would, types into
+//! it, resizes it, signals it, and collects everything it prints.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -9,11 +8,14 @@ use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A program on a PTY of its own, and what it printed so far.
 pub struct Term {
     pty: pty_process::blocking::Pty,
     child: std::process::Child,
     screen: Arc<Mutex<Vec<u8>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
+    // Never joined: a background process of the program may keep the PTY open (and the
+    // thread reading) after the program itself exits.
+    _reader: std::thread::JoinHandle<()>,
 }
 
 impl Term {
@@ -55,17 +57,13 @@ impl Term {
             pty,
             child,
             screen,
-            reader: Some(reader),
+            _reader: reader,
         }
     }
 
+    /// The process id (to signal it).
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
-    }
-
-    pub fn type_text(&mut self, text: &str) {
-        self.pty.write_all(text.as_bytes()).expect("type");
-        self.pty.flush().unwrap();
     }
 
     /// Types like a person: one key at a time.
@@ -76,12 +74,14 @@ impl Term {
         }
     }
 
+    /// Resizes the terminal (the program gets SIGWINCH).
     pub fn resize(&self, cols: u16, rows: u16) {
         self.pty
             .resize(pty_process::Size::new(rows, cols))
             .expect("resize");
     }
 
+    /// Everything printed so far.
     pub fn output(&self) -> Vec<u8> {
         self.screen.lock().unwrap().clone()
     }
@@ -137,48 +137,4 @@ impl Drop for Term {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The files in `dir`, sorted (recordings are named by time-ordered session ids).
-pub fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v.sort();
-    v
-}
-
-/// Everything typed, as text.
-pub fn input_text(events: &[sessrec_formats::Event]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match &e.data {
-            sessrec_formats::EventData::Input(b) => Some(String::from_utf8_lossy(b).into_owned()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Everything shown, as bytes.
-pub fn output_bytes(events: &[sessrec_formats::Event]) -> Vec<u8> {
-    events
-        .iter()
-        .filter_map(|e| match &e.data {
-            sessrec_formats::EventData::Output(b) => Some(b.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect()
-}
-
-/// The markers' labels.
-pub fn markers(events: &[sessrec_formats::Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.data {
-            sessrec_formats::EventData::Marker(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
 }

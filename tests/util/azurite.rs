@@ -2,7 +2,7 @@
 //! made through its own REST API (signed with the account key, as the Azure CLI would).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -10,8 +10,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
+use toml::Table;
 
-use super::which;
+use super::config::table;
+
+use super::{kill, wait_for_port};
 
 /// Azurite's well-known development account and key.
 pub const ACCOUNT: &str = "devstoreaccount1";
@@ -20,6 +23,7 @@ pub const KEY: &str =
 /// The container the tests ship to.
 pub const CONTAINER: &str = "sessrec-test";
 
+/// Azurite: its data directory and blob port.
 pub struct Azurite {
     pub data: TempDir,
     pub port: u16,
@@ -27,29 +31,17 @@ pub struct Azurite {
 }
 
 impl Azurite {
-    /// Starts Azurite with an empty `sessrec-test` container; `None` (test skipped) when it is
-    /// not installed, unless SESSREC_S3=required.
-    pub fn start() -> Option<Azurite> {
-        if which("azurite-blob").is_none() {
-            if std::env::var("SESSREC_S3").as_deref() == Ok("required") {
-                panic!("azurite-blob is missing (scripts/test.sh installs it)");
-            }
-            eprintln!("skipped: azurite-blob is not installed");
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+    /// Starts Azurite with an empty `sessrec-test` container (the test needs
+    /// `Req::Tool("azurite-blob")`).
+    pub fn start() -> Azurite {
         let mut a = Azurite {
             data: TempDir::new().unwrap(),
-            port,
+            port: super::free_port(),
             child: None,
         };
         a.resume();
         a.create_container();
-        Some(a)
+        a
     }
 
     fn resume(&mut self) {
@@ -68,13 +60,13 @@ impl Azurite {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        super::wait_for_port(self.port, "azurite", Duration::from_secs(30));
+        wait_for_port(self.port, "azurite", Duration::from_secs(30));
     }
 
     /// Kills it (its data goes with the scratch directory: Azurite takes about 90 s to stop
     /// cleanly, so outages are simulated by a proxy in front of it).
     pub fn stop(&mut self) {
-        super::kill(&mut self.child);
+        kill(&mut self.child);
     }
 
     /// The blob endpoint of the development account.
@@ -83,11 +75,13 @@ impl Azurite {
     }
 
     /// The policy's `[azure]` table, for Azurite or a proxy in front of it on `port`.
-    pub fn settings(port: u16) -> String {
-        format!(
-            "[azure]\naccount = \"{ACCOUNT}\"\naccess_key = \"{KEY}\"\nendpoint = \"{}\"\nallow_http = true\n",
-            endpoint(port)
-        )
+    pub fn settings(port: u16) -> Table {
+        table([
+            ("account", ACCOUNT.into()),
+            ("access_key", KEY.into()),
+            ("endpoint", endpoint(port).into()),
+            ("allow_http", true.into()),
+        ])
     }
 
     /// The same through the usual Azure variables.
@@ -159,7 +153,11 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         .into()
 }
 
-#[test]
+/// This module's own test.
+pub fn tests() -> Vec<crate::util::Test> {
+    crate::tests![hmac_matches_rfc_4231_case_2]
+}
+
 fn hmac_matches_rfc_4231_case_2() {
     let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
     let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
