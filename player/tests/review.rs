@@ -68,7 +68,7 @@ fn app(events: Vec<Event>) -> App {
         host: Some("db-1".into()),
         grant: Some("INC-4711".into()),
         start: Some("2026-11-26T10:00:00Z".parse().unwrap()),
-        verdict: Arc::new(Mutex::new("signed".into())),
+        verdict: Arc::new(Mutex::new(sessrec_player::Verdict::Signed)),
     };
     let mut app = App::new(Loading::loaded(Header::new(60, 12), timeline), meta);
     app.local_zone = jiff::tz::TimeZone::UTC;
@@ -95,11 +95,20 @@ fn frame(app: &mut App) -> String {
 fn the_first_frame_and_the_end() {
     let mut a = app(incident());
     a.tick(Duration::ZERO);
-    insta::assert_snapshot!("start", frame(&mut a));
+    let start = frame(&mut a);
+    insta::assert_snapshot!("start", start);
+    // End is not one of the player's keys (App::key and the help have no End): it must move
+    // nothing and change nothing on the screen. (Were End bound to "go to the end", this is the
+    // assertion to turn into `position() == duration`.)
     press(&mut a, KeyCode::End);
+    assert_eq!(a.position(), 0, "End moved the player");
+    assert_eq!(frame(&mut a), start, "End changed the screen");
+    // The end is reached by 90 % and two 5 s steps, the second clamped to the last event (57 s).
     typed(&mut a, "9");
+    assert_eq!(a.position(), 57 * S / 10 * 9);
     press(&mut a, KeyCode::Right);
     press(&mut a, KeyCode::Right);
+    assert_eq!(a.position(), 57 * S, "at the end");
     insta::assert_snapshot!("end", frame(&mut a));
 }
 
