@@ -52,27 +52,20 @@ impl Write for Stdout {
     }
 }
 
-/// JSON text (from `serde_json`) with every character that [`safe`] would escape written as a
-/// JSON `\uXXXX` escape instead: the same JSON value, safe on a terminal. serde_json escapes
-/// C0 controls itself but leaves DEL, C1 controls, bidi and zero-width characters raw. A raw
-/// line feed, tab or carriage return can only be the layout of pretty JSON, and is kept.
+/// JSON from `serde_json` made safe on a terminal, as the same JSON value
+/// ([`sessrec_formats::json_safe`]).
 pub fn json_safe(json: String) -> String {
-    let escape = |c: char| sessrec_formats::text::is_unsafe(c) && !matches!(c, '\n' | '\t' | '\r');
-    if !json.chars().any(escape) {
-        return json;
+    sessrec_formats::json_safe(&json).into_owned()
+}
+
+/// `result` with a write to a closed standard output counted as done: for commands whose exit
+/// status is their answer (`verify`, `info`), which must not turn into 0 because the reader
+/// went away (`sessrec verify F | head -c0` still exits with the verdict).
+pub fn unless_closed(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(e) if e.get_ref().is_some_and(|inner| inner.is::<ClosedPipe>()) => Ok(()),
+        other => other,
     }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if escape(c) {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Whether `error` (or one of its causes) is a write to a closed standard output: a normal end.

@@ -28,7 +28,7 @@ pub use error::{FormatError, Result};
 pub use marker::MarkerKind;
 pub use model::{Event, EventData, Header, Micros, SessrecMeta};
 pub use open::{EventReader, EventSource, Format, OpenOptions, open_path, open_reader};
-pub use text::{terminal_safe, terminal_safe_lines};
+pub use text::{json_safe, terminal_safe, terminal_safe_lines};
 
 /// The longest line (or record) any reader accepts, in bytes. Longer input is refused with
 /// [`FormatError::TooLong`] instead of being allocated without bound.

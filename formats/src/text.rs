@@ -48,25 +48,59 @@ pub fn is_unsafe(c: char) -> bool {
 }
 
 /// Bidirectional controls, zero-width characters and other code points that print as nothing
-/// but change how the text around them reads (Unicode's default-ignorable format characters,
-/// without the variation selectors that emoji need).
+/// but change how the text around them reads: Unicode's format characters (category Cf) and
+/// default-ignorable code points, variation selectors among them (a `ro\u{fe0f}ot` must not
+/// read as `root`).
 fn is_invisible_format(c: char) -> bool {
     matches!(c,
         '\u{00AD}'              // soft hyphen
         | '\u{034F}'            // combining grapheme joiner
+        | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}' | '\u{0890}' | '\u{0891}' | '\u{08E2}'
         | '\u{061C}'            // Arabic letter mark
         | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
         | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180F}'
+        | '\u{180B}'..='\u{180F}' // Mongolian selectors and vowel separator
         | '\u{200B}'..='\u{200F}' // zero-width space, joiners, LRM, RLM
         | '\u{2028}' | '\u{2029}' // line and paragraph separators
         | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
         | '\u{2060}'..='\u{206F}' // word joiner, invisible operators, bidi isolates
+        | '\u{FE00}'..='\u{FE0F}' // variation selectors
         | '\u{FEFF}'            // zero-width no-break space (BOM)
-        | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
-        | '\u{1D173}'..='\u{1D17A}'
-        | '\u{E0000}'..='\u{E0FFF}' // tags
+        | '\u{FFF0}'..='\u{FFFB}' // unassigned specials, interlinear annotation
+        | '\u{110BD}' | '\u{110CD}'
+        | '\u{13430}'..='\u{1345F}' // Egyptian hieroglyph format controls
+        | '\u{1BCA0}'..='\u{1BCA3}' // shorthand format controls
+        | '\u{1D173}'..='\u{1D17A}' // musical symbol format controls
+        | '\u{E0000}'..='\u{E0FFF}' // tags, variation selectors supplement
     )
+}
+
+/// JSON text with every character that [`terminal_safe`] would escape written as a JSON
+/// `\uXXXX` escape instead: the same JSON value, safe on a terminal. serde_json escapes C0
+/// controls itself but leaves DEL, C1 controls, bidi and zero-width characters raw. A raw line
+/// feed, tab or carriage return can only be the layout of pretty JSON, and is kept.
+pub fn json_safe(json: &str) -> Cow<'_, str> {
+    let escape = |c: char| is_unsafe(c) && !matches!(c, '\n' | '\t' | '\r');
+    if !json.chars().any(escape) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if escape(c) {
+            push_json_escape(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `c` as JSON `\uXXXX` escapes (a surrogate pair above U+FFFF).
+pub(crate) fn push_json_escape(out: &mut String, c: char) {
+    let mut units = [0u16; 2];
+    for unit in c.encode_utf16(&mut units) {
+        let _ = write!(out, "\\u{unit:04x}");
+    }
 }
 
 #[cfg(test)]
@@ -102,6 +136,34 @@ mod tests {
             "a\\u{200b}b\\u{2066}c\\u{feff}"
         );
         assert_eq!(terminal_safe("tag\u{E0041}"), "tag\\u{e0041}");
+    }
+
+    #[test]
+    fn other_invisible_characters_are_visible() {
+        for c in [
+            '\u{1BCA0}',
+            '\u{FFF0}',
+            '\u{FE0F}',
+            '\u{0600}',
+            '\u{13430}',
+            '\u{180E}',
+        ] {
+            assert!(
+                terminal_safe(&format!("ro{c}ot")).starts_with("ro\\u{"),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_stays_the_same_value_and_becomes_terminal_safe() {
+        let text = "{\n  \"user\": \"a\u{9b}31m\u{202E}x\u{7f}\u{E0041}\\n\"\n}";
+        let safe = json_safe(text);
+        assert!(safe.is_ascii() && safe.contains("{\n"), "{safe}");
+        assert!(
+            safe.contains("\\u009b") && safe.contains("\\udb40\\udc41"),
+            "{safe}"
+        );
     }
 
     #[test]

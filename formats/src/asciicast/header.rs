@@ -219,7 +219,11 @@ fn without_reserved(extra: &Map<String, Value>, reserved: &[&str]) -> Map<String
 fn finish_line(v: serde_json::Result<Vec<u8>>) -> Vec<u8> {
     // Serialising a struct of strings, numbers and maps cannot fail, except for a non-finite
     // idle_time_limit, which serde_json writes as null; keep the fallback total anyway.
-    let mut v = v.unwrap_or_else(|_| b"{}".to_vec());
+    let v = v.unwrap_or_else(|_| b"{}".to_vec());
+    // serde_json writes valid UTF-8; DEL, C1, bidi and invisible characters become \u escapes,
+    // so `zstd -dc` of a recording, or `convert -`, is safe on a terminal.
+    let text = String::from_utf8(v).unwrap_or_else(|_| "{}".into());
+    let mut v = crate::text::json_safe(&text).into_owned().into_bytes();
     v.push(b'\n');
     v
 }
