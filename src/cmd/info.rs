@@ -99,7 +99,8 @@ impl Info {
             "warning": warning,
         });
         let mut out = print::stdout();
-        if self.json {
+        // The exit status says whether the input was whole: kept when the reader went away.
+        print::unless_closed(if self.json {
             writeln!(
                 out,
                 "{}",
@@ -107,7 +108,7 @@ impl Info {
             )
         } else {
             print_text(&mut out, &doc)
-        }
+        })
         .context("printing the description")?;
         if let Some(w) = &warning
             && !self.json

@@ -24,19 +24,20 @@ impl Verify {
         let mut out = print::stdout();
         let name = self.file.display().to_string();
         if !is_container(&mut file)? {
-            writeln!(
+            print::unless_closed(writeln!(
                 out,
                 "{}: unsigned: not a .cast.zst, so there is nothing to verify (sessrec convert IN OUT.cast.zst \
                  --sign-key KEY makes a signed copy)",
                 print::safe(&name)
-            )
+            ))
             .context("printing the verdict")?;
             return Ok(Status::Unsigned);
         }
         let report = verify(file, trusted)
             .with_context(|| format!("cannot verify {}", self.file.display()))?;
         let (status, line) = describe(&report, keys_named);
-        if self.json {
+        // The exit status is the verdict: kept when the reader of the output went away.
+        print::unless_closed(if self.json {
             let i = &report.integrity;
             let doc = json!({
                 "file": self.file,
@@ -60,7 +61,7 @@ impl Verify {
             // The key id and the damage's reason come from the file: a forged one must not
             // rewrite this line on the reviewer's terminal.
             writeln!(out, "{}: {}", print::safe(&name), print::safe(&line))
-        }
+        })
         .context("printing the verdict")?;
         Ok(status)
     }
