@@ -12,6 +12,7 @@ mod util;
 mod chaos;
 mod cli;
 mod cloud;
+mod hostile;
 mod login;
 mod peers;
 mod play;
@@ -24,6 +25,7 @@ fn main() {
         chaos::tests(),
         cli::tests(),
         cloud::tests(),
+        hostile::tests(),
         login::tests(),
         peers::tests(),
         play::tests(),
