@@ -71,6 +71,9 @@ ln -sf "$garage/bin/garage" "$tools/bin/garage"
 export PATH="$tools/bin:$PATH"
 
 export SESSREC_TEST_REQUIRE=all
+# Style and lints first: a formatting slip or a clippy warning fails the run like a test.
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Benchmarks run once each as smoke tests (criterion's test mode), then every test.
 cargo test --workspace --benches --quiet
 if cargo nextest --version >/dev/null 2>&1; then
