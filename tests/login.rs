@@ -11,7 +11,7 @@ use tempfile::TempDir;
 
 use crate::util::config::{Config, table};
 use crate::util::keys::Key;
-use crate::util::recording::{events, files_in, output_bytes};
+use crate::util::recording::{assert_wall_clock, events, files_in, output_bytes};
 use crate::util::term::Term;
 use crate::util::{BIN, Req};
 
@@ -22,6 +22,7 @@ pub fn tests() -> Vec<crate::util::Test> {
         a_grant_file_is_used_and_shown_in_the_banner,
         an_expired_grant_or_none_is_refused_and_a_writable_grant_file_is_ignored,
         break_glass_asks_for_a_reason_records_it_and_alerts,
+        a_break_glass_recording_starts_its_clock_after_the_reason,
         pipe_policies_record_allow_and_deny,
         an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort,
         the_environment_gives_a_grant_only_where_policy_trusts_it,
@@ -190,6 +191,22 @@ fn break_glass_asks_for_a_reason_records_it_and_alerts() {
         audit.contains("\"event\":\"break_glass\"") && audit.contains("\"level\":\"alert\""),
         "{audit}"
     );
+}
+
+/// The reason takes a while to type; the recording's times must still be wall times (its header
+/// time and its event clock are read together, after the prompt).
+fn a_break_glass_recording_starts_its_clock_after_the_reason() {
+    let p = policy(|c| c.set("require_grant", true).set("break_glass", true));
+    let mut t = p.login();
+    t.wait_for("Reason", T);
+    std::thread::sleep(Duration::from_millis(1500));
+    t.type_slowly("INC-4243 slow typist\r");
+    t.wait_for("RECORDED", T);
+    t.type_slowly("date +WALL%s.%N\r");
+    t.wait_for("WALL1", T);
+    t.type_slowly("exit\r");
+    t.wait(T);
+    assert_wall_clock(&p.recordings()[0]);
 }
 
 fn pipe_policies_record_allow_and_deny() {

@@ -9,7 +9,9 @@ use sessrec_formats::{Event, EventData, OpenOptions, open_path};
 use tempfile::TempDir;
 
 use crate::util::keys::Key;
-use crate::util::recording::{input_text, markers, output_bytes, verified_events};
+use crate::util::recording::{
+    assert_wall_clock, input_text, markers, output_bytes, verified_events,
+};
 use crate::util::term::Term;
 use crate::util::{BIN, Req, sessrec};
 
@@ -31,6 +33,7 @@ pub fn tests() -> Vec<crate::util::Test> {
             Req::Tool("mount"),
         ],
         without_a_terminal_the_bytes_pass_through_and_are_recorded,
+        start_time_plus_offset_is_the_wall_time => [Req::Tool("date")],
     ]
 }
 
@@ -384,4 +387,16 @@ fn without_a_terminal_the_bytes_pass_through_and_are_recorded() {
     let mut expected = b"binary \x00\xfe in\n\xff".to_vec();
     expected.sort_unstable();
     assert_eq!(seen, expected, "stdout and stderr both recorded");
+}
+
+fn start_time_plus_offset_is_the_wall_time() {
+    let s = setup();
+    let out = s.dir.path().join("clock.cast.zst");
+    let o = sessrec()
+        .args(["rec", "-q", "-o", out.to_str().unwrap(), "--"])
+        .args(["sh", "-c", "sleep 0.5; date +WALL%s.%N"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_wall_clock(&out);
 }

@@ -69,3 +69,44 @@ pub fn markers(events: &[Event]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Asserts that in the recording at `path` the header's start time plus an event's offset is
+/// the wall time the event happened, within 50 ms: the session prints `WALL<seconds>.<nanos>`
+/// (`date +WALL%s.%N`), and the output event that carries it must be stamped within 50 ms after.
+/// Returns how far off it was, in milliseconds.
+pub fn assert_wall_clock(path: &Path) -> i64 {
+    let reader = open_path(path, &OpenOptions::default()).unwrap();
+    let start: jiff::Timestamp = reader
+        .header()
+        .sessrec
+        .as_ref()
+        .and_then(|m| m.start.as_deref())
+        .expect("a sessrec start time")
+        .parse()
+        .unwrap();
+    let events: Vec<Event> = reader.collect::<Result<_, _>>().unwrap();
+    let (time, text) = events
+        .iter()
+        .find_map(|e| match &e.data {
+            EventData::Output(b) => {
+                let text = String::from_utf8_lossy(b);
+                let at = text.find("WALL1")?;
+                let digits: String = text[at + 4..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect();
+                Some((e.time, digits))
+            }
+            _ => None,
+        })
+        .expect("the session printed its wall time");
+    let printed_ms = (text.parse::<f64>().unwrap() * 1000.0) as i64;
+    let recorded_ms = start.as_millisecond() + (time / 1000) as i64;
+    let off = recorded_ms - printed_ms;
+    assert!(
+        (-50..=50).contains(&off),
+        "start {start} + offset {} ms is {off} ms from the wall time the session printed ({text})",
+        time / 1000
+    );
+    off
+}
