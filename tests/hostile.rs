@@ -30,9 +30,11 @@ pub fn tests() -> Vec<crate::util::Test> {
 
 /// Sets the title (OSC 0), writes the clipboard (OSC 52), then returns to the start of the line
 /// and erases it to print a fake verdict, behind a bidi override and a zero-width space.
-const HOSTILE: &str = "\x1b]0;PWNED-TITLE\x07\x1b]52;c;UFdORUQtQ0xJUA==\x07\r\x1b[2Kintact \u{202E}gnp.exe\u{200B}";
+const HOSTILE: &str =
+    "\x1b]0;PWNED-TITLE\x07\x1b]52;c;UFdORUQtQ0xJUA==\x07\r\x1b[2Kintact \u{202E}gnp.exe\u{200B}";
 /// The same without `/`, for file names.
-const HOSTILE_NAME: &str = "\x1b]0;PWNED-TITLE\x07\x1b]52;c;UFdORUQtQ0xJUA==\x07\r\x1b[2Kintact \u{202E}x";
+const HOSTILE_NAME: &str =
+    "\x1b]0;PWNED-TITLE\x07\x1b]52;c;UFdORUQtQ0xJUA==\x07\r\x1b[2Kintact \u{202E}x";
 /// How [`HOSTILE`]'s start looks once escaped.
 const SHOWN: &str = "\\x1b]0;PWNED-TITLE\\x07\\x1b]52;c;UFdORUQtQ0xJUA==\\x07\\x0d\\x1b[2Kintact";
 
@@ -53,8 +55,7 @@ fn hostile_recording(path: &Path) {
         ..SessrecMeta::default()
     });
     let file = std::fs::File::create(path).unwrap();
-    let mut w = ContainerWriter::new(file, &h, Some(key), WriterOptions::default())
-        .unwrap();
+    let mut w = ContainerWriter::new(file, &h, Some(key), WriterOptions::default()).unwrap();
     let events = [
         Event::output(0, format!("ls {HOSTILE}\r\n")),
         Event {
@@ -112,7 +113,11 @@ fn every_command_shows_hostile_text_escaped_in_a_real_terminal() {
     // Not a recording: the error message names it.
     let garbage = d.join("garbage");
     std::fs::create_dir(&garbage).unwrap();
-    std::fs::write(garbage.join(format!("{HOSTILE_NAME}.bin")), "not a recording").unwrap();
+    std::fs::write(
+        garbage.join(format!("{HOSTILE_NAME}.bin")),
+        "not a recording",
+    )
+    .unwrap();
     let catalog = d.join("catalog.sqlite");
     let (r, c, b) = (s(&recording), s(&config), s(&bad_policy));
     let commands = [
@@ -126,9 +131,15 @@ fn every_command_shows_hostile_text_escaped_in_a_real_terminal() {
                 s(&catalog)
             ),
         ),
-        ("upload --status", format!("{BIN} upload --status --config {c}")),
+        (
+            "upload --status",
+            format!("{BIN} upload --status --config {c}"),
+        ),
         ("doctor", format!("{BIN} doctor --config {b}")),
-        ("an error message", format!("{BIN} info {}/*.bin", s(&garbage))),
+        (
+            "an error message",
+            format!("{BIN} info {}/*.bin", s(&garbage)),
+        ),
         ("a transcript", format!("{BIN} convert {r} - --to txt")),
     ];
     let tmux = Tmux::start(200, 50);
@@ -141,28 +152,38 @@ fn every_command_shows_hostile_text_escaped_in_a_real_terminal() {
                 pane.contains(SHOWN) || pane.contains("\\u{202e}"),
                 "{what} shows the attack escaped:\n{pane}"
             );
-            assert!(!pane.contains('\u{202E}'), "{what}: a raw bidi override:\n{pane}");
+            assert!(
+                !pane.contains('\u{202E}'),
+                "{what}: a raw bidi override:\n{pane}"
+            );
             assert_eq!(title(), title_before, "{what} changed the title");
             let buffers = tmux.run(&["list-buffers"]);
-            assert!(!buffers.contains("PWNED"), "{what} wrote the clipboard: {buffers}");
+            assert!(
+                !buffers.contains("PWNED"),
+                "{what} wrote the clipboard: {buffers}"
+            );
         });
     }
     step("the verdict line is whole", || {
         let line = format!("{BIN} verify {}/*.cast.zst", s(&named));
         let pane = run_in(&tmux, "VERIFY", &line);
         assert!(
-            pane.lines().any(|l| l.contains(SHOWN) && l.contains(": signed by untrusted key")),
+            pane.lines()
+                .any(|l| l.contains(SHOWN) && l.contains(": signed by untrusted key")),
             "the name and the verdict on one line:\n{pane}"
         );
     });
-    step("the same bytes printed raw do reach tmux (the checks can fail)", || {
-        let raw = d.join("raw");
-        std::fs::write(&raw, HOSTILE).unwrap();
-        tmux.keys(&[&format!("cat {}; echo; echo RAW-DONE", s(&raw)), "Enter"]);
-        tmux.wait_for("RAW-DONE");
-        let changed = tmux.wait_until("the title to change", |_| title().contains("PWNED"));
-        assert!(!changed.is_empty());
-    });
+    step(
+        "the same bytes printed raw do reach tmux (the checks can fail)",
+        || {
+            let raw = d.join("raw");
+            std::fs::write(&raw, HOSTILE).unwrap();
+            tmux.keys(&[&format!("cat {}; echo; echo RAW-DONE", s(&raw)), "Enter"]);
+            tmux.wait_for("RAW-DONE");
+            let changed = tmux.wait_until("the title to change", |_| title().contains("PWNED"));
+            assert!(!changed.is_empty());
+        },
+    );
 }
 
 /// Runs the shell line `line` in the tmux pane; what it printed (wrapped lines joined).
@@ -172,8 +193,14 @@ fn run_in(tmux: &Tmux, tag: &str, line: &str) -> String {
     tmux.wait_until(&done, |p| p.lines().any(|l| l.trim() == done));
     let all = tmux.run(&["capture-pane", "-p", "-J", "-S", "-", "-t", "t"]);
     let lines: Vec<&str> = all.lines().collect();
-    let from = lines.iter().rposition(|l| l.trim() == start).expect("the start mark");
-    let to = lines.iter().rposition(|l| l.trim() == done).expect("the end mark");
+    let from = lines
+        .iter()
+        .rposition(|l| l.trim() == start)
+        .expect("the start mark");
+    let to = lines
+        .iter()
+        .rposition(|l| l.trim() == done)
+        .expect("the end mark");
     lines[from + 1..to].join("\n")
 }
 
@@ -201,7 +228,14 @@ fn a_closed_pipe_ends_ls_and_info_normally() {
         vec!["info", s(&recording)],
         vec!["verify", s(&recording)],
         vec!["ls", "--store", &store_url, "--catalog", s(&catalog)],
-        vec!["ls", "--json", "--store", &store_url, "--catalog", s(&catalog)],
+        vec![
+            "ls",
+            "--json",
+            "--store",
+            &store_url,
+            "--catalog",
+            s(&catalog),
+        ],
     ] {
         let o = into_closed_pipe(&args);
         let err = String::from_utf8_lossy(&o.stderr);
