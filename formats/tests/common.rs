@@ -72,16 +72,16 @@ pub fn quantised(events: &[Event]) -> Vec<Event> {
 pub fn merged(events: &[Event]) -> Vec<Event> {
     let mut out: Vec<Event> = Vec::new();
     for e in events {
-        if let Some(last) = out.last_mut() {
-            if last.time == e.time {
-                match (&mut last.data, &e.data) {
-                    (EventData::Output(a), EventData::Output(b))
-                    | (EventData::Input(a), EventData::Input(b)) => {
-                        a.extend_from_slice(b);
-                        continue;
-                    }
-                    _ => {}
+        if let Some(last) = out.last_mut()
+            && last.time == e.time
+        {
+            match (&mut last.data, &e.data) {
+                (EventData::Output(a), EventData::Output(b))
+                | (EventData::Input(a), EventData::Input(b)) => {
+                    a.extend_from_slice(b);
+                    continue;
                 }
+                _ => {}
             }
         }
         out.push(e.clone());

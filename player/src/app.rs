@@ -11,10 +11,10 @@ use ratatui::crossterm::event::{
 use ratatui::layout::Rect;
 use sessrec_formats::Micros;
 
-use crate::verdict::Verdict;
 use crate::load::Loading;
 use crate::search::{self, Hit};
 use crate::seek::Player;
+use crate::verdict::Verdict;
 
 /// Playback speeds, slowest first.
 pub const SPEEDS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
