@@ -232,6 +232,13 @@ fn keygen_sign_verify_and_every_verdict_exit_status() {
         let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
         assert_eq!(doc["verdict"], "intact");
         assert_eq!(doc["exit_status"], 0);
+        // Not a container at all: still JSON, with the same verdict and status.
+        let plain = fixture("asciinema3-v3.cast");
+        let json = run(&["verify", "--json", s(&plain)]);
+        assert_eq!(json.status.code(), Some(5));
+        let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        assert_eq!(doc["verdict"], "unsigned");
+        assert_eq!(doc["exit_status"], 5);
     });
 }
 

@@ -7,6 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::json;
 use sessrec_formats::container::{ContainerWriter, WriterOptions};
@@ -16,6 +17,7 @@ use tempfile::TempDir;
 
 use crate::util::config::Config;
 use crate::util::harness::step;
+use crate::util::term::Term;
 use crate::util::tmux::Tmux;
 use crate::util::{BIN, Req, s, sessrec_process};
 
@@ -25,6 +27,7 @@ pub fn tests() -> Vec<crate::util::Test> {
         every_command_shows_hostile_text_escaped_in_a_real_terminal => [Req::Tool("tmux")],
         a_closed_pipe_ends_ls_and_info_normally,
         ls_piped_into_head_exits_0 => [Req::Tool("bash"), Req::Tool("head")],
+        raw_bytes_are_never_written_to_a_terminal,
     ]
 }
 
@@ -271,4 +274,33 @@ fn ls_piped_into_head_exits_0() {
     assert!(first.starts_with("SESSION"), "{first}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.contains("LS=0"), "{err}");
+}
+
+fn raw_bytes_are_never_written_to_a_terminal() {
+    let dir = TempDir::new().unwrap();
+    let recording = dir.path().join("r.cast.zst");
+    hostile_recording(&recording);
+    let mut term = Term::spawn(
+        std::path::Path::new(BIN),
+        &["convert", s(&recording), "-", "--to", "raw"],
+        80,
+        24,
+        &[],
+    );
+    let status = term.wait(Duration::from_secs(30));
+    let shown = String::from_utf8_lossy(&term.output()).into_owned();
+    assert_eq!(status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("refusing to write the raw recorded bytes to a terminal"),
+        "{shown}"
+    );
+    assert!(!shown.contains("PWNED"), "{shown}");
+    // Into a file (or a pipe) they are written as recorded.
+    let raw = dir.path().join("out.raw");
+    let o = sessrec_process()
+        .args(["convert", s(&recording), s(&raw)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&std::fs::read(&raw).unwrap()).contains("\x1b]0;PWNED"));
 }

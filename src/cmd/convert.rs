@@ -1,7 +1,7 @@
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use sessrec_formats::asciicast::{Encoder, V2Encoder, V3Encoder};
 use sessrec_formats::container::{ContainerWriter, WriterOptions};
 use sessrec_formats::{EventData, EventReader, Header, OpenOptions, SessrecMeta, open_path};
@@ -16,6 +16,17 @@ use crate::print;
 impl Convert {
     pub fn run(self) -> Result<Status> {
         let target = self.to.unwrap_or_else(|| Target::from_path(&self.output));
+        if target == Target::Raw
+            && self.output.as_os_str() == "-"
+            && std::io::stdout().is_terminal()
+        {
+            // The recorded bytes would drive this terminal: a hostile recording could set its
+            // title, write its clipboard or rewrite what is on it.
+            bail!(
+                "refusing to write the raw recorded bytes to a terminal; redirect them to a file, \
+                 or use --to txt (a transcript) or sessrec play"
+            );
+        }
         let signer = self.sign_key.as_deref().map(read_signing_key).transpose()?;
         let opts = OpenOptions {
             timing: self.timing.clone(),
