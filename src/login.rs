@@ -12,8 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::audit::{Audit, Level};
-use crate::config::FailurePolicy;
-use crate::config::{CONFIG_PATH, Config, PipePolicy};
+use crate::config::{CONFIG_PATH, Config, FailurePolicy, PipePolicy};
 use crate::grant::{self, Grant};
 use crate::identity::os_identity;
 use crate::keyfile::read_signing_key;
