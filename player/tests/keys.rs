@@ -2,7 +2,8 @@
 //! every input the table lists (pressing it changes what the reviewer sees, the position, or
 //! quits), while an unbound key changes nothing.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
 use ratatui::Terminal;
@@ -10,10 +11,9 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use sessrec_formats::{Event, EventData, Header};
-use sessrec_player::app::{App, Meta};
+use sessrec_formats::{Event, EventData};
+use sessrec_player::app::App;
 use sessrec_player::keys::{Input, KEY_BINDINGS};
-use sessrec_player::{Loading, Timeline};
 
 const S: u64 = 1_000_000;
 /// The test terminal: wide enough for the status bar, too short for the 60×12 recording, so
@@ -109,16 +109,7 @@ fn wall() -> String {
 /// An app paused at 19 s (between markers, frames and tenths), after a finished search, panned
 /// a little, with no notice showing: every bound key has something to change from here.
 fn ready() -> App {
-    let timeline = Timeline::build(60, 12, incident().into_iter().map(Ok::<_, ()>)).unwrap();
-    let meta = Meta {
-        user: Some("alice".into()),
-        host: Some("db-1".into()),
-        grant: Some("INC-4711".into()),
-        start: Some("2026-11-26T10:00:00Z".parse().unwrap()),
-        verdict: Arc::new(Mutex::new(sessrec_player::Verdict::Signed)),
-    };
-    let mut app = App::new(Loading::loaded(Header::new(60, 12), timeline), meta);
-    app.local_zone = jiff::tz::TimeZone::UTC;
+    let mut app = common::app(incident());
     for c in "/kubectl".chars() {
         app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
     }

@@ -1,6 +1,7 @@
 //! The review app driven by keys, drawn on a ratatui `TestBackend`, compared with snapshots.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
 use ratatui::Terminal;
@@ -9,6 +10,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use sessrec_formats::{Event, EventData, Header};
 use sessrec_player::app::{App, Meta};
 use sessrec_player::{Loading, Timeline};
+
+use common::app;
 
 const S: u64 = 1_000_000;
 
@@ -59,20 +62,6 @@ fn incident() -> Vec<Event> {
         out(56 * S, "exit\r\n"),
         ev(57 * S, EventData::Exit(0)),
     ]
-}
-
-fn app(events: Vec<Event>) -> App {
-    let timeline = Timeline::build(60, 12, events.into_iter().map(Ok::<_, ()>)).unwrap();
-    let meta = Meta {
-        user: Some("alice".into()),
-        host: Some("db-1".into()),
-        grant: Some("INC-4711".into()),
-        start: Some("2026-11-26T10:00:00Z".parse().unwrap()),
-        verdict: Arc::new(Mutex::new(sessrec_player::Verdict::Signed)),
-    };
-    let mut app = App::new(Loading::loaded(Header::new(60, 12), timeline), meta);
-    app.local_zone = jiff::tz::TimeZone::UTC;
-    app
 }
 
 fn press(app: &mut App, code: KeyCode) {
