@@ -176,6 +176,7 @@ pub fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> Result<
     }
     let status = s.status.context("the shell did not exit")?;
     let exit_code = exit_code(&status);
+    // The session is over: a failure here is kept by the tape and reported by `Tape::finish`.
     let _ = s.tape.event(EventData::Exit(exit_code));
     Ok(Outcome {
         exit_code,
@@ -394,14 +395,18 @@ impl Loop<'_> {
         while self.warnings.front().is_some_and(|w| w.0 <= now) {
             if let Some((_, text)) = self.warnings.pop_front() {
                 notify(&self.term, &text);
-                let _ = self.tape.event(EventData::Marker(text));
+                if let Err(f) = self.tape.event(EventData::Marker(text)) {
+                    self.ending.recording_failed(f, &self.term);
+                }
             }
         }
         let expired = self.deadline.as_ref().filter(|d| d.at <= now);
         if let (Some(d), None) = (expired, &self.ending.end) {
             let message = d.final_message.clone();
             notify(&self.term, &message);
-            let _ = self.tape.event(EventData::Marker(message));
+            if let Err(f) = self.tape.event(EventData::Marker(message)) {
+                self.ending.recording_failed(f, &self.term);
+            }
             self.ending.stop(End::GrantExpired);
         }
         if self.status.is_none() && self.ending.kill_at.is_some_and(|k| k <= now) {
