@@ -23,9 +23,12 @@ pub enum Level {
 /// Writes audit events.
 pub struct Audit {
     file: Option<File>,
+    path: std::path::PathBuf,
     syslog: Option<UnixDatagram>,
     common: Map<String, Value>,
     problems: Vec<String>,
+    /// Whether a failed write was reported already (once per process is enough to act on).
+    told_write_failure: bool,
 }
 
 impl Audit {
@@ -52,9 +55,11 @@ impl Audit {
         };
         Audit {
             file,
+            path: path.to_path_buf(),
             syslog,
             common: Map::new(),
             problems,
+            told_write_failure: false,
         }
     }
 
@@ -82,8 +87,14 @@ impl Audit {
             obj.extend(f);
         }
         let line = Value::Object(obj).to_string();
-        if let Some(f) = &mut self.file {
-            let _ = writeln!(f, "{line}");
+        let mut failures = Vec::new();
+        if let Some(f) = &mut self.file
+            && let Err(e) = writeln!(f, "{line}")
+        {
+            failures.push(format!(
+                "cannot write the audit log {}: {e}",
+                self.path.display()
+            ));
         }
         if let Some(s) = &self.syslog {
             // authpriv facility (10); severity 6 info, 4 warning, 1 alert.
@@ -97,7 +108,31 @@ impl Audit {
                 10 * 8 + severity,
                 std::process::id()
             );
-            let _ = s.send(msg.as_bytes());
+            if let Err(e) = s.send(msg.as_bytes()) {
+                failures.push(format!("cannot send an audit event to syslog: {e}"));
+            }
         }
+        // Losing the audit trail must be visible: said once, on standard error.
+        if !failures.is_empty() && !self.told_write_failure {
+            self.told_write_failure = true;
+            crate::print::warn(format_args!(
+                "{}; an audit event was lost",
+                failures.join("; ")
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_audit_event_is_reported() {
+        // Writes to /dev/full fail with ENOSPC, as on a full log partition.
+        let mut audit = Audit::open(Path::new("/dev/full"), false);
+        assert!(audit.problems().is_empty());
+        audit.event(Level::Info, "session.start", json!({}));
+        assert!(audit.told_write_failure);
     }
 }
