@@ -1,12 +1,13 @@
 //! Reading and writing key files.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use sessrec_formats::keys::{PublicKey, SigningKey};
+
+use crate::output::{check_target, temp_beside};
 
 /// Reads a secret key (PKCS#8 PEM).
 pub fn read_signing_key(path: &Path) -> Result<SigningKey> {
@@ -46,44 +47,35 @@ pub fn trusted_keys(keys: &[PathBuf], config: &Path) -> Result<(Vec<PublicKey>, 
     Ok((trusted, named))
 }
 
-/// Writes a new key pair: `path` (secret, mode 0600) and `path.pub`.
+/// Writes a new key pair: `path` (secret, mode 0600) and `path.pub`, each through a random
+/// temporary file beside it, renamed into place. Only a regular file is ever replaced.
 pub fn write_key_pair(key: &SigningKey, path: &Path, overwrite: bool) -> Result<PathBuf> {
     let mut pub_path = path.as_os_str().to_owned();
     pub_path.push(".pub");
     let pub_path = PathBuf::from(pub_path);
-    if !overwrite {
-        for p in [path, pub_path.as_path()] {
-            if p.exists() {
-                bail!("{} exists; pass --force to replace it", p.display());
-            }
-        }
+    for p in [path, pub_path.as_path()] {
+        check_target(p, overwrite)?;
     }
     let pem = key.to_pem()?;
-    write_file(path, pem.as_bytes(), 0o600, overwrite)
+    write_file(path, pem.as_bytes(), 0o600)
         .with_context(|| format!("cannot write the secret key {}", path.display()))?;
-    write_file(
-        &pub_path,
-        key.public().to_file_text().as_bytes(),
-        0o644,
-        overwrite,
-    )
-    .with_context(|| format!("cannot write the public key {}", pub_path.display()))?;
+    write_file(&pub_path, key.public().to_file_text().as_bytes(), 0o644)
+        .with_context(|| format!("cannot write the public key {}", pub_path.display()))?;
     Ok(pub_path)
 }
 
-fn write_file(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> std::io::Result<()> {
-    if overwrite {
-        // Never widen an existing file's permissions by reusing it: replace it.
-        match fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
+/// `bytes` into a new file with `mode` (never an existing file's, which may be wider), synced
+/// and renamed over `path`.
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let (mut f, tmp) = temp_beside(path, mode)?;
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(anyhow::Error::from)
+        .and_then(|()| check_target(path, true))
+        .and_then(|()| fs::rename(&tmp, path).map_err(anyhow::Error::from));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    written
 }

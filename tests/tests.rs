@@ -14,6 +14,7 @@ mod cli;
 mod cloud;
 mod hostile;
 mod login;
+mod outputs;
 mod peers;
 mod play;
 mod rec;
@@ -27,6 +28,7 @@ fn main() {
         cloud::tests(),
         hostile::tests(),
         login::tests(),
+        outputs::tests(),
         peers::tests(),
         play::tests(),
         rec::tests(),
