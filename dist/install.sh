@@ -32,6 +32,7 @@ fi
 chown root:sessrec "$etc/signing.key" && chmod 0640 "$etc/signing.key"
 chown root:root "$etc/signing.key.pub" && chmod 0644 "$etc/signing.key.pub"
 if [ ! -f "$etc/config.toml" ]; then
+    # The heredoc expands the paths above; it must hold no backquote or $( (a command would run).
     cat > "$etc/config.toml" <<CONF
 # sessrec policy. Recorded users cannot change it.
 shell = "/bin/bash"
@@ -43,7 +44,7 @@ capture_input = true           # never at password prompts
 require_grant = false
 break_glass = false
 grant_dir = "/run/sessrec/grants"
-# Where `sessrec upload` ships recordings: file:///DIR or s3://BUCKET/PREFIX. For S3, set
+# Where 'sessrec upload' ships recordings: file:///DIR or s3://BUCKET/PREFIX. For S3, set
 # [s3] endpoint/region here and the credentials in /etc/sessrec/uploader.env (mode 0600:
 # AWS_ACCESS_KEY_ID=..., AWS_SECRET_ACCESS_KEY=...), never in this file, which users can read.
 storage = "file://$lib/store"

@@ -70,6 +70,12 @@ impl Sshd {
              {root}/dist/install.sh {bin}",
             bin = BIN
         ));
+        // install.sh's default policy is written whole (its comments ran as commands once).
+        let installed = std::fs::read_to_string(dir.join("etc/config.toml")).unwrap();
+        assert!(
+            installed.contains("# Where 'sessrec upload' ships recordings: file:///DIR"),
+            "{installed}"
+        );
         Config::new(&dir)
             .set("shell", "/bin/bash")
             .path("signing_key", &dir.join("etc/signing.key"))
