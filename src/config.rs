@@ -45,6 +45,9 @@ pub struct PipeConfig {
     pub sftp: PipePolicy,
     /// rsync.
     pub rsync: PipePolicy,
+    /// The sftp-server sshd runs for the sftp subsystem: a command of exactly this path is
+    /// the `sftp` kind.
+    pub sftp_server: PathBuf,
 }
 
 impl Default for PipeConfig {
@@ -54,6 +57,7 @@ impl Default for PipeConfig {
             scp: PipePolicy::Record,
             sftp: PipePolicy::Record,
             rsync: PipePolicy::Record,
+            sftp_server: PathBuf::from("/usr/lib/openssh/sftp-server"),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::config::{CONFIG_PATH, Config, FailurePolicy, PipePolicy};
 use crate::grant::{self, Grant};
 use crate::identity::os_identity;
 use crate::keyfile::read_signing_key;
+use crate::pipe_kind::{self, Kind};
 use crate::print;
 use crate::record::header::Start;
 use crate::record::session::{self, Child, End};
@@ -44,18 +45,6 @@ pub fn invocation(args: &[OsString]) -> Option<Invocation> {
         None if login => Some(Invocation::Interactive),
         Some(flag) if login && flag == OsStr::new("-l") => Some(Invocation::Interactive),
         _ => None,
-    }
-}
-
-/// The kind of a non-interactive command, for the pipe policy.
-fn kind(cmd: &str) -> &'static str {
-    let first = cmd.split_whitespace().next().unwrap_or("");
-    let name = first.rsplit('/').next().unwrap_or(first);
-    match name {
-        "scp" => "scp",
-        "sftp-server" | "internal-sftp" => "sftp",
-        "rsync" => "rsync",
-        _ => "exec",
     }
 }
 
@@ -153,29 +142,38 @@ pub fn run(inv: Invocation) -> Result<i32> {
     }
 
     if !interactive {
-        let policy = match kind(&command) {
-            "scp" => config.pipe.scp,
-            "sftp" => config.pipe.sftp,
-            "rsync" => config.pipe.rsync,
-            _ => config.pipe.exec,
+        let classified = pipe_kind::classify(&command, &config.pipe.sftp_server);
+        let kind = classified.kind;
+        let policy = match kind {
+            Kind::Scp => config.pipe.scp,
+            Kind::Sftp => config.pipe.sftp,
+            Kind::Rsync => config.pipe.rsync,
+            Kind::Exec => config.pipe.exec,
         };
         match policy {
             PipePolicy::Deny => {
                 audit.event(
                     Level::Warning,
                     "session.refused",
-                    json!({"reason": "pipe policy", "command": command}),
+                    json!({"reason": "pipe policy", "command": command, "kind": kind.name()}),
                 );
                 bail!(
                     "access refused: {} sessions are not allowed on this bastion",
-                    kind(&command)
+                    kind.name()
                 );
             }
             PipePolicy::Allow => {
+                // scp, sftp and rsync run from their parsed words, never through the shell, so
+                // nothing but that server runs unrecorded.
+                if let Some((program, args)) = classified.argv {
+                    child.program = program;
+                    child.arg0 = None;
+                    child.args = args.into_iter().map(OsString::from).collect();
+                }
                 audit.event(
                     Level::Warning,
                     "session.unrecorded",
-                    json!({"command": command, "kind": kind(&command)}),
+                    json!({"command": command, "kind": kind.name()}),
                 );
                 return pipe::run(&child, None);
             }

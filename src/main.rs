@@ -14,6 +14,7 @@ mod identity;
 mod keyfile;
 mod login;
 mod output;
+mod pipe_kind;
 mod print;
 mod record;
 mod space;

@@ -24,6 +24,7 @@ pub fn tests() -> Vec<crate::util::Test> {
         break_glass_asks_for_a_reason_records_it_and_alerts,
         a_break_glass_recording_starts_its_clock_after_the_reason,
         pipe_policies_record_allow_and_deny,
+        an_allowed_kind_is_only_that_server_never_a_shell_line => [Req::Tool("/usr/bin/scp")],
         an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort,
         the_environment_gives_a_grant_only_where_policy_trusts_it,
         a_broken_policy_refuses_the_session,
@@ -234,6 +235,32 @@ fn pipe_policies_record_allow_and_deny() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "allowed\n");
     assert_eq!(p.recordings().len(), 1, "allowed sessions are not recorded");
     assert!(p.audit().contains("session.unrecorded"));
+}
+
+/// With scp allowed unrecorded, a shell line that starts with `scp` is a recorded exec session,
+/// and a real `scp -t` runs as scp itself (not through the shell).
+fn an_allowed_kind_is_only_that_server_never_a_shell_line() {
+    let p = policy(|c| {
+        c.table(
+            "pipe",
+            table([("exec", "record".into()), ("scp", "allow".into())]),
+        )
+    });
+    let o = p.command("scp 2>/dev/null; echo TRICK");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "TRICK\n");
+    let rec = p.recordings();
+    assert_eq!(rec.len(), 1, "the trick is recorded");
+    assert!(String::from_utf8_lossy(&output_bytes(&events(&rec[0]))).contains("TRICK"));
+    assert!(!p.audit().contains("session.unrecorded"), "{}", p.audit());
+    // The real thing: scp's sink mode answers with its ready byte, then sees the end of input.
+    let o = p.command("scp -t /tmp");
+    assert_eq!(o.stdout, b"\0", "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(p.recordings().len(), 1, "allowed: not recorded");
+    let audit = p.audit();
+    assert!(
+        audit.contains("session.unrecorded") && audit.contains("\"kind\":\"scp\""),
+        "{audit}"
+    );
 }
 
 fn an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort() {
