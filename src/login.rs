@@ -175,7 +175,16 @@ pub fn run(inv: Invocation) -> Result<i32> {
                     "session.unrecorded",
                     json!({"command": command, "kind": kind.name()}),
                 );
-                return pipe::run(&child, None);
+                let deadline = grant.as_ref().and_then(grant::deadline);
+                let ended = pipe::run(&child, None, deadline)?;
+                if ended.grant_expired {
+                    audit.event(
+                        Level::Warning,
+                        "grant.expired",
+                        json!({"action": "session ended", "recorded": false}),
+                    );
+                }
+                return Ok(ended.code);
             }
             PipePolicy::Record => {}
         }
@@ -245,15 +254,29 @@ pub fn run(inv: Invocation) -> Result<i32> {
             (outcome.exit_code, outcome.end, failure)
         }
         (Some(tape), false) => {
-            let (code, sealed) = pipe::run_recorded(&child, tape);
-            (code?, End::Exited, sealed.err().map(|e| format!("{e:#}")))
+            let (ended, sealed) = pipe::run_recorded(&child, tape, deadline);
+            let ended = ended?;
+            let end = if ended.grant_expired {
+                End::GrantExpired
+            } else {
+                End::Exited
+            };
+            (ended.code, end, sealed.err().map(|e| format!("{e:#}")))
         }
         (None, true) => {
             let mut tape = Tape::unrecorded();
             let outcome = session::run(child, &mut tape, deadline)?;
             (outcome.exit_code, outcome.end, None)
         }
-        (None, false) => (pipe::run(&child, None)?, End::Exited, None),
+        (None, false) => {
+            let ended = pipe::run(&child, None, deadline)?;
+            let end = if ended.grant_expired {
+                End::GrantExpired
+            } else {
+                End::Exited
+            };
+            (ended.code, end, None)
+        }
     };
     if let Some(f) = &failure {
         audit.event(Level::Alert, "record.error", json!({"error": f}));

@@ -25,6 +25,7 @@ pub fn tests() -> Vec<crate::util::Test> {
         a_break_glass_recording_starts_its_clock_after_the_reason,
         pipe_policies_record_allow_and_deny,
         an_allowed_kind_is_only_that_server_never_a_shell_line => [Req::Tool("/usr/bin/scp")],
+        a_pipe_session_ends_when_its_grant_expires,
         an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort,
         the_environment_gives_a_grant_only_where_policy_trusts_it,
         a_broken_policy_refuses_the_session,
@@ -261,6 +262,63 @@ fn an_allowed_kind_is_only_that_server_never_a_shell_line() {
         audit.contains("session.unrecorded") && audit.contains("\"kind\":\"scp\""),
         "{audit}"
     );
+}
+
+/// `ssh -T host CMD` under a grant that ends in 3 s: warned, then ended with everything it
+/// started, recorded or not, even when it ignores the hang-up.
+fn a_pipe_session_ends_when_its_grant_expires() {
+    let mut p = policy(|c| c.set("require_grant", true));
+    let grant = |p: &Policy| {
+        let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3);
+        std::fs::write(
+            p.path("grants/root.json"),
+            format!("{{\"id\": \"CHG-SHORT\", \"expires\": \"{expires}\"}}"),
+        )
+        .unwrap();
+    };
+    grant(&p);
+    let started = std::time::Instant::now();
+    let o = p.command("sleep 30; echo NEVER");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(started.elapsed() < Duration::from_secs(20), "{err}");
+    assert_eq!(o.status.code(), Some(129), "{err}");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("NEVER"));
+    assert!(err.contains("grant CHG-SHORT expired"), "{err}");
+    let rec = p.recordings();
+    assert_eq!(rec.len(), 1);
+    let labels: Vec<String> = events(&rec[0])
+        .into_iter()
+        .filter_map(|e| match e.data {
+            EventData::Marker(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        labels.iter().any(|m| m.contains("expires in")),
+        "{labels:?}"
+    );
+    assert!(
+        labels.iter().any(|m| m.contains("expired at")),
+        "{labels:?}"
+    );
+    assert!(
+        p.audit().contains("\"event\":\"grant.expired\""),
+        "{}",
+        p.audit()
+    );
+    // Allowed unrecorded, and deaf to the hang-up: killed all the same.
+    p.change(|c| c.table("pipe", table([("exec", "allow".into())])));
+    grant(&p);
+    let started = std::time::Instant::now();
+    let o = p.command("trap \"\" HUP; sleep 30; echo NEVER");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        o.status.code(),
+        Some(137),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(p.recordings().len(), 1, "allowed: not recorded");
 }
 
 fn an_unwritable_spool_refuses_under_strict_and_warns_under_best_effort() {

@@ -81,7 +81,8 @@ impl Rec {
             (outcome.map(|o| o.exit_code), tape.finish())
         } else {
             // No terminal: standard input, output and error pass through byte for byte.
-            pipe::run_recorded(&child, tape)
+            let (ended, sealed) = pipe::run_recorded(&child, tape, None);
+            (ended.map(|e| e.code), sealed)
         };
         let exit_code = exit_code?;
         sealed.with_context(|| format!("the recording {} is not whole", path.display()))?;

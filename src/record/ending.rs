@@ -10,7 +10,7 @@ use super::session::End;
 use super::tape::Failed;
 use super::tty;
 
-const KILL_GRACE: Duration = Duration::from_secs(2);
+pub(super) const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Ending the session: why, and when to stop asking the shell nicely.
 pub(super) struct Ending {

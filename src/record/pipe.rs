@@ -2,26 +2,42 @@
 //! error are passed through byte for byte and recorded.
 
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use sessrec_formats::EventData;
 
-use super::ending::exit_code;
+use super::ending::{KILL_GRACE, exit_code};
 use super::session::Child;
 use super::tape::Tape;
+use crate::deadline::Deadline;
 
 /// The tape shared by the copying threads; taken out (`None`) once the command exited, so a
 /// thread still blocked on standard input cannot keep the recording from being sealed.
 pub type SharedTape = Arc<Mutex<Option<Tape>>>;
 
-/// Runs `child` with pipes, recording into `tape` when given. Returns its exit status; the
-/// caller then takes the tape out and seals it.
-pub fn run(child: &Child, tape: Option<SharedTape>) -> Result<i32> {
+/// How a session without a terminal ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// The command's exit status (128 + N for a signal).
+    pub code: i32,
+    /// Whether it was ended because its grant expired.
+    pub grant_expired: bool,
+}
+
+/// Runs `child` with pipes, recording into `tape` when given, and ends it (its whole process
+/// group) when `deadline` comes. Returns how it ended; the caller then takes the tape out and
+/// seals it.
+pub fn run(child: &Child, tape: Option<SharedTape>, deadline: Option<Deadline>) -> Result<Ended> {
     let mut cmd = Command::new(&child.program);
     cmd.args(&child.args).envs(child.env.iter().cloned());
+    // Its own process group, so that the end of the grant reaches what it started too.
+    cmd.process_group(0);
     if let Some(a) = &child.arg0 {
         std::os::unix::process::CommandExt::arg0(&mut cmd, a);
     }
@@ -41,6 +57,15 @@ pub fn run(child: &Child, tape: Option<SharedTape>) -> Result<i32> {
     );
     let pid = proc.id();
     forward_signals(pid)?;
+    let finished = Arc::new(AtomicBool::new(false));
+    let expired = Arc::new(AtomicBool::new(false));
+    if let Some(d) = deadline {
+        let (tape, finished, expired) = (tape.clone(), finished.clone(), expired.clone());
+        thread::Builder::new()
+            .name("grant".into())
+            .spawn(move || enforce(d, pid, tape, &finished, &expired))
+            .context("starting the grant's timer")?;
+    }
     let record = move |tape: &Option<SharedTape>, data: EventData| {
         let Some(t) = tape else { return };
         let failed = t.lock().ok().and_then(|mut t| {
@@ -77,13 +102,19 @@ pub fn run(child: &Child, tape: Option<SharedTape>) -> Result<i32> {
     });
     let t_err = tape.clone();
     let err = thread::spawn(move || {
-        let mut stderr = std::io::stderr().lock();
+        // Locked per write, not for the thread's life: the grant's warnings go to stderr too.
+        let mut stderr = std::io::stderr();
         pump(cerr, |b| {
             record(&t_err, EventData::Output(b.to_vec()));
             stderr.write_all(b)
         });
     });
     let status = proc.wait().context("waiting for the command")?;
+    finished.store(true, Ordering::SeqCst);
+    if expired.load(Ordering::SeqCst) {
+        // The grant ended: nothing the command started outlives it, even if it exited first.
+        let _ = nix::sys::signal::killpg(pgid(pid), nix::sys::signal::Signal::SIGKILL);
+    }
     let _ = out.join();
     let _ = err.join();
     let code = exit_code(&status);
@@ -91,9 +122,64 @@ pub fn run(child: &Child, tape: Option<SharedTape>) -> Result<i32> {
         && let Ok(mut t) = t.lock()
         && let Some(t) = t.as_mut()
     {
+        // A failure here is kept by the tape and reported when it is sealed.
         let _ = t.event(EventData::Exit(code));
     }
-    Ok(code)
+    Ok(Ended {
+        code,
+        grant_expired: expired.load(Ordering::SeqCst),
+    })
+}
+
+/// Tells the client (on standard error) and the recording (a marker) of each warning when it is
+/// due, and at the deadline ends the command's process group: SIGHUP, then SIGKILL after a grace
+/// period. Returns early once the command has exited.
+fn enforce(
+    deadline: Deadline,
+    pid: u32,
+    tape: Option<SharedTape>,
+    finished: &AtomicBool,
+    expired: &AtomicBool,
+) {
+    let wait_until = |at: Instant| {
+        while Instant::now() < at {
+            if finished.load(Ordering::SeqCst) {
+                return false;
+            }
+            thread::sleep((at - Instant::now()).min(Duration::from_millis(100)));
+        }
+        !finished.load(Ordering::SeqCst)
+    };
+    let say = |text: &str| {
+        crate::print::note(text);
+        if let Some(t) = &tape
+            && let Ok(mut t) = t.lock()
+            && let Some(t) = t.as_mut()
+        {
+            // A failure is kept by the tape and reported when it is sealed.
+            let _ = t.event(EventData::Marker(text.to_string()));
+        }
+    };
+    for (at, text) in &deadline.warnings {
+        if !wait_until(*at) {
+            return;
+        }
+        say(text);
+    }
+    if !wait_until(deadline.at) {
+        return;
+    }
+    say(&deadline.final_message);
+    expired.store(true, Ordering::SeqCst);
+    let _ = nix::sys::signal::killpg(pgid(pid), nix::sys::signal::Signal::SIGHUP);
+    // Whatever ignores the hang-up is killed, the command itself or what it left behind.
+    thread::sleep(KILL_GRACE);
+    let _ = nix::sys::signal::killpg(pgid(pid), nix::sys::signal::Signal::SIGKILL);
+}
+
+/// The process group the command leads.
+fn pgid(pid: u32) -> nix::unistd::Pid {
+    nix::unistd::Pid::from_raw(pid as i32)
 }
 
 /// sshd hangs up (SIGHUP) or terminates (SIGTERM) the session when the client goes away: pass
@@ -112,11 +198,15 @@ fn forward_signals(pid: u32) -> Result<()> {
     Ok(())
 }
 
-/// Runs `child` with pipes recording into `tape`, then seals the recording. Returns the exit
-/// status and whether the recording was sealed whole.
-pub fn run_recorded(child: &Child, tape: Tape) -> (Result<i32>, Result<()>) {
+/// Runs `child` with pipes recording into `tape` (ended at `deadline`), then seals the
+/// recording. Returns how it ended and whether the recording was sealed whole.
+pub fn run_recorded(
+    child: &Child,
+    tape: Tape,
+    deadline: Option<Deadline>,
+) -> (Result<Ended>, Result<()>) {
     let shared: SharedTape = Arc::new(Mutex::new(Some(tape)));
-    let code = run(child, Some(shared.clone()));
+    let code = run(child, Some(shared.clone()), deadline);
     // A copying thread that panicked poisons the lock; the tape inside is still whole.
     let tape = shared
         .lock()
