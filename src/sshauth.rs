@@ -94,17 +94,61 @@ fn describe_cert(cert: &Certificate) -> CertInfo {
     }
 }
 
-/// Reads and parses the file `SSH_USER_AUTH` names, if any.
+/// Reads and parses the file `SSH_USER_AUTH` names, if any. The variable is the user's to set:
+/// only a file as sshd makes it (a regular file owned by the user, not a link, small) is read,
+/// so it cannot point sessrec at a file the user could not read themselves (the signing key).
 pub fn from_env() -> SshAuth {
+    let uid = rustix::process::getuid().as_raw();
     std::env::var_os("SSH_USER_AUTH")
-        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|p| read_auth_file(std::path::Path::new(&p), uid))
         .map(|t| parse(&t))
         .unwrap_or_default()
+}
+
+/// sshd's auth file holds a few lines; anything larger is not one.
+const MAX_AUTH_FILE: u64 = 64 * 1024;
+
+/// The text of `path` if it is a regular file owned by `uid`, opened without following links.
+fn read_auth_file(path: &std::path::Path, uid: u32) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.uid() != uid || meta.len() > MAX_AUTH_FILE {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(MAX_AUTH_FILE).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_users_own_regular_file_is_read() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("auth");
+        std::fs::write(&file, "publickey ssh-ed25519 AAAA\n").unwrap();
+        let me = rustix::process::getuid().as_raw();
+        assert!(read_auth_file(&file, me).is_some());
+        assert!(
+            read_auth_file(&file, me + 1).is_none(),
+            "someone else's file"
+        );
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(read_auth_file(&link, me).is_none(), "a link");
+        assert!(read_auth_file(dir.path(), me).is_none(), "a directory");
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'x'; 70 * 1024]).unwrap();
+        assert!(read_auth_file(&big, me).is_none(), "too large");
+    }
 
     #[test]
     fn plain_keys_and_other_methods() {

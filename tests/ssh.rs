@@ -60,6 +60,10 @@ fn sessions_over_real_openssh() {
     step("a grant that expires mid-session ends it", || {
         a_grant_expires(&b, n)
     });
+    n += 1;
+    step("a forged SSH_USER_AUTH is never read", || {
+        a_forged_auth_file_is_ignored(&b, n)
+    });
     step("the uploader ships every session; ls finds them", || {
         shipped_and_listed(&b)
     });
@@ -267,6 +271,41 @@ fn a_grant_expires(b: &Sshd, n: usize) {
             .any(|e| matches!(&e.data, EventData::Marker(m) if m.contains("GRANT-SHORT expired")))
     );
     assert!(b.audit().contains("\"event\":\"grant.expired\""));
+}
+
+/// A nested login-mode sessrec told that the signing key is sshd's auth file: the key is not
+/// read (it is not the user's file), so none of it reaches the nested recording's header or
+/// the audit log. (A grant file gives the nested session a grant, so that it is recorded.)
+fn a_forged_auth_file_is_ignored(b: &Sshd, n: usize) {
+    let d = b.dir.display();
+    let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600);
+    let grant_file = b.path(&format!("grants/{USER}.json"));
+    std::fs::write(
+        &grant_file,
+        format!("{{\"id\": \"GRANT-FILE\", \"expires\": \"{expires}\"}}"),
+    )
+    .unwrap();
+    let o = b.ssh(
+        "user",
+        &format!("SSH_USER_AUTH={d}/etc/signing.key {d}/bin/sessrec -c 'echo nested'"),
+    );
+    std::fs::remove_file(&grant_file).unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "nested\n", "{err}");
+    b.settle();
+    let all = b.recordings();
+    assert_eq!(all.len(), n + 2, "the session and the nested one");
+    let key = std::fs::read_to_string(b.path("etc/signing.key")).unwrap();
+    let secret = key.lines().nth(1).unwrap();
+    for p in &all[n..] {
+        let r = open_path(p, &OpenOptions::default()).unwrap();
+        let header = serde_json::to_string(&r.header().sessrec).unwrap();
+        assert!(
+            !header.contains(secret) && !header.contains("BEGIN"),
+            "{header}"
+        );
+    }
+    assert!(!b.audit().contains(secret));
 }
 
 /// The installed binary's `upload --once` empties the spool into the store; the catalog finds
