@@ -16,6 +16,7 @@ mod login;
 mod output;
 mod pipe_kind;
 mod print;
+mod privilege;
 mod record;
 mod space;
 mod spool;
@@ -35,6 +36,11 @@ fn main() -> ExitCode {
                 exit::Status::Error.into()
             }
         };
+    }
+    // Only the login shell keeps the setgid group; everything else runs as its caller.
+    if let Err(error) = privilege::drop_setgid() {
+        print::error(&error);
+        return exit::Status::Error.into();
     }
     let cli = cli::Cli::parse();
     match cli.command.run() {

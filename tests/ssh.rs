@@ -52,7 +52,12 @@ fn sessions_over_real_openssh() {
         "the user can neither read the key nor touch recordings",
         || the_user_cannot_touch_the_recordings(&b, &all),
     );
-    n += 1;
+    step(
+        "every other subcommand runs with the user's own rights",
+        || subcommands_get_no_privilege(&b),
+    );
+    // Both steps above ran one (recorded) ssh session each.
+    n += 2;
     step("a dropped connection seals the recording", || {
         a_dropped_connection(&b, n)
     });
@@ -235,6 +240,39 @@ fn the_user_cannot_touch_the_recordings(b: &Sshd, all: &[PathBuf]) {
             "{p:?} after the user's attempts"
         );
     }
+}
+
+/// The setgid group is the login shell's alone: `rec`, `convert`, `upload` and `keygen` run by
+/// the recorded user get nothing the user could not do without sessrec.
+fn subcommands_get_no_privilege(b: &Sshd) {
+    let d = b.dir.display();
+    let o = b.ssh(
+        "user",
+        &format!(
+            "cd /tmp; S={d}/bin/sessrec; \
+             $S rec -q -o /tmp/sessrec-e2e-self.cast.zst -- cat {d}/etc/signing.key; echo rec=$?; \
+             $S convert {d}/etc/signing.key.pub /tmp/sessrec-e2e-forged.cast.zst --sign-key {d}/etc/signing.key; echo convert=$?; \
+             $S upload --status --config {d}/etc/config.toml; echo upload=$?; \
+             $S keygen -o {d}/log/audit.log --force; echo keygen=$?; \
+             rm -f /tmp/sessrec-e2e-self.cast.zst /tmp/sessrec-e2e-forged.cast.zst"
+        ),
+    );
+    b.settle();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let key = std::fs::read_to_string(b.path("etc/signing.key")).unwrap();
+    assert!(
+        !out.contains(key.lines().nth(1).unwrap()),
+        "the key was printed: {out}"
+    );
+    for failed in ["convert=1", "upload=1", "keygen=1"] {
+        assert!(out.contains(failed), "{failed}: {out}\n{err}");
+    }
+    assert!(err.matches("Permission denied").count() >= 3, "{err}");
+    assert!(
+        b.path("log/audit.log").is_file(),
+        "the audit log is still there"
+    );
 }
 
 /// The client is killed mid-session: sshd hangs up, the recording is sealed.
