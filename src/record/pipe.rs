@@ -146,7 +146,10 @@ fn enforce(
             if finished.load(Ordering::SeqCst) {
                 return false;
             }
-            thread::sleep((at - Instant::now()).min(Duration::from_millis(100)));
+            thread::sleep(
+                at.saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(100)),
+            );
         }
         !finished.load(Ordering::SeqCst)
     };
@@ -183,15 +186,17 @@ fn pgid(pid: u32) -> nix::unistd::Pid {
 }
 
 /// sshd hangs up (SIGHUP) or terminates (SIGTERM) the session when the client goes away: pass
-/// that on to the command and keep going, so the recording is sealed when it exits.
+/// that on to the command (its process group, which is no longer ours) and keep going, so the
+/// recording is sealed when it exits.
 fn forward_signals(pid: u32) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGINT, SIGTERM])
         .context("installing signal handlers")?;
     thread::spawn(move || {
         for sig in signals.forever() {
+            // To the command's whole process group, as sshd would have sent it to ours.
             if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), s);
+                let _ = nix::sys::signal::killpg(pgid(pid), s);
             }
         }
     });
