@@ -29,9 +29,13 @@ pub fn rebuild(store: &Store, catalog: &mut Catalog) -> Result<usize> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let manifests = runtime
+    let listing = runtime
         .block_on(upload::manifests(store))
         .with_context(|| format!("cannot list {}", store.url()))?;
-    catalog.replace_all(&manifests)?;
-    Ok(manifests.len())
+    // Left out, never silently: each unreadable object is named (and stays in the store).
+    for why in &listing.unreadable {
+        crate::print::warn(format_args!("left out of the catalog: {why}"));
+    }
+    catalog.replace_all(&listing.manifests)?;
+    Ok(listing.manifests.len())
 }

@@ -68,13 +68,48 @@ pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetche
         found = catalog.get(&text)?;
     }
     let manifest = found.with_context(|| format!("no session {text} in {url}"))?;
-    if let Some(dir) = url.strip_prefix("file://") {
-        return Ok(Fetched {
-            path: Path::new(dir).join(&manifest.key),
-            temporary: false,
-        });
+    // A manifest is not signed: whoever can write the store writes it. Its key must be where the
+    // store lays out that session's recording (no `..`, no absolute path, no other session).
+    let expected = manifest.keys().recording;
+    if manifest.session_id != text || manifest.key != expected {
+        bail!(
+            "the manifest of session {text} in {url} points at {:?}, not at that session's recording \
+             ({expected}); the store may have been tampered with",
+            manifest.key
+        );
     }
-    download(&store, &manifest.key)
+    let fetched = match url.strip_prefix("file://") {
+        Some(dir) => {
+            let path = Path::new(dir).join(&manifest.key);
+            let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
+            if !regular {
+                bail!("{} is not a regular file in the store", path.display());
+            }
+            Fetched {
+                path,
+                temporary: false,
+            }
+        }
+        None => download(&store, &manifest.key)?,
+    };
+    holds_session(&fetched, &text)?;
+    Ok(fetched)
+}
+
+/// Whether the recording fetched for session `id` is that session's (its header says so), so
+/// another session's genuine recording put in its place is not shown or verified as this one.
+fn holds_session(fetched: &Fetched, id: &str) -> Result<()> {
+    let reader =
+        sessrec_formats::open_path(fetched.path(), &sessrec_formats::OpenOptions::default())
+            .with_context(|| format!("cannot read the recording of session {id}"))?;
+    match reader.header().session_id() {
+        Some(found) if found == id => Ok(()),
+        found => bail!(
+            "the recording stored for session {id} is the recording of {}; the store may have been \
+             tampered with",
+            found.map_or("no sessrec session".to_string(), |f| format!("session {f}"))
+        ),
+    }
 }
 
 /// UUID-shaped: 36 characters of hex digits and dashes.

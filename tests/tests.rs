@@ -20,6 +20,7 @@ mod play;
 mod rec;
 mod ship;
 mod ssh;
+mod store_writer;
 
 fn main() {
     let tests = [
@@ -34,6 +35,7 @@ fn main() {
         rec::tests(),
         ship::tests(),
         ssh::tests(),
+        store_writer::tests(),
         util::azurite::tests(),
         tests![every_test_file_is_a_registered_module],
     ];

@@ -224,18 +224,27 @@ async fn check_stored(store: &Store, dest: &ObjectPath, sent: &Sent) -> Result<(
 
 /// Every manifest in the store; for a recording stored without one (a crash between the two
 /// puts, or a manifest deleted), what its header says, with the verdict `unverified`.
-pub async fn manifests(store: &Store) -> Result<Vec<Manifest>> {
+///
+/// An object that cannot be read as a manifest or a recording is left out and named in
+/// [`Listing::unreadable`], so one junk file never hides every other session; a store that
+/// cannot be reached is an error.
+pub async fn manifests(store: &Store) -> Result<Listing> {
     let prefix = store.path("sessions");
     let mut list = store.inner().list(Some(&prefix));
     let mut out = Vec::new();
     let mut described = HashSet::new();
     let mut recordings = Vec::new();
+    let mut unreadable = Vec::new();
     while let Some(meta) = list.next().await {
         let meta = meta.map_err(|e| StoreError::store(format!("listing {prefix}"), e))?;
         let name = meta.location.as_ref();
         if let Some(stem) = name.strip_suffix(".manifest.json") {
             described.insert(stem.to_string());
-            out.push(read_manifest(store, &meta.location).await?);
+            match read_manifest(store, &meta.location).await {
+                Ok(m) => out.push(m),
+                Err(e) if !e.is_transient() => unreadable.push(e.to_string()),
+                Err(e) => return Err(e),
+            }
         } else if name.ends_with(RECORDING) {
             recordings.push(meta);
         }
@@ -245,12 +254,29 @@ pub async fn manifests(store: &Store) -> Result<Vec<Manifest>> {
         if described.contains(&name[..name.len() - RECORDING.len()]) {
             continue;
         }
-        let mut m = manifest_from_recording(store, &meta.location).await?;
-        m.size = meta.size;
-        m.uploaded = meta.last_modified.to_rfc3339();
-        out.push(m);
+        match manifest_from_recording(store, &meta.location).await {
+            Ok(mut m) => {
+                m.size = meta.size;
+                m.uploaded = meta.last_modified.to_rfc3339();
+                out.push(m);
+            }
+            Err(e) if !e.is_transient() => unreadable.push(e.to_string()),
+            Err(e) => return Err(e),
+        }
     }
-    Ok(out)
+    Ok(Listing {
+        manifests: out,
+        unreadable,
+    })
+}
+
+/// What [`manifests`] found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Every session described, by its manifest or by its recording's header.
+    pub manifests: Vec<Manifest>,
+    /// Why each object left out could not be read.
+    pub unreadable: Vec<String>,
 }
 
 /// The suffix of recordings in the store.
