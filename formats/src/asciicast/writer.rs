@@ -170,8 +170,17 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
             0x08 => Some(b"\\b"),
             0x0c => Some(b"\\f"),
             0..=0x1f | 0x7f => None,
+            0x80.. if !may_start_unsafe(b) => {
+                // Most non-ASCII text (accents, CJK, box drawing's E2 aside) is skipped without
+                // decoding: `s` is a str, so `i` starts a character and its lead byte gives its
+                // length.
+                i += utf8_len(b);
+                while i < bytes.len() && bytes[i] >= 0x80 && !may_start_unsafe(bytes[i]) {
+                    i += utf8_len(bytes[i]);
+                }
+                continue;
+            }
             0x80.. => {
-                // `s` is a str, so `i` starts a character here.
                 let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
                 if !crate::text::is_unsafe(c) {
                     i += c.len_utf8();
@@ -205,6 +214,26 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether a character with this UTF-8 lead byte can be one that [`crate::text::is_unsafe`]
+/// escapes: C1 and U+00AD (C2), U+034F (CD), U+0600-070F (D8, DB, DC), U+0890-08E2 (E0), the
+/// U+1xxx, U+2xxx, U+3164 and U+Fxxx ranges (E1, E2, E3, EF), and the supplementary ones (F0,
+/// F3). Every other lead byte starts a character that is always shown as it is.
+fn may_start_unsafe(lead: u8) -> bool {
+    matches!(
+        lead,
+        0xC2 | 0xCD | 0xD8 | 0xDB | 0xDC | 0xE0 | 0xE1 | 0xE2 | 0xE3 | 0xEF | 0xF0 | 0xF3
+    )
+}
+
+/// The length of the UTF-8 character this lead byte starts.
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xF0.. => 4,
+        0xE0.. => 3,
+        _ => 2,
+    }
 }
 
 #[cfg(test)]
@@ -250,6 +279,17 @@ mod tests {
                 "{s:?}"
             );
             assert_eq!(serde_json::from_str::<String>(&ours).unwrap(), *s);
+        }
+    }
+
+    #[test]
+    fn every_unsafe_character_starts_with_a_flagged_lead_byte() {
+        for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
+            if crate::text::is_unsafe(c) {
+                let mut b = [0u8; 4];
+                let lead = c.encode_utf8(&mut b).as_bytes()[0];
+                assert!(may_start_unsafe(lead), "{c:?} starts with {lead:#x}");
+            }
         }
     }
 
