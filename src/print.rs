@@ -63,7 +63,7 @@ pub fn json_safe(json: String) -> String {
 /// went away (`sessrec verify F | head -c0` still exits with the verdict).
 pub fn unless_closed(result: io::Result<()>) -> io::Result<()> {
     match result {
-        Err(e) if e.get_ref().is_some_and(|inner| inner.is::<ClosedPipe>()) => Ok(()),
+        Err(e) if marked_closed(&e) => Ok(()),
         other => other,
     }
 }
@@ -71,12 +71,15 @@ pub fn unless_closed(result: io::Result<()>) -> io::Result<()> {
 /// Whether `error` (or one of its causes) is a write to a closed standard output: a normal end.
 pub fn is_closed_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        cause.is::<ClosedPipe>()
-            || cause
-                .downcast_ref::<io::Error>()
-                .and_then(|e| e.get_ref())
-                .is_some_and(|inner| inner.is::<ClosedPipe>())
+        cause.is::<ClosedPipe>() || cause.downcast_ref::<io::Error>().is_some_and(marked_closed)
     })
+}
+
+/// Whether `error` is one [`mark_closed_pipe`] marked.
+fn marked_closed(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<ClosedPipe>())
 }
 
 /// `sessrec: warning: MESSAGE` on standard error, made terminal-safe. A closed standard error
