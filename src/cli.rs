@@ -25,6 +25,20 @@ pub enum Command {
     Index(Index),
     Doctor(Doctor),
     Play(Play),
+    Daemon(Daemon),
+}
+
+/// Run the recording service (root): login shells hand their sessions to it.
+///
+/// It listens on `[service] socket` (default /run/sessrec/sessrec.sock), checks that each
+/// client was started by sshd or login, starts the user's shell on a PTY it owns, records and
+/// signs, and writes the spool and the audit log. Each session lives in its own process:
+/// stopping the service ends no session. dist/sessrec.service runs it under systemd.
+#[derive(Debug, clap::Args)]
+pub struct Daemon {
+    /// The policy file.
+    #[arg(long, value_name = "FILE", default_value = "/etc/sessrec/config.toml")]
+    pub config: PathBuf,
 }
 
 /// Review a recording: a player with seek, speed, search and markers, or the screen at a

@@ -62,6 +62,46 @@ impl Default for PipeConfig {
     }
 }
 
+/// The recording service (`sessrec daemon`) and how login clients reach it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// The service's socket; its directory also holds the running sessions' files.
+    pub socket: PathBuf,
+    /// Programs that start login shells (running as root): a client whose parent runs one of
+    /// these is a login; anything else that is not inside a recorded session is refused.
+    pub launchers: Vec<PathBuf>,
+    /// Files of CA public keys trusted for user certificates; unset: sshd's own
+    /// `TrustedUserCAKeys`, read from `sshd_config`.
+    pub trusted_user_ca_keys: Option<Vec<PathBuf>>,
+    /// sshd's configuration, for `TrustedUserCAKeys` and for `doctor`.
+    pub sshd_config: PathBuf,
+    /// Where sessions' cgroups are made (a delegated cgroup v2 directory); unset: beside the
+    /// service's own cgroup.
+    pub cgroup_parent: Option<PathBuf>,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            socket: PathBuf::from("/run/sessrec/sessrec.sock"),
+            launchers: [
+                "/usr/sbin/sshd",
+                "/usr/lib/openssh/sshd-session",
+                "/usr/libexec/openssh/sshd-session",
+                "/usr/bin/login",
+                "/bin/login",
+            ]
+            .iter()
+            .map(PathBuf::from)
+            .collect(),
+            trusted_user_ca_keys: None,
+            sshd_config: PathBuf::from("/etc/ssh/sshd_config"),
+            cgroup_parent: None,
+        }
+    }
+}
+
 /// The policy file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -114,6 +154,8 @@ pub struct Config {
     /// Public keys (`.pub` files) a reviewer trusts: `verify` and `play` use them when no
     /// `--key` is given.
     pub trusted_keys: Vec<PathBuf>,
+    /// The recording service.
+    pub service: ServiceConfig,
 }
 
 impl Default for Config {
@@ -141,6 +183,7 @@ impl Default for Config {
             azure: sessrec_store::AzureSettings::default(),
             gcs: sessrec_store::GcsSettings::default(),
             trusted_keys: Vec::new(),
+            service: ServiceConfig::default(),
         }
     }
 }

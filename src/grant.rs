@@ -38,7 +38,23 @@ pub struct Grant {
     pub reason: Option<String>,
 }
 
+/// The login's environment, as the client passed it.
+pub type Env = std::collections::BTreeMap<String, String>;
+
 impl Grant {
+    /// A grant back from its [`Grant::json`] (a nested session takes its parent's).
+    pub fn from_json(v: &Value, source: &'static str) -> Option<Grant> {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Some(Grant {
+            id: text("id")?,
+            expires: text("expires").and_then(|e| e.parse().ok()),
+            source,
+            approver: text("approver"),
+            ticket: text("ticket"),
+            reason: text("reason"),
+        })
+    }
+
     /// The header's `grant` object.
     pub fn json(&self) -> Value {
         json!({
@@ -129,13 +145,11 @@ pub fn from_file(dir: &Path, user: &str) -> Result<Option<Grant>> {
     }))
 }
 
-/// From `SESSREC_GRANT_ID` and `SESSREC_GRANT_EXPIRES` (RFC 3339).
-pub fn from_env() -> Option<Grant> {
-    let id = std::env::var("SESSREC_GRANT_ID")
-        .ok()
-        .filter(|s| !s.is_empty())?;
-    let expires = std::env::var("SESSREC_GRANT_EXPIRES")
-        .ok()
+/// From `SESSREC_GRANT_ID` and `SESSREC_GRANT_EXPIRES` (RFC 3339) in the login's environment.
+pub fn from_env(env: &Env) -> Option<Grant> {
+    let id = env.get("SESSREC_GRANT_ID").filter(|s| !s.is_empty())?.clone();
+    let expires = env
+        .get("SESSREC_GRANT_EXPIRES")
         .and_then(|e| e.parse().ok());
     Some(Grant {
         id,
@@ -153,6 +167,7 @@ pub fn find(
     config: &Config,
     user: &str,
     auth: &sshauth::SshAuth,
+    env: &Env,
 ) -> (Option<Grant>, Option<String>) {
     if let Some(g) = auth.cert.as_ref().and_then(from_cert) {
         return (Some(g), None);
@@ -162,12 +177,12 @@ pub fn find(
         Ok(None) => {}
         Err(e) => {
             return (
-                config.trust_env_grant.then(from_env).flatten(),
+                config.trust_env_grant.then(|| from_env(env)).flatten(),
                 Some(format!("{e:#}")),
             );
         }
     }
-    (config.trust_env_grant.then(from_env).flatten(), None)
+    (config.trust_env_grant.then(|| from_env(env)).flatten(), None)
 }
 
 /// Warnings 10 and 1 minutes before the grant ends, then the end.

@@ -1,25 +1,29 @@
-//! Login-shell mode: sessrec as the user's shell on a bastion. Everything comes from the system
-//! policy; the session is bound to who the user is and the grant they hold, refused when policy
-//! says so, and ended when the grant expires.
+//! A login session as the recording service runs it: everything comes from the system policy
+//! and the kernel; the session is bound to who the user is and the grant they hold, refused
+//! when policy says so, contained, and ended when the grant expires.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::audit::{Audit, Level};
-use crate::config::{CONFIG_PATH, Config, FailurePolicy, PipePolicy};
+use crate::config::{Config, FailurePolicy, PipePolicy};
 use crate::grant::{self, Grant};
-use crate::identity::os_identity;
 use crate::keyfile::read_signing_key;
 use crate::pipe_kind::{self, Kind};
 use crate::print;
 use crate::record::header::Start;
-use crate::record::session::{self, Child, End};
+use crate::record::session::{self, Child, End, RunAs, Served};
+use crate::service::account::Account;
+use crate::service::contain::Containment;
+use crate::service::state;
 use crate::record::tape::Tape;
 use crate::record::{pipe, recording, tty};
 use crate::sshauth;
@@ -48,36 +52,105 @@ pub fn invocation(args: &[OsString]) -> Option<Invocation> {
     }
 }
 
-/// Runs a login session; returns the exit status.
-pub fn run(inv: Invocation) -> Result<i32> {
-    let config = Config::load(Path::new(CONFIG_PATH))
-        .context("the recording policy cannot be read; refusing the session")?;
-    let mut identity = os_identity();
-    let auth = sshauth::from_env();
+/// A login the recording service runs: who (from the kernel and the user database), what was
+/// asked, where it came from, and the client's socket and the session's containment.
+pub struct Login<'a> {
+    /// The `-c` command, or an interactive login.
+    pub invocation: Invocation,
+    /// The account (from the socket's peer uid).
+    pub account: Account,
+    /// The environment the client passed on.
+    pub env: grant::Env,
+    /// A real login, or nested in a running session (whose identity and grant it takes).
+    pub nested: Option<state::Running>,
+    /// The policy.
+    pub config: &'a Config,
+    /// The client's socket.
+    pub control: &'a UnixStream,
+    /// Where the session's session file is published (for sessions nested in it).
+    pub sessions_dir: &'a Path,
+}
+
+/// The identity of a real login: the account, the SSH connection sshd reported.
+fn identity_of(account: &Account, env: &grant::Env) -> Value {
+    let mut id = serde_json::Map::new();
+    id.insert("user".into(), json!(account.name));
+    id.insert("uid".into(), json!(account.uid));
+    id.insert("gid".into(), json!(account.gid));
+    if let Some(conn) = env.get("SSH_CONNECTION") {
+        // "client_ip client_port server_ip server_port"
+        let mut parts = conn.split_whitespace();
+        if let (Some(ip), Some(port)) = (parts.next(), parts.next()) {
+            id.insert("source".into(), json!(format!("{ip}:{port}")));
+        }
+    }
+    Value::Object(id)
+}
+
+/// The CAs a certificate must come from: the policy's, else sshd's own.
+fn cert_trust(config: &Config, user: &str) -> sshauth::CertTrust {
+    let files = config.service.trusted_user_ca_keys.clone().unwrap_or_else(|| {
+        crate::service::sshd_config::trusted_user_ca_keys(&config.service.sshd_config)
+    });
+    sshauth::CertTrust {
+        cas: sshauth::read_cas(&files),
+        principal: user.to_string(),
+        now: jiff::Timestamp::now().as_second().max(0) as u64,
+    }
+}
+
+/// Runs a login session for the recording service; returns the exit status.
+pub fn run(login: Login<'_>) -> Result<i32> {
+    let config = login.config;
+    let account = &login.account;
+    let user = account.name.clone();
+    let (mut identity, auth) = match &login.nested {
+        Some(parent) => (parent.identity.clone(), sshauth::SshAuth::default()),
+        None => {
+            let auth = sshauth::read(
+                login.env.get("SSH_USER_AUTH").map(String::as_str),
+                account.uid,
+                &cert_trust(config, &user),
+            );
+            (identity_of(account, &login.env), auth)
+        }
+    };
     if let (Some(ssh), Value::Object(id)) = (&auth.json, &mut identity) {
         id.insert("ssh".into(), ssh.clone());
     }
-    let user = identity["user"].as_str().unwrap_or("").to_string();
     // `ssh -t host cmd` has a terminal too: it gets a PTY like a login.
     let interactive = tty::interactive();
-    let command = match &inv {
+    let inv = &login.invocation;
+    let command = match inv {
         Invocation::Interactive => config.shell.display().to_string(),
         Invocation::Command(c) => c.to_string_lossy().into_owned(),
     };
     let mut start = Start::now(command.clone(), identity, tty::size().unwrap_or((80, 24)));
     start.capture_input = config.capture_input;
-    start.parent = std::env::var("SESSREC_SESSION").ok();
+    start.parent = login.nested.as_ref().map(|p| p.session.clone());
 
     let mut audit = Audit::open(&config.audit_log, config.syslog);
     audit.set("session", json!(start.session_id));
     audit.set("user", json!(user));
     audit.set("host", json!(crate::record::header::hostname()));
+    if let Some(p) = &start.parent {
+        audit.set("parent", json!(p));
+    }
     for p in audit.problems().to_vec() {
         print::warn(p);
     }
 
     let now = jiff::Timestamp::now();
-    let (grant, grant_note) = grant::find(&config, &user, &auth);
+    let (grant, grant_note) = match &login.nested {
+        Some(parent) => (
+            parent
+                .grant
+                .as_ref()
+                .and_then(|g| Grant::from_json(g, "parent_session")),
+            None,
+        ),
+        None => grant::find(config, &user, &auth, &login.env),
+    };
     let grant = match grant {
         Some(g) if g.valid_at(now) => Some(g),
         Some(g) => {
@@ -123,13 +196,11 @@ pub fn run(inv: Invocation) -> Result<i32> {
         program: config.shell.clone(),
         arg0: None,
         args: Vec::new(),
-        env: vec![
-            ("SHELL".into(), config.shell.clone().into_os_string()),
-            ("SESSREC_SESSION".into(), start.session_id.clone().into()),
-        ],
-        gid: Some(rustix::process::getgid().as_raw()),
+        env: account.login_env(&config.shell, &login.env, &start.session_id),
+        run_as: None,
+        clear_env: true,
     };
-    match &inv {
+    match inv {
         Invocation::Interactive => {
             let mut a0 = OsString::from("-");
             a0.push(&shell_name);
@@ -140,6 +211,38 @@ pub fn run(inv: Invocation) -> Result<i32> {
             child.args = vec!["-c".into(), c.clone()];
         }
     }
+
+    let contain = Containment::new(&start.session_id, config.service.cgroup_parent.as_deref());
+    if let Some(why) = &contain.without_cgroup {
+        audit.event(
+            Level::Info,
+            "session.contained",
+            json!({"cgroup": false, "why": why, "by": "subreaper"}),
+        );
+    }
+    child.run_as = Some(RunAs {
+        uid: account.uid,
+        gid: account.gid,
+        groups: account.groups.clone(),
+        home: CString::new(account.home.as_os_str().as_encoded_bytes())
+            .context("a home directory with a NUL")?,
+        cgroup: contain.procs.as_ref().and_then(|f| f.try_clone().ok()).map(Arc::new),
+    });
+    let served = Served {
+        control: login.control,
+        contain: &contain,
+    };
+    // Sessions started inside this one inherit its identity and grant from this file.
+    let _published = state::publish(
+        login.sessions_dir,
+        &state::Running {
+            session: start.session_id.clone(),
+            identity: start.identity.clone(),
+            grant: grant.as_ref().map(Grant::json),
+        },
+    )
+    .map_err(|e| print::warn(format_args!("{e:#}")))
+    .ok();
 
     if !interactive {
         let classified = pipe_kind::classify(&command, &config.pipe.sftp_server);
@@ -176,7 +279,7 @@ pub fn run(inv: Invocation) -> Result<i32> {
                     json!({"command": command, "kind": kind.name()}),
                 );
                 let deadline = grant.as_ref().and_then(grant::deadline);
-                let ended = pipe::run(&child, None, deadline)?;
+                let ended = pipe::run(&child, None, deadline, Some(&served))?;
                 if ended.grant_expired {
                     audit.event(
                         Level::Warning,
@@ -248,38 +351,37 @@ pub fn run(inv: Invocation) -> Result<i32> {
     let (code, end, failure) = match (tape, interactive) {
         (Some(mut tape), true) => {
             banner(&config, &start, grant.as_ref());
-            let outcome = session::run(child, &mut tape, deadline);
+            let outcome = session::run(child, &mut tape, deadline, Some(&served));
             let failure = tape.finish().err().map(|e| format!("{e:#}"));
             let outcome = outcome?;
             (outcome.exit_code, outcome.end, failure)
         }
         (Some(tape), false) => {
-            let (ended, sealed) = pipe::run_recorded(&child, tape, deadline);
+            let (ended, sealed) = pipe::run_recorded(&child, tape, deadline, Some(&served));
             let ended = ended?;
-            let end = if ended.grant_expired {
-                End::GrantExpired
-            } else {
-                End::Exited
-            };
+            let end = pipe_end(&ended);
             (ended.code, end, sealed.err().map(|e| format!("{e:#}")))
         }
         (None, true) => {
             let mut tape = Tape::unrecorded();
-            let outcome = session::run(child, &mut tape, deadline)?;
+            let outcome = session::run(child, &mut tape, deadline, Some(&served))?;
             (outcome.exit_code, outcome.end, None)
         }
         (None, false) => {
-            let ended = pipe::run(&child, None, deadline)?;
-            let end = if ended.grant_expired {
-                End::GrantExpired
-            } else {
-                End::Exited
-            };
+            let ended = pipe::run(&child, None, deadline, Some(&served))?;
+            let end = pipe_end(&ended);
             (ended.code, end, None)
         }
     };
     if let Some(f) = &failure {
         audit.event(Level::Alert, "record.error", json!({"error": f}));
+    }
+    if end == End::ClientGone {
+        audit.event(
+            Level::Alert,
+            "session.client_gone",
+            json!({"action": "session hung up and recording sealed", "detail": "the login client was killed or lost its connection"}),
+        );
     }
     if end == End::GrantExpired {
         audit.event(
@@ -296,6 +398,16 @@ pub fn run(inv: Invocation) -> Result<i32> {
     Ok(code)
 }
 
+fn pipe_end(ended: &pipe::Ended) -> End {
+    if ended.grant_expired {
+        End::GrantExpired
+    } else if ended.client_gone {
+        End::ClientGone
+    } else {
+        End::Exited
+    }
+}
+
 /// Creates the spool file and starts recording into it; the recording's clock starts here,
 /// after every prompt (a break-glass reason) and check.
 fn open_recording(config: &Config, start: &mut Start) -> Result<Tape> {
@@ -309,6 +421,7 @@ fn open_recording(config: &Config, start: &mut Start) -> Result<Tape> {
         .write(true)
         .create_new(true)
         .mode(0o640)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&path)
         .with_context(|| format!("cannot create the recording {}", path.display()))?;
     let settings = recording::Settings {

@@ -18,6 +18,7 @@ mod pipe_kind;
 mod print;
 mod privilege;
 mod record;
+mod service;
 mod space;
 mod spool;
 mod sshauth;
@@ -29,7 +30,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(inv) = login::invocation(&args) {
-        return match login::run(inv) {
+        return match service::client::run(inv) {
             Ok(code) => exit::Status::Session(code).into(),
             Err(error) => {
                 print::note(format_args!("{error:#}"));
@@ -37,7 +38,8 @@ fn main() -> ExitCode {
             }
         };
     }
-    // Only the login shell keeps the setgid group; everything else runs as its caller.
+    // Installed without privilege bits; should an old install still carry setgid, nothing but
+    // the login client (which gives nothing away) keeps it.
     if let Err(error) = privilege::drop_setgid() {
         print::error(&error);
         return exit::Status::Error.into();

@@ -1,10 +1,64 @@
 //! What sshd says about how the user authenticated (`ExposeAuthInfo yes` puts it in the file
 //! named by `SSH_USER_AUTH`): the public key, and for an OpenSSH certificate its key id,
-//! principals, serial, validity and extensions. sshd already checked the certificate; sessrec
-//! records what it was.
+//! principals, serial, validity and extensions. The file is the user's (sshd makes it as the
+//! user), so a certificate in it is a claim: it grants something only once its signature,
+//! validity, type and principal are checked here against the CAs sshd trusts.
 
 use serde_json::{Map, Value, json};
-use ssh_key::{Certificate, HashAlg, PublicKey};
+use ssh_key::{Certificate, Fingerprint, HashAlg, PublicKey};
+
+/// What a certificate must satisfy to count.
+#[derive(Debug, Clone, Default)]
+pub struct CertTrust {
+    /// The CAs trusted for user certificates (SHA-256 fingerprints).
+    pub cas: Vec<Fingerprint>,
+    /// The account the certificate must name as a principal.
+    pub principal: String,
+    /// Now, in Unix seconds.
+    pub now: u64,
+}
+
+impl CertTrust {
+    /// Why `cert` does not count, if it does not.
+    fn refuse(&self, cert: &Certificate) -> Option<String> {
+        if self.cas.is_empty() {
+            return Some("no trusted user CA is configured (trusted_user_ca_keys)".into());
+        }
+        if cert.cert_type() != ssh_key::certificate::CertType::User {
+            return Some("not a user certificate".into());
+        }
+        if cert.validate_at(self.now, &self.cas).is_err() {
+            return Some(
+                "not signed by a trusted CA, or outside its validity (or the CA's key type is not supported: ed25519 and ECDSA P-256 are)"
+                    .into(),
+            );
+        }
+        if !cert.valid_principals().iter().any(|p| p == &self.principal) {
+            return Some(format!("does not name {} as a principal", self.principal));
+        }
+        None
+    }
+}
+
+/// Reads CA public keys (one per line, as sshd's `TrustedUserCAKeys`) from `paths`.
+pub fn read_cas(paths: &[std::path::PathBuf]) -> Vec<Fingerprint> {
+    let mut out = Vec::new();
+    for p in paths {
+        let Ok(text) = std::fs::read_to_string(p) else {
+            crate::print::warn(format_args!("cannot read the user CA keys {}", p.display()));
+            continue;
+        };
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Ok(key) = PublicKey::from_openssh(line) {
+                out.push(key.fingerprint(HashAlg::Sha256));
+            }
+        }
+    }
+    out
+}
 
 /// An OpenSSH user certificate, as recorded.
 #[derive(Debug, Clone)]
@@ -28,8 +82,8 @@ pub struct SshAuth {
     pub cert: Option<CertInfo>,
 }
 
-/// Parses the `SSH_USER_AUTH` file's text.
-pub fn parse(text: &str) -> SshAuth {
+/// Parses the `SSH_USER_AUTH` file's text; a certificate counts only if `trust` accepts it.
+pub fn parse(text: &str, trust: &CertTrust) -> SshAuth {
     let mut methods = Vec::new();
     let mut auth = SshAuth::default();
     for line in text.lines() {
@@ -44,9 +98,16 @@ pub fn parse(text: &str) -> SshAuth {
             continue;
         }
         if let Ok(cert) = Certificate::from_openssh(rest) {
-            let info = describe_cert(&cert);
+            let mut info = describe_cert(&cert);
+            let refused = trust.refuse(&cert);
+            info.json["verified"] = json!(refused.is_none());
+            if let Some(why) = &refused {
+                info.json["refused"] = json!(why);
+            }
             methods.push(json!({"method": "publickey", "certificate": info.json.clone()}));
-            auth.cert.get_or_insert(info);
+            if refused.is_none() {
+                auth.cert.get_or_insert(info);
+            }
         } else if let Ok(key) = PublicKey::from_openssh(rest) {
             methods.push(json!({
                 "method": "publickey",
@@ -94,14 +155,13 @@ fn describe_cert(cert: &Certificate) -> CertInfo {
     }
 }
 
-/// Reads and parses the file `SSH_USER_AUTH` names, if any. The variable is the user's to set:
-/// only a file as sshd makes it (a regular file owned by the user, not a link, small) is read,
-/// so it cannot point sessrec at a file the user could not read themselves (the signing key).
-pub fn from_env() -> SshAuth {
-    let uid = rustix::process::getuid().as_raw();
-    std::env::var_os("SSH_USER_AUTH")
-        .and_then(|p| read_auth_file(std::path::Path::new(&p), uid))
-        .map(|t| parse(&t))
+/// Reads and parses the file `SSH_USER_AUTH` named (`path`), for the user `uid`. The variable
+/// is the user's to set: only a file as sshd makes it (a regular file owned by the user, not a
+/// link, small) is read, so it cannot point the service at a file the user could not read
+/// themselves (the signing key).
+pub fn read(path: Option<&str>, uid: u32, trust: &CertTrust) -> SshAuth {
+    path.and_then(|p| read_auth_file(std::path::Path::new(p), uid))
+        .map(|t| parse(&t, trust))
         .unwrap_or_default()
 }
 
@@ -154,6 +214,7 @@ mod tests {
     fn plain_keys_and_other_methods() {
         let a = parse(
             "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\npassword\n",
+            &CertTrust::default(),
         );
         let j = a.json.unwrap();
         assert_eq!(j[0]["key_type"], "ssh-ed25519");

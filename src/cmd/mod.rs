@@ -1,6 +1,7 @@
 //! One module per subcommand, each an `impl` on its clap struct.
 
 mod convert;
+mod daemon;
 mod doctor;
 mod info;
 mod keygen;
@@ -30,6 +31,7 @@ impl Command {
             Command::Index(c) => c.run(),
             Command::Doctor(c) => c.run(),
             Command::Play(c) => c.run(),
+            Command::Daemon(c) => c.run(),
         }
     }
 }

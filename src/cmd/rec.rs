@@ -67,7 +67,8 @@ impl Rec {
                 OsString::from("SESSREC_SESSION"),
                 OsString::from(&start.session_id),
             )],
-            gid: None,
+            run_as: None,
+            clear_env: false,
         };
         if !self.quiet {
             print::note(format_args!(
@@ -77,11 +78,11 @@ impl Rec {
             ));
         }
         let (exit_code, sealed) = if tty::interactive() {
-            let outcome = session::run(child, &mut tape, None);
+            let outcome = session::run(child, &mut tape, None, None);
             (outcome.map(|o| o.exit_code), tape.finish())
         } else {
             // No terminal: standard input, output and error pass through byte for byte.
-            let (ended, sealed) = pipe::run_recorded(&child, tape, None);
+            let (ended, sealed) = pipe::run_recorded(&child, tape, None, None);
             (ended.map(|e| e.code), sealed)
         };
         let exit_code = exit_code?;

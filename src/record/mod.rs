@@ -1,6 +1,7 @@
 //! Recording a session: the PTY loop, the user's terminal, secrets kept out, and the writer
 //! thread.
 
+pub mod child;
 pub mod ending;
 pub mod header;
 pub mod pipe;

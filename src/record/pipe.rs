@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use sessrec_formats::EventData;
 
 use super::ending::{KILL_GRACE, exit_code};
-use super::session::Child;
+use super::child::{Child, Served};
 use super::tape::Tape;
 use crate::deadline::Deadline;
 
@@ -28,21 +28,32 @@ pub struct Ended {
     pub code: i32,
     /// Whether it was ended because its grant expired.
     pub grant_expired: bool,
+    /// Whether it was ended because the login client went away.
+    pub client_gone: bool,
 }
 
 /// Runs `child` with pipes, recording into `tape` when given, and ends it (its whole process
 /// group) when `deadline` comes. Returns how it ended; the caller then takes the tape out and
 /// seals it.
-pub fn run(child: &Child, tape: Option<SharedTape>, deadline: Option<Deadline>) -> Result<Ended> {
+pub fn run(
+    child: &Child,
+    tape: Option<SharedTape>,
+    deadline: Option<Deadline>,
+    served: Option<&Served<'_>>,
+) -> Result<Ended> {
     let mut cmd = Command::new(&child.program);
+    if child.clear_env {
+        cmd.env_clear();
+    }
     cmd.args(&child.args).envs(child.env.iter().cloned());
     // Its own process group, so that the end of the grant reaches what it started too.
     cmd.process_group(0);
     if let Some(a) = &child.arg0 {
         std::os::unix::process::CommandExt::arg0(&mut cmd, a);
     }
-    if let Some(g) = child.gid {
-        std::os::unix::process::CommandExt::gid(&mut cmd, g);
+    if let Some(r) = &child.run_as {
+        // SAFETY: the closure makes only async-signal-safe system calls (RunAs::pre_exec).
+        unsafe { cmd.pre_exec(r.pre_exec()) };
     }
     let mut proc = cmd
         .stdin(Stdio::piped())
@@ -58,6 +69,15 @@ pub fn run(child: &Child, tape: Option<SharedTape>, deadline: Option<Deadline>) 
     let pid = proc.id();
     forward_signals(pid)?;
     let finished = Arc::new(AtomicBool::new(false));
+    let client_gone = Arc::new(AtomicBool::new(false));
+    if let Some(served) = served {
+        let control = served
+            .control
+            .try_clone()
+            .context("watching the login client")?;
+        let (finished, gone) = (finished.clone(), client_gone.clone());
+        thread::spawn(move || hang_up_when_gone(control, pid, &finished, &gone));
+    }
     let expired = Arc::new(AtomicBool::new(false));
     if let Some(d) = deadline {
         let (tape, finished, expired) = (tape.clone(), finished.clone(), expired.clone());
@@ -118,17 +138,50 @@ pub fn run(child: &Child, tape: Option<SharedTape>, deadline: Option<Deadline>) 
     let _ = out.join();
     let _ = err.join();
     let code = exit_code(&status);
-    if let Some(t) = &tape
-        && let Ok(mut t) = t.lock()
-        && let Some(t) = t.as_mut()
-    {
+    let mut tape = tape.as_ref().and_then(|t| t.lock().ok());
+    let mut tape = tape.as_mut().and_then(|t| t.as_mut());
+    match (served, &mut tape) {
+        (Some(served), Some(t)) => served.sweep(t),
+        (Some(served), None) => drop(served.contain.end_all(KILL_GRACE)),
+        _ => {}
+    }
+    if let Some(t) = tape {
         // A failure here is kept by the tape and reported when it is sealed.
         let _ = t.event(EventData::Exit(code));
     }
     Ok(Ended {
         code,
         grant_expired: expired.load(Ordering::SeqCst),
+        client_gone: client_gone.load(Ordering::SeqCst),
     })
+}
+
+/// The login client's socket closing means the client is gone (killed, or sshd hung up): the
+/// command is hung up, and killed after a grace period.
+fn hang_up_when_gone(
+    mut control: std::os::unix::net::UnixStream,
+    pid: u32,
+    finished: &AtomicBool,
+    gone: &AtomicBool,
+) {
+    let mut buf = [0u8; 64];
+    loop {
+        match control.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if finished.load(Ordering::SeqCst) {
+        return;
+    }
+    gone.store(true, Ordering::SeqCst);
+    let _ = nix::sys::signal::killpg(pgid(pid), nix::sys::signal::Signal::SIGHUP);
+    thread::sleep(KILL_GRACE);
+    if !finished.load(Ordering::SeqCst) {
+        let _ = nix::sys::signal::killpg(pgid(pid), nix::sys::signal::Signal::SIGKILL);
+    }
 }
 
 /// Tells the client (on standard error) and the recording (a marker) of each warning when it is
@@ -209,9 +262,10 @@ pub fn run_recorded(
     child: &Child,
     tape: Tape,
     deadline: Option<Deadline>,
+    served: Option<&Served<'_>>,
 ) -> (Result<Ended>, Result<()>) {
     let shared: SharedTape = Arc::new(Mutex::new(Some(tape)));
-    let code = run(child, Some(shared.clone()), deadline);
+    let code = run(child, Some(shared.clone()), deadline, served);
     // A copying thread that panicked poisons the lock; the tape inside is still whole.
     let tape = shared
         .lock()

@@ -8,9 +8,8 @@
 //! the shell and memory stays bounded.
 
 use std::collections::VecDeque;
-use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -21,24 +20,11 @@ use sessrec_formats::EventData;
 
 use crate::deadline::Deadline;
 
+pub use super::child::{Child, RunAs, Served};
 use super::ending::{Ending, exit_code, notify};
 use super::signals::SessionSignals;
 use super::tape::Tape;
 use super::tty;
-
-/// What to run.
-pub struct Child {
-    /// The program.
-    pub program: PathBuf,
-    /// argv[0] as the program sees it (e.g. `-bash` for a login shell).
-    pub arg0: Option<OsString>,
-    /// Its arguments.
-    pub args: Vec<OsString>,
-    /// Variables set on top of the inherited environment.
-    pub env: Vec<(OsString, OsString)>,
-    /// The group id to run with (the user's own, when sessrec runs setgid).
-    pub gid: Option<u32>,
-}
 
 /// How the session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +39,9 @@ pub enum End {
     GrantExpired,
     /// The recording failed under the strict policy.
     RecordingFailed(String),
+    /// The login client went away while the session ran (killed, or its connection dropped):
+    /// the recording service hung the session up.
+    ClientGone,
 }
 
 /// The result of a session.
@@ -75,21 +64,31 @@ const DRAIN_QUIET: Duration = Duration::from_millis(200);
 /// How often to ask for the shell's status once the PTY closed (belt and braces for SIGCHLD).
 const REAP_EVERY: Duration = Duration::from_millis(50);
 
-/// Runs `child` on a PTY of the terminal's size, recording into `tape`.
-pub fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> Result<Outcome> {
+/// Runs `child` on a PTY of the terminal's size, recording into `tape`; `served` when the
+/// recording service runs the session.
+pub fn run(
+    child: Child,
+    tape: &mut Tape,
+    deadline: Option<Deadline>,
+    served: Option<&Served<'_>>,
+) -> Result<Outcome> {
+    let control = served.map(|s| s.control);
     let signals = SessionSignals::install()?;
     let (cols, rows) = tty::size().unwrap_or((80, 24));
     let (pty, pts) = pty_process::blocking::open().context("opening a pseudo-terminal")?;
     pty.resize(pty_process::Size::new(rows, cols))
         .context("sizing the pseudo-terminal")?;
-    let mut cmd = pty_process::blocking::Command::new(&child.program)
-        .args(&child.args)
-        .envs(child.env.iter().cloned());
+    let mut cmd = pty_process::blocking::Command::new(&child.program);
+    if child.clear_env {
+        cmd = cmd.env_clear();
+    }
+    cmd = cmd.args(&child.args).envs(child.env.iter().cloned());
     if let Some(a) = &child.arg0 {
         cmd = cmd.arg0(a);
     }
-    if let Some(g) = child.gid {
-        cmd = cmd.gid(g);
+    if let Some(r) = &child.run_as {
+        // SAFETY: the closure makes only async-signal-safe system calls (RunAs::pre_exec).
+        cmd = unsafe { cmd.pre_exec(r.pre_exec()) };
     }
     let mut proc = cmd
         .spawn(pts)
@@ -114,6 +113,8 @@ pub fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> Result<
         pty_open: true,
         status: None,
         drain_until: None,
+        control_open: control.is_some(),
+        reap_all: served.is_some(),
         warnings: deadline
             .as_ref()
             .map(|d| d.warnings.clone().into())
@@ -134,8 +135,12 @@ pub fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> Result<
                 tv_nsec: d.subsec_nanos() as _,
             }
         });
-        let mut fds = Vec::with_capacity(3);
+        let mut fds = Vec::with_capacity(4);
         fds.push(PollFd::from_borrowed_fd(signals.fd(), PollFlags::IN));
+        let control_at = control.filter(|_| s.control_open).map(|c| {
+            fds.push(PollFd::from_borrowed_fd(c.as_fd(), PollFlags::IN));
+            fds.len() - 1
+        });
         let (term_interest, pty_interest) = s.interest();
         let term_at = (!term_interest.is_empty()).then(|| {
             fds.push(PollFd::from_borrowed_fd(s.term.fd(), term_interest));
@@ -152,8 +157,12 @@ pub fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> Result<
         let ready = |at: Option<usize>| at.is_some_and(|i| !fds[i].revents().is_empty());
         let (term_ready, pty_ready) = (ready(term_at), ready(pty_at));
         let signals_ready = !fds[0].revents().is_empty();
+        let control_ready = ready(control_at);
         drop(fds);
 
+        if control_ready && let Some(c) = control {
+            s.on_control(c);
+        }
         if signals_ready {
             s.on_signals(&signals, &mut proc);
         }
@@ -176,6 +185,9 @@ pub fn run(child: Child, tape: &mut Tape, deadline: Option<Deadline>) -> Result<
     }
     let status = s.status.context("the shell did not exit")?;
     let exit_code = exit_code(&status);
+    if let Some(served) = served {
+        served.sweep(s.tape);
+    }
     // The session is over: a failure here is kept by the tape and reported by `Tape::finish`.
     let _ = s.tape.event(EventData::Exit(exit_code));
     Ok(Outcome {
@@ -202,6 +214,10 @@ struct Loop<'t> {
     pty_open: bool,
     status: Option<std::process::ExitStatus>,
     drain_until: Option<Instant>,
+    /// The login client's socket is still open.
+    control_open: bool,
+    /// Reap every child, not only the shell (the service's worker is a subreaper).
+    reap_all: bool,
     warnings: VecDeque<(Instant, String)>,
     deadline: Option<Deadline>,
     ending: Ending,
@@ -262,9 +278,20 @@ impl Loop<'_> {
         if arrived.child {
             self.reap(proc);
         }
-        if arrived.resize
-            && let Some((c, r)) = tty::size()
-        {
+        if arrived.resize {
+            self.resize();
+        }
+        if arrived.hangup {
+            self.ending.stop(End::HungUp);
+        }
+        if arrived.terminate {
+            self.ending.stop(End::Terminated);
+        }
+    }
+
+    /// The user's terminal changed size: the PTY follows, and the recording notes it.
+    fn resize(&mut self) {
+        if let Some((c, r)) = tty::size() {
             let size = rustix::termios::Winsize {
                 ws_row: r,
                 ws_col: c,
@@ -276,38 +303,75 @@ impl Loop<'_> {
                 self.ending.recording_failed(f, &self.term);
             }
         }
-        if arrived.hangup {
-            self.ending.stop(End::HungUp);
-        }
-        if arrived.terminate {
-            self.ending.stop(End::Terminated);
+    }
+
+    /// The login client wrote (a window change) or went away (the session is hung up). The
+    /// size is read from the terminal itself, not taken from the client.
+    fn on_control(&mut self, control: &UnixStream) {
+        let mut buf = [0u8; 64];
+        match rustix::io::read(control, &mut buf) {
+            Ok(0) | Err(Errno::CONNRESET) => {
+                self.control_open = false;
+                self.ending.stop(End::ClientGone);
+            }
+            Ok(n) => {
+                if buf[..n].contains(&crate::service::protocol::WINDOW_CHANGED) {
+                    self.resize();
+                }
+            }
+            Err(_) => {}
         }
     }
 
     fn reap(&mut self, proc: &mut std::process::Child) {
-        if self.status.is_none()
+        if self.reap_all {
+            // A subreaper: orphans of the session come here, and are reaped as they exit
+            // (else they stay zombies, counted against the user's processes).
+            self.reap_orphans(proc.id() as i32);
+        } else if self.status.is_none()
             && let Ok(Some(status)) = proc.try_wait()
         {
+            self.shell_exited(status);
+        }
+    }
+
+    fn reap_orphans(&mut self, shell: i32) {
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+        use std::os::unix::process::ExitStatusExt;
+        while let Ok(w) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            let raw = match w {
+                WaitStatus::StillAlive => break,
+                WaitStatus::Exited(p, code) if p.as_raw() == shell => code << 8,
+                WaitStatus::Signaled(p, sig, _) if p.as_raw() == shell => sig as i32,
+                _ => continue,
+            };
+            self.shell_exited(std::process::ExitStatus::from_raw(raw));
+        }
+    }
+
+    fn shell_exited(&mut self, status: std::process::ExitStatus) {
+        if self.status.is_none() {
             self.status = Some(status);
             self.drain_until = Some(Instant::now() + DRAIN_QUIET);
         }
     }
 
-    /// Keystrokes go to the shell first, then to the recording: typing latency is the user's.
+    /// Keystrokes go to the recording first, then to the shell: the line that ends something
+    /// (the recorder, before the service) is never lost. Recording is a copy into memory.
     fn read_keys(&mut self, keys: &mut [u8]) {
         match self.term.read(keys) {
             Ok(n) if n > 0 => {
                 let typed = &keys[..n];
+                let master = &self.master;
+                if let Err(f) = self.tape.input(typed, || tty::reading_secret(master)) {
+                    self.ending.recording_failed(f, &self.term);
+                }
                 let written = if self.pending.is_empty() {
                     rustix::io::write(&self.master, typed).unwrap_or(0)
                 } else {
                     0
                 };
                 self.pending.extend(&typed[written..]);
-                let master = &self.master;
-                if let Err(f) = self.tape.input(typed, || tty::reading_secret(master)) {
-                    self.ending.recording_failed(f, &self.term);
-                }
             }
             Err(Errno::AGAIN | Errno::INTR) => {}
             _ => {
