@@ -286,12 +286,21 @@ pub struct Index {
 
 /// Check this host's sessrec setup and say exactly what to fix.
 ///
-/// Checks the policy, the binary's setgid group, the shell, the spool's and the signing key's
-/// owners and modes, the key pair, free space, the clock, and that the store takes, returns and
-/// deletes an object with the configured credentials. Exit status 1 if anything must be fixed.
+/// Checks the policy, that the binary carries no privilege bit, the shell, the spool's and the
+/// signing key's owners and modes, the key pair, free space, the clock, that the recording
+/// service answers, and that the store takes, returns and deletes an object. With --user, also
+/// sshd's effective settings for that recorded user (`sshd -T`: forwarding, tunnels,
+/// internal-sftp, user environment, AcceptEnv) and that they cannot chsh away from sessrec.
+/// Exit status 1 if anything must be fixed.
 #[derive(Debug, clap::Args)]
 pub struct Doctor {
     /// The policy file.
     #[arg(long, value_name = "FILE", default_value = "/etc/sessrec/config.toml")]
     pub config: PathBuf,
+    /// A recorded user whose sshd settings and login shell to check.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// sshd's configuration file (default: `[service] sshd_config` of the policy).
+    #[arg(long, value_name = "FILE")]
+    pub sshd_config: Option<PathBuf>,
 }

@@ -424,6 +424,15 @@ fn open_recording(config: &Config, start: &mut Start) -> Result<Tape> {
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&path)
         .with_context(|| format!("cannot create the recording {}", path.display()))?;
+    // Readable by the spool's group (the uploader's), writable by root alone.
+    if let Ok(dir) = std::fs::metadata(&config.spool) {
+        use std::os::unix::fs::MetadataExt;
+        let _ = rustix::fs::fchown(
+            &file,
+            None,
+            Some(rustix::fs::Gid::from_raw(dir.gid())),
+        );
+    }
     let settings = recording::Settings {
         signer,
         capture_input: config.capture_input,

@@ -12,6 +12,7 @@ use tempfile::TempDir;
 use crate::util::config::{Config, table};
 use crate::util::keys::Key;
 use crate::util::recording::{assert_wall_clock, events, files_in, output_bytes};
+use crate::util::service::{Service, service_table, this_test};
 use crate::util::term::Term;
 use crate::util::{BIN, Req};
 
@@ -30,6 +31,8 @@ pub fn tests() -> Vec<crate::util::Test> {
         the_environment_gives_a_grant_only_where_policy_trusts_it,
         a_broken_policy_refuses_the_session,
         a_spool_short_of_space_refuses_sessions_until_there_is_room_again,
+        only_a_certificate_from_a_trusted_ca_grants => [Req::Tool("ssh-keygen")],
+        a_client_not_started_by_login_is_refused,
     ]
 }
 
@@ -40,6 +43,7 @@ const T: Duration = Duration::from_secs(30);
 struct Policy {
     dir: TempDir,
     config: Config,
+    _service: Service,
 }
 
 /// A policy with the test's defaults (a banner naming session and grant, `sh` as the shell),
@@ -51,17 +55,23 @@ fn policy(tune: impl FnOnce(Config) -> Config) -> Policy {
         std::fs::create_dir(d.join(sub)).unwrap();
     }
     let key = Key::at(&d.join("etc/signing.key"));
+    let socket = d.join("run/sessrec.sock");
     let config = tune(
         Config::new(d)
+            .table("service", service_table(&socket, &[this_test()], &[]))
             .set("shell", "/bin/sh")
             .path("signing_key", &key.path)
             .path("audit_log", &d.join("log/audit.log"))
             .path("grant_dir", &d.join("grants"))
             .set("banner", "RECORDED {session} grant={grant}"),
     );
-    let p = Policy { dir, config };
-    p.config.write(&p.path("etc/config.toml"));
-    p
+    config.write(&d.join("etc/config.toml"));
+    let service = Service::start(&d.join("etc/config.toml"), &socket, &d.join("service.log"));
+    Policy {
+        dir,
+        config,
+        _service: service,
+    }
 }
 
 impl Policy {
@@ -381,17 +391,29 @@ fn a_broken_policy_refuses_the_session() {
 }
 
 fn a_spool_short_of_space_refuses_sessions_until_there_is_room_again() {
-    let p = policy(|c| c.set("min_free_mb", 4).set("resume_free_mb", 6));
+    let mut p = policy(|c| c.set("min_free_mb", 4).set("resume_free_mb", 6));
+    // The story's shell starts the logins here, so it is the launcher.
+    let socket = p.path("run/sessrec.sock");
+    p.change(|c| {
+        c.table(
+            "service",
+            service_table(&socket, &[PathBuf::from("/usr/bin/dash")], &[]),
+        )
+    });
     let spool = p.path("spool");
     let bin = BIN;
-    // One mount namespace for the whole story, so the small disk lives through all of it.
+    // One mount namespace for the whole story, so the small disk lives through all of it; the
+    // service runs inside it too (the test's own one cannot see the small disk).
     let story = format!(
         "mount -t tmpfs -o size=8m tmpfs {s} && \
          dd if=/dev/zero of={s}/fill1 bs=1M count=3 2>/dev/null && dd if=/dev/zero of={s}/fill2 bs=1M count=2 2>/dev/null; \
+         rm -f {sock}; {bin} daemon --config /etc/sessrec/config.toml 2>/dev/null & \
+         while [ ! -S {sock} ]; do sleep 0.05; done; \
          {bin} -c 'echo run1'; echo rc1=$?; rm {s}/fill2; \
          {bin} -c 'echo run2'; echo rc2=$?; rm {s}/fill1; \
-         {bin} -c 'echo run3'; echo rc3=$?",
-        s = spool.display()
+         {bin} -c 'echo run3'; echo rc3=$?; kill $!",
+        s = spool.display(),
+        sock = socket.display()
     );
     let o = Command::new("unshare")
         .args(["-m", "sh", "-c", &p.mounted(&story)])
@@ -408,4 +430,70 @@ fn a_spool_short_of_space_refuses_sessions_until_there_is_room_again() {
     // 8 MiB free: accepted and recorded.
     assert!(out.contains("run3\nrc3=0"), "{out}{err}");
     assert!(p.audit().contains("low disk space"));
+}
+
+/// `SSH_USER_AUTH` names a certificate: it grants only if a trusted CA signed it for this
+/// user. One from a CA of the user's own, or for another principal, grants nothing.
+fn only_a_certificate_from_a_trusted_ca_grants() {
+    let mut p = policy(|c| c.set("require_grant", true));
+    let d = p.path("");
+    let d = d.display();
+    let sh = |c: &str| {
+        let o = Command::new("sh").arg("-c").arg(c).output().unwrap();
+        assert!(o.status.success(), "{c}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    sh(&format!(
+        "for k in ca evil user; do ssh-keygen -q -t ed25519 -N '' -f {d}/$k; done; \
+         cp {d}/user.pub {d}/other.pub; \
+         ssh-keygen -q -s {d}/ca -I GRANT-CA -n root -V -1m:+1h {d}/user.pub; \
+         ssh-keygen -q -s {d}/ca -I GRANT-OTHER -n someone-else -V -1m:+1h {d}/other.pub; \
+         cp {d}/user-cert.pub {d}/good-cert.pub; \
+         ssh-keygen -q -s {d}/evil -I GRANT-EVIL -n root -V -1m:+1h {d}/user.pub; \
+         for c in good:good-cert evil:user-cert other:other-cert; do \
+           printf 'publickey %s\\n' \"$(cat {d}/${{c#*:}}.pub)\" > {d}/auth-${{c%%:*}}; done"
+    ));
+    let ca = p.path("ca.pub");
+    let socket = p.path("run/sessrec.sock");
+    p.change(|c| c.table("service", service_table(&socket, &[this_test()], &[ca])));
+    let run = |p: &Policy, which: &str| {
+        let line = p.mounted(&format!("exec {BIN} -c 'echo ok'"));
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", &line])
+            .env("SSH_USER_AUTH", p.path(&format!("auth-{which}")))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for which in ["evil", "other"] {
+        let o = run(&p, which);
+        assert_eq!(o.status.code(), Some(1), "{which} granted something");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("access refused"));
+    }
+    assert!(p.recordings().is_empty());
+    let o = run(&p, "good");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g = grant_of(&p.recordings()[0]);
+    assert_eq!(g["id"], "GRANT-CA");
+}
+
+/// A client whose parent is not a login program (here a shell, as anything a user runs would
+/// be) is refused, with an alert: it cannot open a "new login" with claims of its own.
+fn a_client_not_started_by_login_is_refused() {
+    let p = policy(|c| c);
+    let line = p.mounted(&format!("{BIN} -c 'echo should-not-run'; echo rc=$?"));
+    let o = Command::new("unshare")
+        .args(["-m", "sh", "-c", &line])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(out.contains("rc=1") && !out.contains("should-not-run"), "{out}{err}");
+    assert!(err.contains("not a login program"), "{err}");
+    assert!(p.recordings().is_empty());
+    let audit = p.audit();
+    assert!(
+        audit.contains("\"event\":\"session.refused\"") && audit.contains("\"level\":\"alert\""),
+        "{audit}"
+    );
 }

@@ -21,6 +21,7 @@ mod rec;
 mod ship;
 mod ssh;
 mod store_writer;
+mod trust;
 
 fn main() {
     let tests = [
@@ -36,6 +37,7 @@ fn main() {
         ship::tests(),
         ssh::tests(),
         store_writer::tests(),
+        trust::tests(),
         util::azurite::tests(),
         tests![every_test_file_is_a_registered_module],
     ];

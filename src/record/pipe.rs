@@ -17,6 +17,10 @@ use super::child::{Child, Served};
 use super::tape::Tape;
 use crate::deadline::Deadline;
 
+/// After the command exits, how long its output may still come before what it left running is
+/// ended (in a session the service runs).
+const DRAIN: Duration = Duration::from_millis(200);
+
 /// The tape shared by the copying threads; taken out (`None`) once the command exited, so a
 /// thread still blocked on standard input cannot keep the recording from being sealed.
 pub type SharedTape = Arc<Mutex<Option<Tape>>>;
@@ -135,16 +139,24 @@ pub fn run(
         // The grant ended: nothing the command started outlives it, even if it exited first.
         let _ = nix::sys::signal::killpg(pgid(pid), nix::sys::signal::Signal::SIGKILL);
     }
+    let code = exit_code(&status);
+    if let Some(served) = served {
+        // The session ends with its command: output in flight is read for a moment, then what
+        // it left running (and holding the pipes open) is ended, so the copies finish.
+        let until = Instant::now() + DRAIN;
+        while !(out.is_finished() && err.is_finished()) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let mut t = tape.as_ref().and_then(|t| t.lock().ok());
+        match t.as_mut().and_then(|t| t.as_mut()) {
+            Some(t) => served.sweep(t),
+            None => drop(served.contain.end_all(KILL_GRACE)),
+        }
+    }
     let _ = out.join();
     let _ = err.join();
-    let code = exit_code(&status);
     let mut tape = tape.as_ref().and_then(|t| t.lock().ok());
-    let mut tape = tape.as_mut().and_then(|t| t.as_mut());
-    match (served, &mut tape) {
-        (Some(served), Some(t)) => served.sweep(t),
-        (Some(served), None) => drop(served.contain.end_all(KILL_GRACE)),
-        _ => {}
-    }
+    let tape = tape.as_mut().and_then(|t| t.as_mut());
     if let Some(t) = tape {
         // A failure here is kept by the tape and reported when it is sealed.
         let _ = t.event(EventData::Exit(code));

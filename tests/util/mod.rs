@@ -10,6 +10,7 @@ pub mod keys;
 pub mod proxy;
 pub mod recording;
 pub mod s3;
+pub mod service;
 pub mod spool;
 pub mod sshd;
 pub mod term;

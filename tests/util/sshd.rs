@@ -13,6 +13,7 @@ use sessrec_formats::{Event, OpenOptions, open_path};
 
 use super::config::Config;
 use super::recording::files_in;
+use super::service::service_table;
 use super::term::Term;
 use super::{BIN, Req, free_port};
 
@@ -30,7 +31,8 @@ pub const NEEDS: [Req; 10] = [
     Req::Tool("pgrep"),
 ];
 
-/// The test user (made once, kept; its login shell is pointed at this run's binary).
+/// The test user of the end-to-end test (made once, kept; its login shell is pointed at this
+/// run's binary). Each bastion has a user of its own, so bastions can run side by side.
 pub const USER: &str = "sessrec-e2e";
 /// How long a step waits for a prompt or an exit.
 pub const T: Duration = Duration::from_secs(30);
@@ -39,6 +41,8 @@ pub const T: Duration = Duration::from_secs(30);
 pub struct Sshd {
     pub dir: PathBuf,
     pub port: u16,
+    /// The recorded user.
+    pub user: &'static str,
     sshd: std::process::Child,
 }
 
@@ -57,16 +61,24 @@ impl Sshd {
     /// Installs the binary into a scratch prefix, makes the user, keys and certificates, and
     /// starts sshd in a mount namespace of its own; waits until it listens.
     pub fn start() -> Sshd {
-        let dir = std::env::temp_dir().join(format!("sessrec-e2e-{}", std::process::id()));
+        Sshd::start_as(USER)
+    }
+
+    /// The same, for the recorded user `user`.
+    pub fn start_as(user: &'static str) -> Sshd {
+        let dir = std::env::temp_dir().join(format!("{user}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let d = dir.to_str().unwrap();
         let root = env!("CARGO_MANIFEST_DIR");
+        // An older install listed sessrec in /etc/shells (which lets users chsh away).
         sh(&format!(
-            "chmod 755 {d} && mkdir -p {d}/xfer {d}/grants && chmod 1777 {d}/xfer"
+            "chmod 755 {d} && mkdir -p {d}/xfer {d}/grants && chmod 1777 {d}/xfer && \
+             cp /etc/shells {d}/shells && echo {d}/bin/sessrec >> {d}/shells"
         ));
         sh(&format!(
             "SESSREC_BIN_DIR={d}/bin SESSREC_ETC={d}/etc SESSREC_SPOOL={d}/spool SESSREC_LOG={d}/log SESSREC_LIB={d}/lib SESSREC_SHELLS={d}/shells \
+             SESSREC_RUN={d}/run SESSREC_UNITS={d}/units SESSREC_SSHD_DIR={d}/sshd.d SESSREC_START=no \
              {root}/dist/install.sh {bin}",
             bin = BIN
         ));
@@ -83,36 +95,54 @@ impl Sshd {
             .set("require_grant", true)
             .path("grant_dir", &dir.join("grants"))
             .storage(&format!("file://{d}/lib/store"))
+            .table(
+                "service",
+                service_table(&dir.join("run/sessrec.sock"), &[], &[dir.join("ca.pub")]),
+            )
             .write(&dir.join("etc/config.toml"));
         sh(&format!(
-            "id {USER} >/dev/null 2>&1 || useradd -m {USER}; usermod -s {d}/bin/sessrec -p '*' {USER}; \
+            "id {user} >/dev/null 2>&1 || useradd -m {user}; usermod -s {d}/bin/sessrec -p '*' -aG sessrec-recorded {user}; \
              mkdir -p /run/sshd; \
              ssh-keygen -q -t ed25519 -N '' -f {d}/hostkey; ssh-keygen -q -t ed25519 -N '' -f {d}/ca; \
              for k in user short plain; do ssh-keygen -q -t ed25519 -N '' -f {d}/$k; done; \
-             ssh-keygen -q -s {d}/ca -I GRANT-42 -n {USER} -V -1m:+20m {d}/user.pub; \
-             ssh-keygen -q -s {d}/ca -I GRANT-SHORT -n {USER} -V -1m:+40s {d}/short.pub; \
-             install -d -o {USER} -m 700 ~{USER}/.ssh; install -o {USER} -m 600 {d}/plain.pub ~{USER}/.ssh/authorized_keys"
+             ssh-keygen -q -s {d}/ca -I GRANT-42 -n {user} -V -1m:+20m {d}/user.pub; \
+             ssh-keygen -q -s {d}/ca -I GRANT-SHORT -n {user} -V -1m:+40s {d}/short.pub; \
+             install -d -o {user} -m 700 ~{user}/.ssh; install -o {user} -m 600 {d}/plain.pub ~{user}/.ssh/authorized_keys"
         ));
         let port = free_port();
         std::fs::write(
             dir.join("sshd_config"),
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/hostkey\nPidFile {d}/sshd.pid\nExposeAuthInfo yes\n\
+                "Include {d}/sshd.d/*.conf\nPort {port}\nListenAddress 127.0.0.1\nHostKey {d}/hostkey\nPidFile {d}/sshd.pid\n\
                  TrustedUserCAKeys {d}/ca.pub\nAuthorizedKeysFile .ssh/authorized_keys\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin no\n\
+                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin no\nMaxStartups 200\n\
                  Subsystem sftp /usr/lib/openssh/sftp-server\nLogLevel VERBOSE\n"
             ),
         )
         .unwrap();
-        // sshd sees the test's policy at /etc/sessrec through a private mount, as an installed
-        // bastion would; nothing on the host changes.
+        // sshd and the recording service see the test's policy at /etc/sessrec and its
+        // /etc/shells through a private mount, as an installed bastion would; nothing on the
+        // host changes.
         let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
         let sshd = Command::new("unshare")
             .args(["-m", "sh", "-c"])
-            .arg(format!("mkdir -p /etc/sessrec && mount --bind {d}/etc /etc/sessrec && exec /usr/sbin/sshd -D -e -f {d}/sshd_config"))
+            .arg(format!(
+                "mkdir -p /etc/sessrec && mount --bind {d}/etc /etc/sessrec && mount --bind {d}/shells /etc/shells && \
+                 {BIN} daemon >{d}/daemon.log 2>&1 & echo $! > {d}/daemon.pid; \
+                 exec /usr/sbin/sshd -D -e -f {d}/sshd_config"
+            ))
             .stderr(log)
             .spawn()
             .unwrap();
+        let started = Instant::now();
+        while !dir.join("run/sessrec.sock").exists() {
+            assert!(
+                started.elapsed() < T,
+                "the recording service did not start: {}",
+                std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let deadline = Instant::now() + T;
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -122,7 +152,12 @@ impl Sshd {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Sshd { dir, port, sshd }
+        Sshd {
+            dir,
+            port,
+            user,
+            sshd,
+        }
     }
 
     /// A path in the scratch directory.
@@ -157,7 +192,7 @@ impl Sshd {
     pub fn ssh(&self, key: &str, cmd: &str) -> Output {
         Command::new("ssh")
             .args(self.ssh_args(key))
-            .arg(format!("{USER}@127.0.0.1"))
+            .arg(format!("{}@127.0.0.1", self.user))
             .arg(cmd)
             .stdin(Stdio::null())
             .output()
@@ -168,7 +203,7 @@ impl Sshd {
     pub fn tty_session(&self, key: &str, cmd: Option<&str>) -> Term {
         let mut args = vec!["-tt".to_string()];
         args.extend(self.ssh_args(key));
-        args.push(format!("{USER}@127.0.0.1"));
+        args.push(format!("{}@127.0.0.1", self.user));
         args.extend(cmd.map(str::to_string));
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         Term::spawn(Path::new("/usr/bin/ssh"), &argv, 100, 30, &[])
@@ -224,7 +259,7 @@ impl Sshd {
     pub fn settle(&self) {
         let deadline = Instant::now() + T;
         while Command::new("pgrep")
-            .args(["-u", USER])
+            .args(["-u", self.user])
             .stdout(Stdio::null())
             .status()
             .unwrap()
@@ -232,9 +267,19 @@ impl Sshd {
         {
             assert!(
                 Instant::now() < deadline,
-                "sessions of {USER} still running"
+                "sessions of {} still running",
+                self.user
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `signal` (a name, as kill(1) takes it) to the recording service.
+    pub fn signal_service(&self, signal: &str) {
+        if let Ok(pid) = std::fs::read_to_string(self.path("daemon.pid")) {
+            let _ = Command::new("kill")
+                .args([&format!("-{signal}"), pid.trim()])
+                .status();
         }
     }
 
@@ -246,7 +291,13 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
+        self.signal_service("KILL");
         let _ = self.sshd.kill();
+        // install.sh makes the audit log append-only where it can; it must go with the rest.
+        let _ = Command::new("chattr")
+            .arg("-a")
+            .arg(self.path("log/audit.log"))
+            .status();
         let _ = self.sshd.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -1,0 +1,321 @@
+//! The red-team suite: a bastion installed by dist/install.sh (sshd on loopback, the recording
+//! service, a recorded user of its own), and that user, logged in over real ssh, trying to get
+//! around the recording. Each attempt is refused, or leaves a recording and an alert.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sessrec_formats::container::{Verdict, verify};
+use sessrec_formats::{OpenOptions, open_path};
+
+use crate::util::free_port;
+use crate::util::harness::step;
+use crate::util::recording::{input_text, markers, output_text};
+use crate::util::sshd::{NEEDS, Sshd, T};
+
+/// This file's tests.
+pub fn tests() -> Vec<crate::util::Test> {
+    crate::tests![
+        the_recorded_user_cannot_get_around_the_recording => [NEEDS, crate::util::Req::Tool("strace")]
+    ]
+}
+
+/// The recorded user of this bastion (not the end-to-end test's, so both can run at once).
+const USER: &str = "sessrec-rt";
+
+fn the_recorded_user_cannot_get_around_the_recording() {
+    let b = Sshd::start_as(USER);
+    let mut n = b.recordings().len();
+    step("the recording side cannot be killed, stopped or traced", || {
+        recorder_is_out_of_reach(&b, n)
+    });
+    n += 1;
+    step("killing the login client hangs up, seals and alerts", || {
+        killing_the_client(&b, n)
+    });
+    n += 1;
+    step("nothing the session starts outlives it", || {
+        nothing_outlives_the_session(&b, n)
+    });
+    n += 2;
+    step("sshd forwards nothing for a recorded user", || {
+        no_forwarding(&b)
+    });
+    step("chsh is refused and the next login is recorded", || {
+        no_chsh(&b)
+    });
+    n += 2;
+    step("a nested sessrec inherits its parent, whatever it claims", || {
+        nested_claims_nothing(&b, n)
+    });
+    n += 2;
+    step("the spool, key and audit log are out of reach", || {
+        files_out_of_reach(&b)
+    });
+    n += 1;
+    step("50 concurrent sessions, each recorded whole", || {
+        fifty_sessions(&b, n)
+    });
+    n += 50;
+    step("the service killed under a live session: nothing lost", || {
+        service_killed(&b, n)
+    });
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The shell's parent is the session's worker: root, so the user can neither signal nor
+/// trace it, nor read its memory or environment.
+fn recorder_is_out_of_reach(b: &Sshd, n: usize) {
+    let o = b.ssh(
+        "user",
+        "kill -9 $PPID; echo kill=$?; kill -STOP $PPID; echo stop=$?; \
+         strace -p $PPID -e trace=none 2>&1 | head -1; cat /proc/$PPID/environ >/dev/null; echo environ=$?; \
+         echo still-recorded",
+    );
+    let out = stdout(&o);
+    assert!(out.contains("kill=1") && out.contains("stop=1"), "{out}");
+    assert!(out.contains("Operation not permitted"), "strace: {out}");
+    assert!(out.contains("environ=1"), "{out}");
+    let (_, events) = b.newest(n);
+    assert!(output_text(&events).contains("still-recorded"));
+}
+
+/// The user kills their own login client (the one process of theirs that takes part): the
+/// service hangs the session up, seals the recording (with the line that did it) and raises
+/// an alert.
+fn killing_the_client(b: &Sshd, n: usize) {
+    let mut t = b.tty_session("user", None);
+    t.wait_for("$ ", T);
+    t.type_slowly(&format!("echo before; kill -9 $(pgrep -u {USER} -x sessrec)\r"));
+    t.wait(T);
+    let (_, events) = b.newest(n);
+    assert!(input_text(&events).contains("kill -9"), "the line that killed it is kept");
+    assert!(output_text(&events).contains("before"));
+    let audit = b.audit();
+    let gone = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["event"] == "session.client_gone")
+        .unwrap_or_else(|| panic!("no alert: {audit}"));
+    assert_eq!(gone["level"], "alert");
+}
+
+/// `setsid`, `nohup` + `disown`, a double fork and a daemonising `sh`, interactive and in pipe
+/// mode: all ended with the session, and named in the recording.
+fn nothing_outlives_the_session(b: &Sshd, n: usize) {
+    let mut t = b.tty_session("user", None);
+    t.wait_for("$ ", T);
+    t.type_slowly(
+        "setsid -f sleep 1000; nohup sleep 1001 >/dev/null 2>&1 & disown; (sleep 1002 &); sh -c 'trap \"\" HUP; sleep 1003 &'; exit\r",
+    );
+    t.wait(T);
+    // settle() fails if any process of the user is left.
+    let (_, events) = b.newest(n);
+    let ended: Vec<String> = markers(&events)
+        .into_iter()
+        .filter(|m| m.starts_with("ended with the session"))
+        .collect();
+    assert_eq!(ended.len(), 1, "{:?}", markers(&events));
+    assert!(ended[0].matches("sleep").count() >= 4, "{ended:?}");
+    let o = b.ssh("user", "setsid -f sleep 1004; nohup sleep 1005 >/dev/null 2>&1 &");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, events) = b.newest(n + 1);
+    assert!(
+        markers(&events).iter().any(|m| m.contains("sleep")),
+        "{:?}",
+        markers(&events)
+    );
+}
+
+/// `ssh -W` (and ProxyJump), `-L`, `-R`: refused by the drop-in dist/install.sh wrote.
+fn no_forwarding(b: &Sshd) {
+    let target = format!("127.0.0.1:{}", b.port);
+    let w = Command::new("ssh")
+        .args(b.ssh_args("user"))
+        .args(["-W", &target, &format!("{USER}@127.0.0.1")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!w.status.success(), "ssh -W got through");
+    assert!(!stdout(&w).contains("SSH-2.0"), "{}", stdout(&w));
+    let r = Command::new("ssh")
+        .args(b.ssh_args("user"))
+        .args(["-o", "ExitOnForwardFailure=yes", "-N", "-R"])
+        .arg(format!("{}:{target}", free_port()))
+        .arg(format!("{USER}@127.0.0.1"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!r.status.success(), "ssh -R was allowed");
+    let local = free_port();
+    let mut l = Command::new("ssh")
+        .args(b.ssh_args("user"))
+        .args(["-N", "-L", &format!("{local}:{target}")])
+        .arg(format!("{USER}@127.0.0.1"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + T;
+    let mut conn = loop {
+        if let Ok(c) = TcpStream::connect(("127.0.0.1", local)) {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "ssh -L did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    conn.set_read_timeout(Some(T)).unwrap();
+    let mut got = Vec::new();
+    let _ = conn.read_to_end(&mut got);
+    let _ = l.kill();
+    let _ = l.wait();
+    assert!(
+        !String::from_utf8_lossy(&got).contains("SSH-2.0"),
+        "ssh -L reached sshd through the bastion"
+    );
+    b.settle();
+}
+
+/// sessrec is not in /etc/shells (install.sh took out the line an older install had added),
+/// so chsh refuses, and the next login is still recorded.
+fn no_chsh(b: &Sshd) {
+    let shells = std::fs::read_to_string(b.path("shells")).unwrap();
+    assert!(!shells.contains("sessrec"), "{shells}");
+    let o = b.ssh("user", "chsh -s /bin/bash </dev/null; getent passwd $USER");
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(all.contains("may not change the shell"), "{all}");
+    assert!(stdout(&o).trim_end().ends_with("bin/sessrec"), "{all}");
+    let o = b.ssh("user", "echo after-chsh");
+    assert_eq!(stdout(&o), "after-chsh\n");
+    b.settle();
+}
+
+/// Inside a session the user starts sessrec with a forged connection, parent session and a
+/// certificate from a CA of their own: the nested recording names the real parent, the real
+/// source and the real grant, and nothing of the forgery.
+fn nested_claims_nothing(b: &Sshd, n: usize) {
+    let d = b.dir.display();
+    let home = format!("/home/{USER}");
+    let sh = |c: &str| {
+        assert!(Command::new("sh").arg("-c").arg(c).status().unwrap().success(), "{c}");
+    };
+    sh(&format!(
+        "rm -f {d}/evil {d}/evil.pub {d}/evil-cert*; ssh-keygen -q -t ed25519 -N '' -f {d}/evil && \
+         ssh-keygen -q -t ed25519 -N '' -f {d}/evil-cert && \
+         ssh-keygen -q -s {d}/evil -I GRANT-EVIL -n {USER} -V -1m:+1h {d}/evil-cert.pub && \
+         printf 'publickey %s\\n' \"$(cat {d}/evil-cert-cert.pub)\" > {home}/fake-auth && chown {USER} {home}/fake-auth"
+    ));
+    let o = b.ssh(
+        "user",
+        &format!(
+            "SSH_CONNECTION='6.6.6.6 1 22 2' SESSREC_SESSION=forged-parent SSH_USER_AUTH={home}/fake-auth \
+             {d}/bin/sessrec -c 'echo nested'"
+        ),
+    );
+    assert_eq!(stdout(&o), "nested\n", "{}", stderr(&o));
+    b.settle();
+    let all = b.recordings();
+    assert_eq!(all.len(), n + 2);
+    let header = |p| {
+        let r = open_path(p, &OpenOptions::default()).unwrap();
+        serde_json::to_value(r.header().sessrec.clone().unwrap()).unwrap()
+    };
+    let (outer, inner) = (header(&all[n]), header(&all[n + 1]));
+    let (outer, inner) = if inner["parent_session"].is_null() {
+        (inner, outer)
+    } else {
+        (outer, inner)
+    };
+    assert_eq!(inner["parent_session"], outer["session_id"], "{inner}");
+    assert_eq!(inner["grant"]["id"], "GRANT-42", "{inner}");
+    assert_eq!(inner["identity"]["source"], outer["identity"]["source"]);
+    let text = inner.to_string();
+    assert!(!text.contains("6.6.6.6") && !text.contains("EVIL") && !text.contains("forged"), "{text}");
+}
+
+/// Writing into the spool (a link for the uploader, a forged recording), appending to the
+/// audit log, reading the key: denied.
+fn files_out_of_reach(b: &Sshd) {
+    let d = b.dir.display();
+    let o = b.ssh(
+        "user",
+        &format!(
+            "ln -s /etc/shadow {d}/spool/planted.cast.zst; echo x >> {d}/log/audit.log; \
+             cat {d}/etc/signing.key; ls {d}/run/sessions"
+        ),
+    );
+    b.settle();
+    assert_eq!(stderr(&o).matches("Permission denied").count(), 4, "{}", stderr(&o));
+    for p in b.recordings() {
+        let r = verify(std::fs::File::open(&p).unwrap(), vec![b.public_key()]).unwrap();
+        assert_eq!(r.verdict, Verdict::Intact, "{p:?}");
+    }
+}
+
+/// 50 `ssh -tt` sessions at once through one service: each recording holds its own session's
+/// output and no other's, and names the user.
+fn fifty_sessions(b: &Sshd, n: usize) {
+    let children: Vec<_> = (0..50)
+        .map(|i| {
+            Command::new("ssh")
+                .args(b.ssh_args("user"))
+                .arg("-tt")
+                .arg(format!("{USER}@127.0.0.1"))
+                .arg(format!("echo start-{i}-; sleep 2; echo end-{i}-"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let o = c.wait_with_output().unwrap();
+        assert!(stdout(&o).contains(&format!("end-{i}-")), "session {i}: {}", stdout(&o));
+    }
+    b.settle();
+    let all = b.recordings();
+    assert_eq!(all.len(), n + 50);
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &all[n..] {
+        let r = verify(std::fs::File::open(p).unwrap(), vec![b.public_key()]).unwrap();
+        assert_eq!(r.verdict, Verdict::Intact, "{p:?}");
+        let mut rd = open_path(p, &OpenOptions::default()).unwrap();
+        let events = (&mut rd).collect::<Result<Vec<_>, _>>().unwrap();
+        let header = serde_json::to_value(rd.header().sessrec.clone().unwrap()).unwrap();
+        assert_eq!(header["identity"]["user"], USER);
+        let text = output_text(&events);
+        let ids: Vec<usize> = (0..50).filter(|i| text.contains(&format!("start-{i}-"))).collect();
+        assert_eq!(ids.len(), 1, "{p:?}: {text}");
+        assert!(text.contains(&format!("end-{}-", ids[0])), "{p:?} is whole");
+        seen.insert(ids[0]);
+    }
+    assert_eq!(seen.len(), 50);
+}
+
+/// SIGKILL to the service while a session runs: the session goes on in its worker, recorded to
+/// the end and sealed; new logins are refused (strict) with a clear message.
+fn service_killed(b: &Sshd, n: usize) {
+    let mut t = b.tty_session("user", None);
+    t.wait_for("$ ", T);
+    b.signal_service("TERM");
+    b.signal_service("KILL");
+    std::thread::sleep(Duration::from_millis(300));
+    let o = b.ssh("user", "echo should-not-run");
+    assert!(!stdout(&o).contains("should-not-run"));
+    assert!(stderr(&o).contains("recording service is not running"), "{}", stderr(&o));
+    t.type_slowly("echo after-the-service-died; exit\r");
+    t.wait(T);
+    let (_, events) = b.newest(n);
+    assert!(output_text(&events).contains("after-the-service-died"));
+}
