@@ -147,7 +147,10 @@ pub fn from_file(dir: &Path, user: &str) -> Result<Option<Grant>> {
 
 /// From `SESSREC_GRANT_ID` and `SESSREC_GRANT_EXPIRES` (RFC 3339) in the login's environment.
 pub fn from_env(env: &Env) -> Option<Grant> {
-    let id = env.get("SESSREC_GRANT_ID").filter(|s| !s.is_empty())?.clone();
+    let id = env
+        .get("SESSREC_GRANT_ID")
+        .filter(|s| !s.is_empty())?
+        .clone();
     let expires = env
         .get("SESSREC_GRANT_EXPIRES")
         .and_then(|e| e.parse().ok());
@@ -182,7 +185,10 @@ pub fn find(
             );
         }
     }
-    (config.trust_env_grant.then(|| from_env(env)).flatten(), None)
+    (
+        config.trust_env_grant.then(|| from_env(env)).flatten(),
+        None,
+    )
 }
 
 /// Warnings 10 and 1 minutes before the grant ends, then the end.

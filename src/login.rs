@@ -21,11 +21,11 @@ use crate::pipe_kind::{self, Kind};
 use crate::print;
 use crate::record::header::Start;
 use crate::record::session::{self, Child, End, RunAs, Served};
+use crate::record::tape::Tape;
+use crate::record::{pipe, recording, tty};
 use crate::service::account::Account;
 use crate::service::contain::Containment;
 use crate::service::state;
-use crate::record::tape::Tape;
-use crate::record::{pipe, recording, tty};
 use crate::sshauth;
 
 /// How sessrec was started, when it is a login shell: `-sessrec` (argv[0] starting with `-`,
@@ -89,9 +89,13 @@ fn identity_of(account: &Account, env: &grant::Env) -> Value {
 
 /// The CAs a certificate must come from: the policy's, else sshd's own.
 fn cert_trust(config: &Config, user: &str) -> sshauth::CertTrust {
-    let files = config.service.trusted_user_ca_keys.clone().unwrap_or_else(|| {
-        crate::service::sshd_config::trusted_user_ca_keys(&config.service.sshd_config)
-    });
+    let files = config
+        .service
+        .trusted_user_ca_keys
+        .clone()
+        .unwrap_or_else(|| {
+            crate::service::sshd_config::trusted_user_ca_keys(&config.service.sshd_config)
+        });
     sshauth::CertTrust {
         cas: sshauth::read_cas(&files),
         principal: user.to_string(),
@@ -226,7 +230,11 @@ pub fn run(login: Login<'_>) -> Result<i32> {
         groups: account.groups.clone(),
         home: CString::new(account.home.as_os_str().as_encoded_bytes())
             .context("a home directory with a NUL")?,
-        cgroup: contain.procs.as_ref().and_then(|f| f.try_clone().ok()).map(Arc::new),
+        cgroup: contain
+            .procs
+            .as_ref()
+            .and_then(|f| f.try_clone().ok())
+            .map(Arc::new),
     });
     let served = Served {
         control: login.control,
@@ -318,7 +326,7 @@ pub fn run(login: Login<'_>) -> Result<i32> {
         // Not knowing the free space is not a reason to refuse: creating the file will tell.
         Err(e) => print::warn(format_args!("{e:#}")),
     }
-    let tape = match open_recording(&config, &mut start) {
+    let tape = match open_recording(config, &mut start) {
         Ok(t) => Some(t),
         Err(e) if config.failure_policy == FailurePolicy::Strict => {
             audit.event(
@@ -350,7 +358,7 @@ pub fn run(login: Login<'_>) -> Result<i32> {
     let deadline = grant.as_ref().and_then(grant::deadline);
     let (code, end, failure) = match (tape, interactive) {
         (Some(mut tape), true) => {
-            banner(&config, &start, grant.as_ref());
+            banner(config, &start, grant.as_ref());
             let outcome = session::run(child, &mut tape, deadline, Some(&served));
             let failure = tape.finish().err().map(|e| format!("{e:#}"));
             let outcome = outcome?;
@@ -427,11 +435,7 @@ fn open_recording(config: &Config, start: &mut Start) -> Result<Tape> {
     // Readable by the spool's group (the uploader's), writable by root alone.
     if let Ok(dir) = std::fs::metadata(&config.spool) {
         use std::os::unix::fs::MetadataExt;
-        let _ = rustix::fs::fchown(
-            &file,
-            None,
-            Some(rustix::fs::Gid::from_raw(dir.gid())),
-        );
+        let _ = rustix::fs::fchown(&file, None, Some(rustix::fs::Gid::from_raw(dir.gid())));
     }
     let settings = recording::Settings {
         signer,

@@ -42,7 +42,8 @@ pub fn scan(spool: &Path) -> Result<Vec<SpoolFile>> {
         let is_recording = path
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(".cast.zst") && !n.starts_with('.'));
+            .is_some_and(is_recording_name);
+        // lstat: a link is never followed, and is not a recording.
         let Ok(meta) = entry.metadata() else { continue };
         if !is_recording || !meta.is_file() {
             continue;
@@ -58,9 +59,76 @@ pub fn scan(spool: &Path) -> Result<Vec<SpoolFile>> {
     Ok(out)
 }
 
+/// A recording's name as the service writes it: `SESSION_ID.cast.zst`, the id of letters,
+/// digits and `-` only. Anything else (a newline or an escape in a name) is never touched, so
+/// no control character from a file name reaches a log, a store key or a terminal.
+pub fn is_recording_name(name: &str) -> bool {
+    name.strip_suffix(".cast.zst").is_some_and(|id| {
+        !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
+/// Opens `path` for reading without following a link.
+fn open_nofollow(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)
+}
+
+/// Writes a file of the uploader's own state: in a directory it made (`state_dir`), created
+/// mode 0600 and never through a link.
+fn write_state(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        state_dir(dir)?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Makes (mode 0700) or checks one of the uploader's directories in the spool: it must be a
+/// real directory (not a link) owned by the uploader.
+fn state_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    match fs::symlink_metadata(dir) {
+        Err(_) => fs::DirBuilder::new()
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display())),
+        Ok(m) if !m.is_dir() => anyhow::bail!(
+            "{} is not a directory (a link?); remove it so the uploader can make its own",
+            dir.display()
+        ),
+        Ok(m) if m.uid() != rustix::process::geteuid().as_raw() => anyhow::bail!(
+            "{} belongs to uid {}, not to the uploader; remove it",
+            dir.display(),
+            m.uid()
+        ),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Makes or checks `SPOOL/.upload`, the uploader's state directory.
+pub fn prepare(spool: &Path) -> Result<()> {
+    state_dir(&spool.join(".upload"))
+}
+
 /// Whether a recorder holds the file's lock.
 pub fn is_live(path: &Path) -> bool {
-    let Ok(f) = fs::File::open(path) else {
+    let Ok(f) = open_nofollow(path) else {
         return false;
     };
     rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
@@ -88,11 +156,8 @@ pub fn record_failure(spool: &Path, file: &Path, error: &str) -> Result<u32> {
     f.last_error = error.into();
     f.last_try = jiff::Timestamp::now().to_string();
     let path = state_path(spool, file);
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
     let json = serde_json::to_vec_pretty(&f).context("encoding the upload state")?;
-    fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    write_state(&path, &json)?;
     Ok(f.count)
 }
 
@@ -128,25 +193,20 @@ pub fn live_checkpoint(spool: &Path, file: &Path) -> Option<u64> {
 
 /// Notes how much of a live recording the store confirmed.
 pub fn set_live_checkpoint(spool: &Path, file: &Path, offset: u64) -> Result<()> {
-    let path = checkpoint_path(spool, file);
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    fs::write(&path, offset.to_string()).with_context(|| format!("cannot write {}", path.display()))
+    write_state(&checkpoint_path(spool, file), offset.to_string().as_bytes())
 }
 
 /// Moves a file that cannot be shipped to `SPOOL/quarantine`, with the reason beside it.
 pub fn quarantine(spool: &Path, file: &Path, reason: &str) -> Result<PathBuf> {
     let dir = spool.join("quarantine");
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    state_dir(&dir)?;
     let name = file.file_name().context("a spool file has a name")?;
     let dest = dir.join(name);
     fs::rename(file, &dest)
         .with_context(|| format!("cannot move {} to {}", file.display(), dest.display()))?;
     let mut why = dest.clone().into_os_string();
     why.push(".reason");
-    fs::write(&why, format!("{reason}\n"))
-        .with_context(|| format!("cannot write {}", Path::new(&why).display()))?;
+    write_state(Path::new(&why), format!("{reason}\n").as_bytes())?;
     clear_failures(spool, file);
     Ok(dest)
 }
@@ -169,4 +229,50 @@ pub fn quarantined(spool: &Path) -> Vec<(PathBuf, String)> {
         .collect();
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_session_names_are_recordings() {
+        assert!(is_recording_name(
+            "01a2319d-22be-76b8-8356-c97d62f01ac2.cast.zst"
+        ));
+        for bad in [
+            ".cast.zst",
+            "x\n* * * * * root sh.cast.zst",
+            "a\u{1b}]0;t\u{7}.cast.zst",
+            "../x.cast.zst",
+            ".hidden.cast.zst",
+            "x.cast",
+        ] {
+            assert!(!is_recording_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn links_in_the_spool_are_never_followed() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let spool = dir.path();
+        let target = spool.join("elsewhere");
+        fs::create_dir(&target).unwrap();
+        std::os::unix::fs::symlink(&target, spool.join(".upload")).unwrap();
+        assert!(prepare(spool).is_err(), "a planted .upload link");
+        std::os::unix::fs::symlink(&target, spool.join("quarantine")).unwrap();
+        let rec = spool.join("01a2.cast.zst");
+        fs::write(&rec, b"x").unwrap();
+        assert!(
+            quarantine(spool, &rec, "r").is_err(),
+            "a planted quarantine link"
+        );
+        assert!(
+            fs::read_dir(&target).unwrap().next().is_none(),
+            "nothing written through it"
+        );
+        std::os::unix::fs::symlink("/etc/passwd", spool.join("02b3.cast.zst")).unwrap();
+        let found: Vec<_> = scan(spool).unwrap().into_iter().map(|f| f.path).collect();
+        assert_eq!(found, vec![rec]);
+    }
 }

@@ -90,7 +90,12 @@ async fn pass(
     audit: &mut Audit,
 ) -> Result<usize> {
     let mut failed = 0;
-    for file in spool::scan(&config.spool)? {
+    let files = spool::scan(&config.spool)?;
+    if !files.is_empty() {
+        // The uploader's state lives in SPOOL/.upload: its own directory, never a link.
+        spool::prepare(&config.spool)?;
+    }
+    for file in files {
         let path = &file.path;
         if file.live {
             if let Err(e) = ship_live(store, config, path).await {

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use sessrec_formats::EventData;
 
-use super::ending::{KILL_GRACE, exit_code};
 use super::child::{Child, Served};
+use super::ending::{KILL_GRACE, exit_code};
 use super::tape::Tape;
 use crate::deadline::Deadline;
 

@@ -80,7 +80,12 @@ impl Account {
 /// Becomes `account` in a child between fork and exec: groups, then group, then user (each
 /// checked; after it nothing can regain root), then the home directory. Only async-signal-safe
 /// calls: the caller has computed everything.
-pub fn become_user(uid: u32, gid: u32, groups: &[nix::libc::gid_t], home: &CString) -> std::io::Result<()> {
+pub fn become_user(
+    uid: u32,
+    gid: u32,
+    groups: &[nix::libc::gid_t],
+    home: &CString,
+) -> std::io::Result<()> {
     // SAFETY: plain system calls on memory the caller owns, allowed between fork and exec.
     unsafe {
         if nix::libc::setgroups(groups.len(), groups.as_ptr()) != 0

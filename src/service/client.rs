@@ -41,11 +41,7 @@ pub fn run(inv: Invocation) -> Result<i32> {
             .filter(|(k, _)| protocol::passed(k))
             .collect::<BTreeMap<_, _>>(),
     };
-    let (stdin, stdout, stderr) = (
-        std::io::stdin(),
-        std::io::stdout(),
-        std::io::stderr(),
-    );
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
     protocol::send_request(
         &conn,
         &request,
@@ -94,10 +90,7 @@ fn wait(conn: &UnixStream) -> Result<i32> {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e).context("waiting for the recording service"),
         }
-        let (conn_ready, wake_ready) = (
-            !fds[0].revents().is_empty(),
-            !fds[1].revents().is_empty(),
-        );
+        let (conn_ready, wake_ready) = (!fds[0].revents().is_empty(), !fds[1].revents().is_empty());
         if wake_ready {
             let _ = (&wake_r).read(&mut sink);
         }

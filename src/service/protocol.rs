@@ -12,11 +12,11 @@ use std::mem::MaybeUninit;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
+use anyhow::{Context, Result, bail, ensure};
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
 };
-use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 /// The protocol's version; a service refuses requests of another.
@@ -68,11 +68,7 @@ pub fn passed(name: &str) -> bool {
 }
 
 /// Sends `request` with `fds` (the client's standard input, output and error).
-pub fn send_request(
-    sock: &UnixStream,
-    request: &Request,
-    fds: &[BorrowedFd<'_>],
-) -> Result<()> {
+pub fn send_request(sock: &UnixStream, request: &Request, fds: &[BorrowedFd<'_>]) -> Result<()> {
     let body = serde_json::to_vec(request).context("encoding the request")?;
     let len = (body.len() as u32).to_be_bytes();
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(3))];
@@ -82,8 +78,13 @@ pub fn send_request(
         "too many descriptors"
     );
     // The descriptors go with the first byte; the rest is an ordinary stream.
-    let sent = sendmsg(sock, &[IoSlice::new(&len)], &mut control, SendFlags::NOSIGNAL)
-        .context("handing the terminal to the recording service")?;
+    let sent = sendmsg(
+        sock,
+        &[IoSlice::new(&len)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )
+    .context("handing the terminal to the recording service")?;
     let mut w = sock;
     w.write_all(&len[sent..])
         .and_then(|()| w.write_all(&body))
@@ -142,7 +143,6 @@ pub fn send_reply(mut sock: &UnixStream, reply: &Reply) -> std::io::Result<()> {
 pub fn parse_reply(line: &[u8]) -> Result<Reply> {
     serde_json::from_slice(line).context("the recording service's answer is malformed")
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -27,7 +27,12 @@ fn walk(file: &Path, depth: usize, found: &mut Option<Vec<PathBuf>>) {
         }
         let (key, value) = line
             .split_once(|c: char| c.is_whitespace() || c == '=')
-            .map(|(k, v)| (k, v.trim_start_matches(|c: char| c.is_whitespace() || c == '=')))
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.trim_start_matches(|c: char| c.is_whitespace() || c == '='),
+                )
+            })
             .unwrap_or((line, ""));
         match key.to_ascii_lowercase().as_str() {
             "match" => return,
@@ -67,9 +72,9 @@ fn expand(pattern: &str) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(pre) && n.ends_with(post) && n.len() >= pre.len() + post.len())
+            e.file_name().to_str().is_some_and(|n| {
+                n.starts_with(pre) && n.ends_with(post) && n.len() >= pre.len() + post.len()
+            })
         })
         .map(|e| e.path())
         .collect();

@@ -22,7 +22,10 @@ pub(super) fn check_binary(f: &mut Findings) {
     let shown = exe.display();
     if meta.mode() & 0o6000 != 0 {
         f.fail(
-            &format!("{shown} is setuid or setgid (mode {:o})", meta.mode() & 0o7777),
+            &format!(
+                "{shown} is setuid or setgid (mode {:o})",
+                meta.mode() & 0o7777
+            ),
             &format!("chmod ug-s {shown} (dist/install.sh installs it mode 0755)"),
         );
     } else if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
@@ -76,11 +79,16 @@ pub(super) fn check_spool(f: &mut Findings, dir: &Path) {
         );
     } else if meta.uid() != 0 && Some(meta.uid()) != uploader {
         f.fail(
-            &format!("spool {shown} belongs to uid {}, neither root nor the uploader", meta.uid()),
+            &format!(
+                "spool {shown} belongs to uid {}, neither root nor the uploader",
+                meta.uid()
+            ),
             &format!("chown sessrec:sessrec {shown}"),
         );
     } else {
-        f.ok(&format!("spool {shown} is private to the service and the uploader"));
+        f.ok(&format!(
+            "spool {shown} is private to the service and the uploader"
+        ));
     }
 }
 

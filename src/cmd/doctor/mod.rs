@@ -133,4 +133,3 @@ fn summary(mut f: Findings) -> Result<Status> {
         Status::Error
     })
 }
-

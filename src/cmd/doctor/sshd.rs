@@ -24,7 +24,12 @@ pub(super) fn check_service(f: &mut Findings, config: &Config) {
     }
 }
 
-pub(super) fn check_user(f: &mut Findings, config: &Config, user: &str, sshd_config: Option<&Path>) {
+pub(super) fn check_user(
+    f: &mut Findings,
+    config: &Config,
+    user: &str,
+    sshd_config: Option<&Path>,
+) {
     check_account(f, user);
     let file = sshd_config.unwrap_or(&config.service.sshd_config);
     let out = std::process::Command::new("/usr/sbin/sshd")
@@ -68,15 +73,26 @@ pub(super) fn check_user(f: &mut Findings, config: &Config, user: &str, sshd_con
 /// switch only away from a shell listed in /etc/shells).
 fn check_account(f: &mut Findings, user: &str) {
     let Ok(Some(account)) = nix::unistd::User::from_name(user) else {
-        f.fail(&format!("there is no user {user}"), "give the name of a recorded user");
+        f.fail(
+            &format!("there is no user {user}"),
+            "give the name of a recorded user",
+        );
         return;
     };
     let shell = account.shell;
     let ours = std::env::current_exe().ok();
     if ours.as_deref() != Some(shell.as_path()) {
         f.fail(
-            &format!("{user}'s login shell is {}, not sessrec: they are not recorded", shell.display()),
-            &format!("usermod -s {} {user}", ours.as_deref().unwrap_or(Path::new("/usr/local/bin/sessrec")).display()),
+            &format!(
+                "{user}'s login shell is {}, not sessrec: they are not recorded",
+                shell.display()
+            ),
+            &format!(
+                "usermod -s {} {user}",
+                ours.as_deref()
+                    .unwrap_or(Path::new("/usr/local/bin/sessrec"))
+                    .display()
+            ),
         );
     } else {
         f.ok(&format!("{user}'s login shell is sessrec"));
@@ -85,11 +101,19 @@ fn check_account(f: &mut Findings, user: &str) {
         .is_ok_and(|t| t.lines().any(|l| Path::new(l.trim()) == shell));
     if listed {
         f.fail(
-            &format!("{} is in /etc/shells: {user} can chsh to another shell and leave recording", shell.display()),
-            &format!("remove {} from /etc/shells (dist/install.sh does)", shell.display()),
+            &format!(
+                "{} is in /etc/shells: {user} can chsh to another shell and leave recording",
+                shell.display()
+            ),
+            &format!(
+                "remove {} from /etc/shells (dist/install.sh does)",
+                shell.display()
+            ),
         );
     } else {
-        f.ok(&format!("{user} cannot chsh away (their shell is not in /etc/shells)"));
+        f.ok(&format!(
+            "{user} cannot chsh away (their shell is not in /etc/shells)"
+        ));
     }
 }
 
@@ -98,7 +122,9 @@ fn parse(text: &str) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in text.lines() {
         if let Some((k, v)) = line.split_once(' ') {
-            out.entry(k.to_string()).or_default().push(v.trim().to_string());
+            out.entry(k.to_string())
+                .or_default()
+                .push(v.trim().to_string());
         }
     }
     out
@@ -116,11 +142,18 @@ fn judge(s: &BTreeMap<String, Vec<String>>, user: &str) -> Vec<Judged> {
     let fix = "install dist/install.sh's drop-in (sshd_config.d/50-sessrec.conf) and add the user to its group, then reload sshd";
     let mut out = Vec::new();
     if one("disableforwarding") == "yes"
-        || ["allowtcpforwarding", "allowstreamlocalforwarding", "x11forwarding", "allowagentforwarding"]
-            .iter()
-            .all(|k| one(k) == "no")
+        || [
+            "allowtcpforwarding",
+            "allowstreamlocalforwarding",
+            "x11forwarding",
+            "allowagentforwarding",
+        ]
+        .iter()
+        .all(|k| one(k) == "no")
     {
-        out.push(Judged::Ok(format!("sshd forwards nothing for {user} (-W, -L, -R, -D, agent, X11)")));
+        out.push(Judged::Ok(format!(
+            "sshd forwards nothing for {user} (-W, -L, -R, -D, agent, X11)"
+        )));
     } else {
         out.push(Judged::Fail(
             format!("sshd lets {user} forward connections (ssh -W/-L/-R/-D, ProxyJump): unrecorded network access through the bastion"),
@@ -129,14 +162,25 @@ fn judge(s: &BTreeMap<String, Vec<String>>, user: &str) -> Vec<Judged> {
     }
     let checks: [(&str, &str, &str); 3] = [
         ("permittunnel", "no", "tun/tap tunnels (ssh -w)"),
-        ("permituserrc", "no", "~/.ssh/rc, which runs before the recorded shell"),
-        ("permituserenvironment", "no", "~/.ssh/environment, which sets the client's environment"),
+        (
+            "permituserrc",
+            "no",
+            "~/.ssh/rc, which runs before the recorded shell",
+        ),
+        (
+            "permituserenvironment",
+            "no",
+            "~/.ssh/environment, which sets the client's environment",
+        ),
     ];
     for (k, want, what) in checks {
         if one(k) == want {
             out.push(Judged::Ok(format!("sshd: {k} {want}")));
         } else {
-            out.push(Judged::Fail(format!("sshd allows {user} {what} ({k} {})", one(k)), fix.into()));
+            out.push(Judged::Fail(
+                format!("sshd allows {user} {what} ({k} {})", one(k)),
+                fix.into(),
+            ));
         }
     }
     let accepted: Vec<&String> = s.get("acceptenv").into_iter().flatten().collect();
@@ -151,14 +195,27 @@ fn judge(s: &BTreeMap<String, Vec<String>>, user: &str) -> Vec<Judged> {
         })
         .collect();
     if risky.is_empty() {
-        out.push(Judged::Ok("sshd accepts no SSH_* or SESSREC_* variable from clients".into()));
+        out.push(Judged::Ok(
+            "sshd accepts no SSH_* or SESSREC_* variable from clients".into(),
+        ));
     } else {
         out.push(Judged::Fail(
-            format!("sshd's AcceptEnv lets clients set SSH_* or SESSREC_* variables ({})", risky.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+            format!(
+                "sshd's AcceptEnv lets clients set SSH_* or SESSREC_* variables ({})",
+                risky
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             "limit AcceptEnv to LANG LC_*".into(),
         ));
     }
-    let sftp = s.get("subsystem").into_iter().flatten().find(|v| v.starts_with("sftp "));
+    let sftp = s
+        .get("subsystem")
+        .into_iter()
+        .flatten()
+        .find(|v| v.starts_with("sftp "));
     match sftp {
         Some(v) if v.contains("internal-sftp") => out.push(Judged::Fail(
             "sshd serves sftp with internal-sftp, which never reaches the login shell: file transfers go unrecorded".into(),
@@ -174,7 +231,10 @@ fn judge(s: &BTreeMap<String, Vec<String>>, user: &str) -> Vec<Judged> {
     }
     if !one("forcecommand").is_empty() && one("forcecommand") != "none" {
         out.push(Judged::Warn(
-            format!("sshd forces a command for {user} ({}): it runs through the user's shell", one("forcecommand")),
+            format!(
+                "sshd forces a command for {user} ({}): it runs through the user's shell",
+                one("forcecommand")
+            ),
             "make sure the forced command needs no other shell".into(),
         ));
     }
