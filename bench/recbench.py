@@ -70,10 +70,41 @@ def descendants(pid):
     return out
 
 
+def cgroup_pids(d):
+    """Every pid in cgroup directory d and below it."""
+    out = []
+    for root, _, files in os.walk(d):
+        if 'cgroup.procs' in files:
+            try:
+                with open(os.path.join(root, 'cgroup.procs')) as f:
+                    out += [int(x) for x in f.read().split()]
+            except OSError:
+                pass
+    return out
+
+
+def cgroup_cpu(d):
+    """(user, system) seconds used by cgroup d and everything below it."""
+    try:
+        with open(os.path.join(d, 'cpu.stat')) as f:
+            st = dict(line.split() for line in f if line.strip())
+        return int(st['user_usec']) / 1e6, int(st['system_usec']) / 1e6
+    except (OSError, KeyError, ValueError):
+        return 0.0, 0.0
+
+
+# Recorders whose recording side runs outside the tree the harness starts (a recording
+# service): NAME -> the service's cgroup v2 directory (--service-cgroup), whose CPU and
+# processes are counted with the recorder's tree.
+SERVICE_CGROUPS = {}
+
+
 class Pty:
     """argv on the slave side of a fresh pty that is its controlling terminal."""
 
-    def __init__(self, argv, env, cwd):
+    def __init__(self, argv, env, cwd, cgroup=None):
+        self.cgroup = cgroup
+        self.cg_cpu0 = cgroup_cpu(cgroup) if cgroup else (0.0, 0.0)
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', ROWS, COLS, 0, 0))
         rd, wr = os.pipe()                      # close-on-exec: EOF once exec succeeded
@@ -118,7 +149,9 @@ class Pty:
         if now < self.next_sample:
             return
         self.next_sample, rss = now + every, 0
-        for p in descendants(self.pid):
+        tree = descendants(self.pid)
+        service = [p for p in cgroup_pids(self.cgroup) if p not in tree] if self.cgroup else []
+        for p in tree + service:
             try:
                 with open(f'/proc/{p}/stat') as f:
                     st = f.read().rsplit(')', 1)[1].split()
@@ -127,7 +160,8 @@ class Pty:
             except OSError:
                 continue
             rss += int(st[21]) * PAGE
-            self.ticks[p] = (int(st[11]), int(st[12]))
+            if p not in service:                # the service's CPU comes from its cgroup
+                self.ticks[p] = (int(st[11]), int(st[12]))
             self.hwm[p] = int(hwm.group(1)) * 1024 if hwm else 0
         self.rss_tree = max(self.rss_tree, rss)
 
@@ -156,6 +190,9 @@ class Pty:
         self.master = -1
         usr = max(ru.ru_utime, sum(t[0] for t in self.ticks.values()) / TICK)   # wait4 misses
         sys_ = max(ru.ru_stime, sum(t[1] for t in self.ticks.values()) / TICK)  # unreaped kids
+        if self.cgroup:
+            cu, cs = cgroup_cpu(self.cgroup)
+            usr, sys_ = usr + cu - self.cg_cpu0[0], sys_ + cs - self.cg_cpu0[1]
         return {'status': self.exec_error or status or os.waitstatus_to_exitcode(st),
                 'wall_s': wall, 'cpu_s': usr + sys_, 'usr_s': usr, 'sys_s': sys_,
                 'maxrss_mb': max(self.hwm.values(), default=0) / 2**20, 'rss_tree_mb': self.rss_tree / 2**20}
@@ -363,11 +400,11 @@ class Bench:
         out, t = os.path.join(rdir, 'rec'), template.replace('"{cmd}"', '{cmd}').replace("'{cmd}'", '{cmd}')
         line = (t.replace('{out}', shlex.quote(out)).replace('{cmd}', shlex.quote(cmd))
                 .replace('{shcmd}', shlex.quote('/bin/sh -c ' + shlex.quote(cmd))))
-        self.cur = Pty(shlex.split(line), self.env, rdir)
+        self.cur = Pty(shlex.split(line), self.env, rdir, SERVICE_CGROUPS.get(self.cur_name))
         return self.cur, out
 
     def run(self, test, name, template, rnd):
-        self.seq, self.cur = self.seq + 1, None
+        self.seq, self.cur, self.cur_name = self.seq + 1, None, name
         rdir = os.path.join(self.runs, f'{self.seq:04d}-{test}-{name}-r{rnd}')
         os.makedirs(rdir)
         try:
@@ -585,7 +622,12 @@ def main():
     ap.add_argument('--no-zstd', dest='zstd', action='store_false', help='skip zstd -3 sizing')
     ap.add_argument('--keep', action='store_true', help='keep recordings under WORKDIR/runs')
     ap.add_argument('--list', action='store_true', help='show recorders, versions and exit')
+    ap.add_argument('--service-cgroup', action='append', default=[], metavar='NAME=DIR',
+                    help="count cgroup v2 DIR (a recording service's) with recorder NAME's tree")
     a = ap.parse_args()
+    for spec in a.service_cgroup:
+        name, _, d = spec.partition('=')
+        SERVICE_CGROUPS[name.strip()] = d.strip()
 
     recs = {BASE: DEFAULT_RECORDERS[BASE]} if a.no_defaults else dict(DEFAULT_RECORDERS)
     for spec in a.recorder:

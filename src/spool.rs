@@ -126,6 +126,24 @@ pub fn prepare(spool: &Path) -> Result<()> {
     state_dir(&spool.join(".upload"))
 }
 
+/// Files in the spool that are not recordings by name (left alone by the uploader, shown by
+/// `upload --status` so that nothing in the spool goes unseen).
+pub fn strays(spool: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = fs::read_dir(spool)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && name != "quarantine" && !is_recording_name(&name)
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
 /// Whether a recorder holds the file's lock.
 pub fn is_live(path: &Path) -> bool {
     let Ok(f) = open_nofollow(path) else {

@@ -440,7 +440,11 @@ fn only_a_certificate_from_a_trusted_ca_grants() {
     let d = d.display();
     let sh = |c: &str| {
         let o = Command::new("sh").arg("-c").arg(c).output().unwrap();
-        assert!(o.status.success(), "{c}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{c}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     sh(&format!(
         "for k in ca evil user; do ssh-keygen -q -t ed25519 -N '' -f {d}/$k; done; \
@@ -488,7 +492,10 @@ fn a_client_not_started_by_login_is_refused() {
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(out.contains("rc=1") && !out.contains("should-not-run"), "{out}{err}");
+    assert!(
+        out.contains("rc=1") && !out.contains("should-not-run"),
+        "{out}{err}"
+    );
     assert!(err.contains("not a login program"), "{err}");
     assert!(p.recordings().is_empty());
     let audit = p.audit();

@@ -284,7 +284,11 @@ fn doctor_says_what_to_fix() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{report}");
     assert!(
-        report.contains("is open to other users") && report.contains("chmod o-rwx"),
+        report.contains("is open to other users") && report.contains("chmod 0700"),
+        "{report}"
+    );
+    assert!(
+        report.contains("FAIL  the recording service does not answer"),
         "{report}"
     );
     assert!(report.contains("holds an S3 secret key"), "{report}");

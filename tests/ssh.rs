@@ -369,7 +369,13 @@ fn shipped_and_listed(b: &Sshd) {
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
-    assert!(b.recordings().is_empty(), "the spool is empty once shipped");
+    assert!(
+        b.recordings().is_empty(),
+        "the spool is empty once shipped: {:?}\n{}{}",
+        b.recordings(),
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr)
+    );
     let ls = |extra: &[&str]| -> usize {
         let o = Command::new(format!("{d}/bin/sessrec"))
             .args(["ls", "--json", "--config", &config, "--catalog", &catalog])
@@ -388,7 +394,13 @@ fn shipped_and_listed(b: &Sshd) {
 fn doctor_passes(b: &Sshd) {
     let d = b.dir.display().to_string();
     let doc = Command::new(format!("{d}/bin/sessrec"))
-        .args(["doctor", "--config", &format!("{d}/etc/config.toml"), "--user", USER])
+        .args([
+            "doctor",
+            "--config",
+            &format!("{d}/etc/config.toml"),
+            "--user",
+            USER,
+        ])
         .args(["--sshd-config", &format!("{d}/sshd_config")])
         .output()
         .unwrap();
@@ -403,5 +415,8 @@ fn doctor_passes(b: &Sshd) {
     ] {
         assert!(report.contains(checked), "{checked}: {report}");
     }
-    assert!(!report.contains("FAIL") && !report.contains("warn "), "{report}");
+    assert!(
+        !report.contains("FAIL") && !report.contains("warn "),
+        "{report}"
+    );
 }

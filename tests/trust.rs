@@ -29,13 +29,15 @@ const USER: &str = "sessrec-rt";
 fn the_recorded_user_cannot_get_around_the_recording() {
     let b = Sshd::start_as(USER);
     let mut n = b.recordings().len();
-    step("the recording side cannot be killed, stopped or traced", || {
-        recorder_is_out_of_reach(&b, n)
-    });
+    step(
+        "the recording side cannot be killed, stopped or traced",
+        || recorder_is_out_of_reach(&b, n),
+    );
     n += 1;
-    step("killing the login client hangs up, seals and alerts", || {
-        killing_the_client(&b, n)
-    });
+    step(
+        "killing the login client hangs up, seals and alerts",
+        || killing_the_client(&b, n),
+    );
     n += 1;
     step("nothing the session starts outlives it", || {
         nothing_outlives_the_session(&b, n)
@@ -48,9 +50,10 @@ fn the_recorded_user_cannot_get_around_the_recording() {
         no_chsh(&b)
     });
     n += 2;
-    step("a nested sessrec inherits its parent, whatever it claims", || {
-        nested_claims_nothing(&b, n)
-    });
+    step(
+        "a nested sessrec inherits its parent, whatever it claims",
+        || nested_claims_nothing(&b, n),
+    );
     n += 2;
     step("the spool, key and audit log are out of reach", || {
         files_out_of_reach(&b)
@@ -60,9 +63,10 @@ fn the_recorded_user_cannot_get_around_the_recording() {
         fifty_sessions(&b, n)
     });
     n += 50;
-    step("the service killed under a live session: nothing lost", || {
-        service_killed(&b, n)
-    });
+    step(
+        "the service killed under a live session: nothing lost",
+        || service_killed(&b, n),
+    );
 }
 
 fn stdout(o: &std::process::Output) -> String {
@@ -96,10 +100,15 @@ fn recorder_is_out_of_reach(b: &Sshd, n: usize) {
 fn killing_the_client(b: &Sshd, n: usize) {
     let mut t = b.tty_session("user", None);
     t.wait_for("$ ", T);
-    t.type_slowly(&format!("echo before; kill -9 $(pgrep -u {USER} -x sessrec)\r"));
+    t.type_slowly(&format!(
+        "echo before; kill -9 $(pgrep -u {USER} -x sessrec)\r"
+    ));
     t.wait(T);
     let (_, events) = b.newest(n);
-    assert!(input_text(&events).contains("kill -9"), "the line that killed it is kept");
+    assert!(
+        input_text(&events).contains("kill -9"),
+        "the line that killed it is kept"
+    );
     assert!(output_text(&events).contains("before"));
     let audit = b.audit();
     let gone = audit
@@ -127,7 +136,10 @@ fn nothing_outlives_the_session(b: &Sshd, n: usize) {
         .collect();
     assert_eq!(ended.len(), 1, "{:?}", markers(&events));
     assert!(ended[0].matches("sleep").count() >= 4, "{ended:?}");
-    let o = b.ssh("user", "setsid -f sleep 1004; nohup sleep 1005 >/dev/null 2>&1 &");
+    let o = b.ssh(
+        "user",
+        "setsid -f sleep 1004; nohup sleep 1005 >/dev/null 2>&1 &",
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let (_, events) = b.newest(n + 1);
     assert!(
@@ -207,7 +219,15 @@ fn nested_claims_nothing(b: &Sshd, n: usize) {
     let d = b.dir.display();
     let home = format!("/home/{USER}");
     let sh = |c: &str| {
-        assert!(Command::new("sh").arg("-c").arg(c).status().unwrap().success(), "{c}");
+        assert!(
+            Command::new("sh")
+                .arg("-c")
+                .arg(c)
+                .status()
+                .unwrap()
+                .success(),
+            "{c}"
+        );
     };
     sh(&format!(
         "rm -f {d}/evil {d}/evil.pub {d}/evil-cert*; ssh-keygen -q -t ed25519 -N '' -f {d}/evil && \
@@ -240,7 +260,10 @@ fn nested_claims_nothing(b: &Sshd, n: usize) {
     assert_eq!(inner["grant"]["id"], "GRANT-42", "{inner}");
     assert_eq!(inner["identity"]["source"], outer["identity"]["source"]);
     let text = inner.to_string();
-    assert!(!text.contains("6.6.6.6") && !text.contains("EVIL") && !text.contains("forged"), "{text}");
+    assert!(
+        !text.contains("6.6.6.6") && !text.contains("EVIL") && !text.contains("forged"),
+        "{text}"
+    );
 }
 
 /// Writing into the spool (a link for the uploader, a forged recording), appending to the
@@ -255,7 +278,12 @@ fn files_out_of_reach(b: &Sshd) {
         ),
     );
     b.settle();
-    assert_eq!(stderr(&o).matches("Permission denied").count(), 4, "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("Permission denied").count(),
+        4,
+        "{}",
+        stderr(&o)
+    );
     for p in b.recordings() {
         let r = verify(std::fs::File::open(&p).unwrap(), vec![b.public_key()]).unwrap();
         assert_eq!(r.verdict, Verdict::Intact, "{p:?}");
@@ -281,7 +309,11 @@ fn fifty_sessions(b: &Sshd, n: usize) {
         .collect();
     for (i, c) in children.into_iter().enumerate() {
         let o = c.wait_with_output().unwrap();
-        assert!(stdout(&o).contains(&format!("end-{i}-")), "session {i}: {}", stdout(&o));
+        assert!(
+            stdout(&o).contains(&format!("end-{i}-")),
+            "session {i}: {}",
+            stdout(&o)
+        );
     }
     b.settle();
     let all = b.recordings();
@@ -295,7 +327,9 @@ fn fifty_sessions(b: &Sshd, n: usize) {
         let header = serde_json::to_value(rd.header().sessrec.clone().unwrap()).unwrap();
         assert_eq!(header["identity"]["user"], USER);
         let text = output_text(&events);
-        let ids: Vec<usize> = (0..50).filter(|i| text.contains(&format!("start-{i}-"))).collect();
+        let ids: Vec<usize> = (0..50)
+            .filter(|i| text.contains(&format!("start-{i}-")))
+            .collect();
         assert_eq!(ids.len(), 1, "{p:?}: {text}");
         assert!(text.contains(&format!("end-{}-", ids[0])), "{p:?} is whole");
         seen.insert(ids[0]);
@@ -313,7 +347,11 @@ fn service_killed(b: &Sshd, n: usize) {
     std::thread::sleep(Duration::from_millis(300));
     let o = b.ssh("user", "echo should-not-run");
     assert!(!stdout(&o).contains("should-not-run"));
-    assert!(stderr(&o).contains("recording service is not running"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("recording service is not running"),
+        "{}",
+        stderr(&o)
+    );
     t.type_slowly("echo after-the-service-died; exit\r");
     t.wait(T);
     let (_, events) = b.newest(n);

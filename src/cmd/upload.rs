@@ -17,7 +17,7 @@ use crate::audit::{Audit, Level};
 use crate::cli::Upload;
 use crate::config::Config;
 use crate::exit::Status;
-use crate::keyfile::read_signing_key;
+use crate::keyfile::read_public_keys;
 use crate::print;
 use crate::spool;
 
@@ -69,14 +69,17 @@ impl Upload {
     }
 }
 
-/// The host's public key, to verify recordings before they leave.
+/// The host's public key (`SIGNING_KEY.pub`), to verify recordings before they leave. The
+/// uploader never reads the signing key itself: it runs without the right to.
 fn trusted_keys(config: &Config) -> Result<Vec<PublicKey>> {
     match &config.signing_key {
-        Some(path) => Ok(vec![
-            read_signing_key(path)
-                .context("the uploader verifies recordings with the host's key (`signing_key` in the policy; run as root or the sessrec group)")?
-                .public(),
-        ]),
+        Some(path) => {
+            let mut public = path.clone().into_os_string();
+            public.push(".pub");
+            read_public_keys(&[public.into()]).context(
+                "the uploader verifies recordings with the host's public key, SIGNING_KEY.pub beside `signing_key` (sessrec keygen writes both)",
+            )
+        }
         None => Ok(Vec::new()),
     }
 }
@@ -326,6 +329,13 @@ fn print_status(config: &Config) -> Result<()> {
     }
     for (path, reason) in spool::quarantined(&config.spool) {
         let line = format!("  quarantined {}: {reason}", path.display());
+        writeln!(out, "{}", safe(&line)).context("printing the status")?;
+    }
+    for path in spool::strays(&config.spool) {
+        let line = format!(
+            "  not a recording's name, left alone: {}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
         writeln!(out, "{}", safe(&line)).context("printing the status")?;
     }
     Ok(())

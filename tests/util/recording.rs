@@ -6,11 +6,13 @@ use sessrec_formats::container::{Verdict, verify};
 use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{Event, EventData, OpenOptions, open_path};
 
-/// The files in `dir`, sorted (recordings are named by time-ordered session ids).
+/// The files in `dir`, sorted (recordings are named by time-ordered session ids); not the
+/// uploader's state directories (`.upload`, `quarantine`).
 pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
+        .filter(|p| !p.is_dir())
         .collect();
     v.sort();
     v
