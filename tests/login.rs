@@ -33,6 +33,7 @@ pub fn tests() -> Vec<crate::util::Test> {
         a_spool_short_of_space_refuses_sessions_until_there_is_room_again,
         only_a_certificate_from_a_trusted_ca_grants => [Req::Tool("ssh-keygen")],
         a_client_not_started_by_login_is_refused,
+        without_the_service_strict_refuses_and_best_effort_runs_unrecorded,
     ]
 }
 
@@ -43,7 +44,7 @@ const T: Duration = Duration::from_secs(30);
 struct Policy {
     dir: TempDir,
     config: Config,
-    _service: Service,
+    service: Service,
 }
 
 /// A policy with the test's defaults (a banner naming session and grant, `sh` as the shell),
@@ -70,7 +71,7 @@ fn policy(tune: impl FnOnce(Config) -> Config) -> Policy {
     Policy {
         dir,
         config,
-        _service: service,
+        service,
     }
 }
 
@@ -503,4 +504,29 @@ fn a_client_not_started_by_login_is_refused() {
         audit.contains("\"event\":\"session.refused\"") && audit.contains("\"level\":\"alert\""),
         "{audit}"
     );
+}
+
+/// The recording service is down: `strict` refuses the login with a clear message;
+/// `best_effort` runs the shell unrecorded, and says so.
+fn without_the_service_strict_refuses_and_best_effort_runs_unrecorded() {
+    let mut p = policy(|c| c);
+    p.service.stop();
+    let o = p.command("echo should-not-run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("should-not-run"));
+    assert!(
+        err.contains("the recording service is not running") && err.contains("refused"),
+        "{err}"
+    );
+    p.change(|c| c.set("failure_policy", "best_effort"));
+    let o = p.command("echo ran-unrecorded");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "ran-unrecorded\n",
+        "{err}"
+    );
+    assert!(err.contains("NOT recorded"), "{err}");
+    assert!(p.recordings().is_empty());
 }

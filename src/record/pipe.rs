@@ -79,8 +79,8 @@ pub fn run(
             .control
             .try_clone()
             .context("watching the login client")?;
-        let (finished, gone) = (finished.clone(), client_gone.clone());
-        thread::spawn(move || hang_up_when_gone(control, pid, &finished, &gone));
+        let (finished, gone, t) = (finished.clone(), client_gone.clone(), tape.clone());
+        thread::spawn(move || hang_up_when_gone(control, pid, &finished, &gone, t));
     }
     let expired = Arc::new(AtomicBool::new(false));
     if let Some(d) = deadline {
@@ -175,6 +175,7 @@ fn hang_up_when_gone(
     pid: u32,
     finished: &AtomicBool,
     gone: &AtomicBool,
+    tape: Option<SharedTape>,
 ) {
     let mut buf = [0u8; 64];
     loop {
@@ -189,6 +190,13 @@ fn hang_up_when_gone(
         return;
     }
     gone.store(true, Ordering::SeqCst);
+    if let Some(t) = &tape
+        && let Ok(mut t) = t.lock()
+        && let Some(t) = t.as_mut()
+    {
+        // A failure is kept by the tape and reported when it is sealed.
+        let _ = t.event(EventData::Marker(super::session::CLIENT_GONE.into()));
+    }
     let _ = nix::sys::signal::killpg(pgid(pid), nix::sys::signal::Signal::SIGHUP);
     thread::sleep(KILL_GRACE);
     if !finished.load(Ordering::SeqCst) {

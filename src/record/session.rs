@@ -52,6 +52,10 @@ pub struct Outcome {
     pub end: End,
 }
 
+/// The marker a session hung up by the service gets.
+pub const CLIENT_GONE: &str =
+    "the login client went away (killed, or its connection dropped): the session was hung up";
+
 /// Output read from the PTY and not yet taken by the terminal.
 const OUT_LIMIT: usize = 64 * 1024;
 /// A read shorter than this means the PTY had no more for now (the kernel hands out at most
@@ -312,7 +316,12 @@ impl Loop<'_> {
         match rustix::io::read(control, &mut buf) {
             Ok(0) | Err(Errno::CONNRESET) => {
                 self.control_open = false;
-                self.ending.stop(End::ClientGone);
+                if self.ending.end.is_none() {
+                    if let Err(f) = self.tape.event(EventData::Marker(CLIENT_GONE.into())) {
+                        self.ending.recording_failed(f, &self.term);
+                    }
+                    self.ending.stop(End::ClientGone);
+                }
             }
             Ok(n) => {
                 if buf[..n].contains(&crate::service::protocol::WINDOW_CHANGED) {
