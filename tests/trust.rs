@@ -35,6 +35,11 @@ fn the_recorded_user_cannot_get_around_the_recording() {
     );
     n += 1;
     step(
+        "the terminal sshd made cannot be opened from inside",
+        || no_side_channel_through_the_ssh_terminal(&b, n),
+    );
+    n += 1;
+    step(
         "killing the login client hangs up, seals and alerts",
         || killing_the_client(&b, n),
     );
@@ -92,6 +97,25 @@ fn recorder_is_out_of_reach(b: &Sshd, n: usize) {
     assert!(out.contains("environ=1"), "{out}");
     let (_, events) = b.newest(n);
     assert!(output_text(&events).contains("still-recorded"));
+}
+
+/// sshd's terminal (`$SSH_TTY`) belongs to the user when sshd makes it: opened from inside
+/// the session, it would carry output to the user's screen, and keystrokes from it, past the
+/// recording. The service takes it over: opening it is denied.
+fn no_side_channel_through_the_ssh_terminal(b: &Sshd, n: usize) {
+    let mut t = b.tty_session("user", None);
+    t.wait_for("$ ", T);
+    t.type_slowly("echo hidden-$((6*7)) > $SSH_TTY; cat < $SSH_TTY; echo done-$((1+1)); exit\r");
+    t.wait(T);
+    let screen = String::from_utf8_lossy(&t.output()).into_owned();
+    assert!(screen.contains("done-2"), "{screen}");
+    assert!(
+        !screen.contains("hidden-42"),
+        "output went past the recording: {screen}"
+    );
+    assert_eq!(screen.matches("Permission denied").count(), 2, "{screen}");
+    let (_, events) = b.newest(n);
+    assert!(output_text(&events).contains("done-2"));
 }
 
 /// The user kills their own login client (the one process of theirs that takes part): the

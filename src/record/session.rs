@@ -94,6 +94,19 @@ pub fn run(
         // SAFETY: the closure makes only async-signal-safe system calls (RunAs::pre_exec).
         cmd = unsafe { cmd.pre_exec(r.pre_exec()) };
     }
+    if let Some(r) = &child.run_as {
+        // The user's terminal, as login makes it: theirs, writable by the tty group.
+        let tty_gid = nix::unistd::Group::from_name("tty")
+            .ok()
+            .flatten()
+            .map(|g| g.gid.as_raw());
+        let _ = rustix::fs::fchown(
+            &pts,
+            Some(rustix::fs::Uid::from_raw(r.uid)),
+            tty_gid.map(rustix::fs::Gid::from_raw),
+        );
+        let _ = rustix::fs::fchmod(&pts, rustix::fs::Mode::from_raw_mode(0o620));
+    }
     let mut proc = cmd
         .spawn(pts)
         .with_context(|| format!("starting {}", child.program.display()))?;

@@ -75,6 +75,16 @@ fn take_over(conn: &UnixStream) -> Result<Received> {
     rustix::stdio::dup2_stdin(stdin.as_fd()).context("taking over the client's input")?;
     rustix::stdio::dup2_stdout(stdout.as_fd()).context("taking over the client's output")?;
     rustix::stdio::dup2_stderr(stderr.as_fd()).context("taking over the client's errors")?;
+    // The terminal sshd made is the user's: from inside the session they could open it by name
+    // ($SSH_TTY) and read keystrokes or write output past the recording. It is root's now.
+    for fd in [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()] {
+        if rustix::termios::isatty(fd) {
+            rustix::fs::fchown(fd, Some(rustix::fs::Uid::ROOT), None)
+                .context("taking the terminal from the user")?;
+            rustix::fs::fchmod(fd, rustix::fs::Mode::from_raw_mode(0o600))
+                .context("taking the terminal from the user")?;
+        }
+    }
     Ok(Received {
         pid: cred.pid.as_raw_nonzero().get(),
         uid: cred.uid.as_raw(),
