@@ -79,6 +79,11 @@ pub struct ServiceConfig {
     /// Where sessions' cgroups are made (a delegated cgroup v2 directory); unset: beside the
     /// service's own cgroup.
     pub cgroup_parent: Option<PathBuf>,
+    /// At most this many connections (sessions, or clients not yet past their checks) of one
+    /// user at a time: a user cannot fill the host with the service's processes.
+    pub max_sessions_per_user: usize,
+    /// At most this many in all.
+    pub max_sessions: usize,
 }
 
 impl Default for ServiceConfig {
@@ -98,6 +103,8 @@ impl Default for ServiceConfig {
             trusted_user_ca_keys: None,
             sshd_config: PathBuf::from("/etc/ssh/sshd_config"),
             cgroup_parent: None,
+            max_sessions_per_user: 64,
+            max_sessions: 2048,
         }
     }
 }

@@ -59,11 +59,14 @@ fn the_recorded_user_cannot_get_around_the_recording() {
         "a nested sessrec inherits its parent, whatever it claims",
         || nested_claims_nothing(&b, n),
     );
-    n += 2;
     step("the spool, key and audit log are out of reach", || {
         files_out_of_reach(&b)
     });
-    n += 1;
+    step("a flood of connections is capped per user", || {
+        connections_are_capped(&b)
+    });
+    // It logged in until logins came back: count again.
+    n = b.recordings().len();
     step("50 concurrent sessions, each recorded whole", || {
         fifty_sessions(&b, n)
     });
@@ -312,6 +315,45 @@ fn files_out_of_reach(b: &Sshd) {
         let r = verify(std::fs::File::open(&p).unwrap(), vec![b.public_key()]).unwrap();
         assert_eq!(r.verdict, Verdict::Intact, "{p:?}");
     }
+}
+
+/// From inside a session the user opens 100 connections to the service and holds them: the
+/// service starts at most `max_sessions_per_user` (64) processes for them and refuses the
+/// rest with the reason; once they are closed, logins work again.
+fn connections_are_capped(b: &Sshd) {
+    let socket = b.path("run/sessrec.sock");
+    let daemon = std::fs::read_to_string(b.path("daemon.pid")).unwrap();
+    let flood = format!(
+        "python3 -c 'import socket,time\nss=[]\nfor i in range(100):\n  s=socket.socket(socket.AF_UNIX)\n  s.connect(\"{}\")\n  ss.append(s)\ntime.sleep(4)' & sleep 2; pgrep -c -P {}; wait",
+        socket.display(),
+        daemon.trim()
+    );
+    let o = b.ssh("user", &flood);
+    let count: usize = stdout(&o)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{}{}", stdout(&o), stderr(&o)));
+    // At most 64 workers for the user (this session's among them), give or take one still
+    // sealing an earlier session.
+    assert!(count <= 66, "{count} workers");
+    let log = std::fs::read_to_string(b.path("daemon.log")).unwrap();
+    let refused = log.matches("too many sessions").count();
+    assert!(refused >= 100 - 64, "{refused} refused: {log}");
+    // The held connections end (their workers give up after 10 s without a request).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = b.ssh("user", "echo back");
+        if stdout(&o) == "back\n" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "logins did not come back: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    b.settle();
 }
 
 /// 50 `ssh -tt` sessions at once through one service: each recording holds its own session's

@@ -114,7 +114,14 @@ fn wait(conn: &UnixStream) -> Result<i32> {
     if line.is_empty() {
         bail!("the recording service ended the session without an exit status");
     }
-    Ok(protocol::parse_reply(line)?.exit)
+    let reply = protocol::parse_reply(line)?;
+    if let Some(e) = reply.error {
+        bail!(
+            "the recording service refused the session: {}",
+            print::safe(&e)
+        );
+    }
+    Ok(reply.exit)
 }
 
 /// The service cannot be reached: `strict` refuses the login, `best_effort` runs the shell

@@ -10,8 +10,12 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
 
+use anyhow::{Context, Result, bail};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+
+use super::protocol;
 use super::state;
 use super::worker;
 use crate::config::Config;
@@ -47,17 +51,27 @@ pub fn serve(config_path: &Path) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", socket.display()))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666))
         .with_context(|| format!("cannot open {} to users", socket.display()))?;
-    // Workers are not waited for: they are reaped by the kernel.
-    // SAFETY: setting a disposition before any thread exists.
-    unsafe {
-        nix::sys::signal::signal(
-            nix::sys::signal::Signal::SIGCHLD,
-            nix::sys::signal::SigHandler::SigIgn,
-        )
-        .context("ignoring SIGCHLD")?;
-    }
     eprintln!("sessrec daemon: listening on {}", socket.display());
+    let limits = (
+        config.service.max_sessions_per_user,
+        config.service.max_sessions,
+    );
+    let mut workers: HashMap<i32, u32> = HashMap::new();
     loop {
+        reap(&mut workers);
+        // Wake at least once a second to reap workers that ended.
+        let mut fds = [PollFd::new(&listener, PollFlags::IN)];
+        match poll(
+            &mut fds,
+            Some(&Timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            }),
+        ) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(e).context("waiting for logins"),
+        }
         let conn = match listener.accept() {
             Ok((c, _)) => c,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -68,14 +82,54 @@ pub fn serve(config_path: &Path) -> Result<()> {
                 continue;
             }
         };
+        let Ok(cred) = rustix::net::sockopt::socket_peercred(&conn) else {
+            continue;
+        };
+        let uid = cred.uid.as_raw();
+        let mine = workers.values().filter(|u| **u == uid).count();
+        if mine >= limits.0 || workers.len() >= limits.1 {
+            let why = format!(
+                "too many sessions ({mine} of uid {uid}, {} in all; limits {} and {}): close some and reconnect",
+                workers.len(),
+                limits.0,
+                limits.1
+            );
+            eprintln!("sessrec daemon: refused a connection: {why}");
+            let _ = conn.set_write_timeout(Some(std::time::Duration::from_millis(100)));
+            let _ = protocol::send_reply(
+                &conn,
+                &protocol::Reply {
+                    exit: 1,
+                    error: Some(why),
+                },
+            );
+            continue;
+        }
         // SAFETY: this process has one thread, so the child may do anything.
         match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Child) => {
                 drop(listener);
                 std::process::exit(worker::serve(conn, config_path));
             }
-            Ok(nix::unistd::ForkResult::Parent { .. }) => drop(conn),
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                workers.insert(child.as_raw(), uid);
+            }
             Err(e) => eprintln!("sessrec daemon: cannot start a session: {e}"),
+        }
+    }
+}
+
+/// Forgets the workers that ended.
+fn reap(workers: &mut HashMap<i32, u32>) {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    loop {
+        match waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(s) => {
+                if let Some(pid) = s.pid() {
+                    workers.remove(&pid.as_raw());
+                }
+            }
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct Request {
 pub struct Reply {
     /// The session's exit status.
     pub exit: i32,
+    /// Why the service refused the connection before it became a session, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Whether an environment variable is passed on.

@@ -25,7 +25,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one connection; returns the worker's exit status.
 pub fn serve(conn: UnixStream, config_path: &Path) -> i32 {
-    // The service ignores SIGCHLD (its children reap themselves); the session needs it back.
+    // The session counts on SIGCHLD's default disposition, whatever started the service.
     // SAFETY: restoring a default disposition.
     unsafe {
         let _ = nix::sys::signal::signal(
@@ -50,7 +50,13 @@ pub fn serve(conn: UnixStream, config_path: &Path) -> i32 {
             i32::from(crate::exit::Status::Error.code())
         }
     };
-    if let Err(e) = protocol::send_reply(&conn, &Reply { exit: code }) {
+    if let Err(e) = protocol::send_reply(
+        &conn,
+        &Reply {
+            exit: code,
+            error: None,
+        },
+    ) {
         eprintln!("sessrec daemon: the login client did not get the exit status: {e}");
     }
     0
