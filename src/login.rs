@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::audit::{Audit, Level};
 use crate::config::{Config, FailurePolicy, PipePolicy};
 use crate::grant::{self, Grant};
+use crate::identity;
 use crate::keyfile::read_signing_key;
 use crate::pipe_kind::{self, Kind};
 use crate::print;
@@ -71,38 +72,6 @@ pub struct Login<'a> {
     pub sessions_dir: &'a Path,
 }
 
-/// The identity of a real login: the account, the SSH connection sshd reported.
-fn identity_of(account: &Account, env: &grant::Env) -> Value {
-    let mut id = serde_json::Map::new();
-    id.insert("user".into(), json!(account.name));
-    id.insert("uid".into(), json!(account.uid));
-    id.insert("gid".into(), json!(account.gid));
-    if let Some(conn) = env.get("SSH_CONNECTION") {
-        // "client_ip client_port server_ip server_port"
-        let mut parts = conn.split_whitespace();
-        if let (Some(ip), Some(port)) = (parts.next(), parts.next()) {
-            id.insert("source".into(), json!(format!("{ip}:{port}")));
-        }
-    }
-    Value::Object(id)
-}
-
-/// The CAs a certificate must come from: the policy's, else sshd's own.
-fn cert_trust(config: &Config, user: &str) -> sshauth::CertTrust {
-    let files = config
-        .service
-        .trusted_user_ca_keys
-        .clone()
-        .unwrap_or_else(|| {
-            crate::service::sshd_config::trusted_user_ca_keys(&config.service.sshd_config)
-        });
-    sshauth::CertTrust {
-        cas: sshauth::read_cas(&files),
-        principal: user.to_string(),
-        now: jiff::Timestamp::now().as_second().max(0) as u64,
-    }
-}
-
 /// Runs a login session for the recording service; returns the exit status.
 pub fn run(login: Login<'_>) -> Result<i32> {
     let config = login.config;
@@ -114,9 +83,9 @@ pub fn run(login: Login<'_>) -> Result<i32> {
             let auth = sshauth::read(
                 login.env.get("SSH_USER_AUTH").map(String::as_str),
                 account.uid,
-                &cert_trust(config, &user),
+                &identity::cert_trust(config, &user),
             );
-            (identity_of(account, &login.env), auth)
+            (identity::of_login(account, &login.env), auth)
         }
     };
     if let (Some(ssh), Value::Object(id)) = (&auth.json, &mut identity) {
