@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs sessrec on a bastion host, as root. Idempotent: existing keys and policy are kept.
 #
-#   - the binary, with no setuid or setgid bit: the login shell is an unprivileged client;
+#   - the binary, with no setuid or setgid bit (mode 0711): the login shell is an unprivileged
+#     client, which users can run but not read or trace;
 #   - the recording service (sessrec daemon, root) as a systemd unit: it alone reads the
 #     signing key (root, 0600) and writes the spool and the audit log;
 #   - the uploader as the unprivileged system user `sessrec`, which owns the spool;
@@ -37,8 +38,10 @@ id -u sessrec >/dev/null 2>&1 ||
 getent group "$group" >/dev/null || groupadd --system "$group"
 
 install -d -m 0755 "$bin_dir"
-# No privilege bits: an old setgid install is replaced.
-install -o root -g root -m 0755 "$src" "$bin_dir/sessrec.new"
+# No privilege bits (an old setgid install is replaced), and execute-only for users: the kernel
+# then makes every sessrec process of a user untraceable from its first instruction, so no
+# process of theirs can take over a new login client before it hands its terminal over.
+install -o root -g root -m 0711 "$src" "$bin_dir/sessrec.new"
 mv -f "$bin_dir/sessrec.new" "$bin_dir/sessrec"
 install -d -o root -g root -m 0755 "$etc"
 # The spool: the service (root) writes it, the uploader (sessrec) ships and removes, nobody else

@@ -34,6 +34,7 @@ pub fn tests() -> Vec<crate::util::Test> {
         only_a_certificate_from_a_trusted_ca_grants => [Req::Tool("ssh-keygen")],
         a_client_not_started_by_login_is_refused,
         without_the_service_strict_refuses_and_best_effort_runs_unrecorded,
+        only_the_users_own_pty_slave_is_taken_over,
     ]
 }
 
@@ -529,4 +530,30 @@ fn without_the_service_strict_refuses_and_best_effort_runs_unrecorded() {
     );
     assert!(err.contains("NOT recorded"), "{err}");
     assert!(p.recordings().is_empty());
+}
+
+/// The service makes sshd's terminal root's when it takes it over; a client that hands over
+/// something else that is a terminal (here the `ptmx` of a devpts instance of its own, as
+/// `/dev/ptmx` would be on the host) must not get it changed: that would break every user's
+/// PTYs.
+fn only_the_users_own_pty_slave_is_taken_over() {
+    let p = policy(|c| c);
+    let line = p.mounted(&format!(
+        "mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts && exec {BIN} -c 'sleep 2' </dev/pts/ptmx"
+    ));
+    let mut child = Command::new("unshare")
+        .args(["-m", "sh", "-c", &line])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    // The client's own view of its devpts instance.
+    let ptmx = format!("/proc/{}/root/dev/pts/ptmx", child.id());
+    let meta = std::fs::metadata(&ptmx);
+    let _ = child.wait();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = meta.unwrap_or_else(|e| panic!("{ptmx}: {e}"));
+    assert_eq!(meta.permissions().mode() & 0o777, 0o666, "ptmx was changed");
+    assert_eq!(meta.uid(), 0);
 }

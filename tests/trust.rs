@@ -40,6 +40,11 @@ fn the_recorded_user_cannot_get_around_the_recording() {
     );
     n += 1;
     step(
+        "no process of the user can trace a sessrec it did not start",
+        || clients_cannot_be_traced(&b, n),
+    );
+    n += 1;
+    step(
         "killing the login client hangs up, seals and alerts",
         || killing_the_client(&b, n),
     );
@@ -119,6 +124,32 @@ fn no_side_channel_through_the_ssh_terminal(b: &Sshd, n: usize) {
     assert_eq!(screen.matches("Permission denied").count(), 2, "{screen}");
     let (_, events) = b.newest(n);
     assert!(output_text(&events).contains("done-2"));
+}
+
+/// A process of the user could attach to a new login client (started by sshd for another login)
+/// before it hands its terminal over, and run that login unrecorded. The binary is
+/// execute-only for users, so the kernel makes every sessrec process of theirs untraceable from
+/// exec: here a `sessrec rec` of theirs, which no other process of theirs can trace or read.
+fn clients_cannot_be_traced(b: &Sshd, n: usize) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = b.path("bin/sessrec");
+    let mode = std::fs::metadata(&bin).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o711, "{}", bin.display());
+    let o = b.ssh(
+        "user",
+        &format!(
+            "{} rec -q -o /tmp/{USER}-rt.cast.zst -- sleep 3 </dev/null & sleep 1; p=$(pgrep -n -u {USER} -x sessrec);              strace -p $p -e trace=none 2>&1 | head -1; cat /proc/$p/environ >/dev/null; echo environ=$?; wait; rm -f /tmp/{USER}-rt.cast.zst",
+            bin.display()
+        ),
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains("Operation not permitted"),
+        "strace: {out}{}",
+        stderr(&o)
+    );
+    assert!(out.contains("environ=1"), "{out}");
+    b.newest(n);
 }
 
 /// The user kills their own login client (the one process of theirs that takes part): the

@@ -89,11 +89,18 @@ const MAX_DEPTH: usize = 128;
 /// per-connection process runs as the user, its parent as root).
 pub fn origin(
     peer: i32,
+    uid: u32,
     launchers: &[PathBuf],
     read: impl Fn(i32) -> Result<Process>,
     is_worker: impl Fn(&Process) -> bool,
 ) -> Result<Origin> {
     let client = read(peer)?;
+    if client.uid != uid {
+        bail!(
+            "process {peer} is not the one that connected (uid {} there, {uid} on the socket)",
+            client.uid
+        );
+    }
     let mut chain = Vec::new();
     let mut pid = client.ppid;
     while pid > 0 && chain.len() < MAX_DEPTH {
@@ -175,7 +182,7 @@ mod tests {
             p(30, 20, 1000, SSHD),
             p(40, 30, 1000, "/usr/local/bin/sessrec"),
         ]);
-        let o = origin(40, &launchers(), t, |_| false).unwrap();
+        let o = origin(40, 1000, &launchers(), t, |_| false).unwrap();
         assert_eq!(
             o,
             Origin::Login {
@@ -193,14 +200,14 @@ mod tests {
             p(31, 30, 1000, SSHD),
             p(40, 31, 1000, "/usr/local/bin/sessrec"),
         ]);
-        assert!(origin(40, &launchers(), t, |_| false).is_err());
+        assert!(origin(40, 1000, &launchers(), t, |_| false).is_err());
         let t = tree(vec![
             p(1, 0, 0, "/sbin/init"),
             p(10, 1, 0, SSHD),
             p(30, 10, 1000, "/bin/bash"),
             p(40, 30, 1000, "/usr/local/bin/sessrec"),
         ]);
-        let e = origin(40, &launchers(), t, |_| false).unwrap_err();
+        let e = origin(40, 1000, &launchers(), t, |_| false).unwrap_err();
         assert!(e.to_string().contains("/bin/bash"), "{e}");
     }
 
@@ -214,7 +221,9 @@ mod tests {
             p(7, 6, 1000, SSHD),
             p(8, 7, 1000, "/usr/local/bin/sessrec"),
         ]);
-        let o = origin(8, &launchers(), t, |p| p.pid == 5).unwrap();
+        let o = origin(8, 1000, &launchers(), &t, |p| p.pid == 5).unwrap();
         assert_eq!(o, Origin::Nested { worker: (5, 5) });
+        // The pid now runs as someone else than the uid that connected: not that client.
+        assert!(origin(8, 1001, &launchers(), &t, |p| p.pid == 5).is_err());
     }
 }

@@ -67,44 +67,112 @@ struct Received {
     pid: i32,
     uid: u32,
     request: protocol::Request,
+    /// The descriptors handed over (now also this process's standard ones).
+    fds: [OwnedFd; 3],
 }
 
-/// Reads the request and makes the client's descriptors this process's standard ones.
+/// Reads the request and makes the client's descriptors this process's standard ones. The
+/// process that connected is pinned first (its pidfd where the kernel has `SO_PEERPIDFD`, and
+/// its start time): after the request it must still be that process, or its pid could have been
+/// handed to another one (a real login) meanwhile.
 fn take_over(conn: &UnixStream) -> Result<Received> {
     let cred = rustix::net::sockopt::socket_peercred(conn).context("reading the peer")?;
-    conn.set_read_timeout(Some(REQUEST_TIMEOUT))?;
-    let (request, fds) = protocol::recv_request(conn)?;
-    conn.set_read_timeout(None)?;
-    let [stdin, stdout, stderr]: [OwnedFd; 3] = fds
+    let pid = cred.pid.as_raw_nonzero().get();
+    let pidfd = peer_pidfd(conn);
+    let before = Process::read(pid)?;
+    // One deadline for the whole request, however slowly it drips: SIGALRM ends this worker.
+    nix::unistd::alarm::set(REQUEST_TIMEOUT.as_secs() as u32);
+    let received = protocol::recv_request(conn);
+    nix::unistd::alarm::cancel();
+    let (request, fds) = received?;
+    let after = Process::read(pid).ok();
+    let same = after.is_some_and(|a| a.start == before.start)
+        && pidfd.as_ref().is_none_or(|fd| pidfd_pid(fd) == Some(pid));
+    if !same {
+        bail!("the client (pid {pid}) exited before its login was checked");
+    }
+    let fds: [OwnedFd; 3] = fds
         .try_into()
         .map_err(|_| anyhow::anyhow!("the client did not hand over three descriptors"))?;
-    rustix::stdio::dup2_stdin(stdin.as_fd()).context("taking over the client's input")?;
-    rustix::stdio::dup2_stdout(stdout.as_fd()).context("taking over the client's output")?;
-    rustix::stdio::dup2_stderr(stderr.as_fd()).context("taking over the client's errors")?;
-    // The terminal sshd made is the user's: from inside the session they could open it by name
-    // ($SSH_TTY) and read keystrokes or write output past the recording. It is root's now.
-    for fd in [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()] {
-        if rustix::termios::isatty(fd) {
-            rustix::fs::fchown(fd, Some(rustix::fs::Uid::ROOT), None)
-                .context("taking the terminal from the user")?;
-            rustix::fs::fchmod(fd, rustix::fs::Mode::from_raw_mode(0o600))
-                .context("taking the terminal from the user")?;
-        }
-    }
+    rustix::stdio::dup2_stdin(fds[0].as_fd()).context("taking over the client's input")?;
+    rustix::stdio::dup2_stdout(fds[1].as_fd()).context("taking over the client's output")?;
+    rustix::stdio::dup2_stderr(fds[2].as_fd()).context("taking over the client's errors")?;
     Ok(Received {
-        pid: cred.pid.as_raw_nonzero().get(),
+        pid,
         uid: cred.uid.as_raw(),
         request,
+        fds,
     })
+}
+
+/// The peer's pidfd (Linux 6.5 and later), which names that process and no other for good.
+fn peer_pidfd(conn: &UnixStream) -> Option<OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut fd: nix::libc::c_int = -1;
+    let mut len = std::mem::size_of::<nix::libc::c_int>() as nix::libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `fd`.
+    let ok = unsafe {
+        nix::libc::getsockopt(
+            conn.as_raw_fd(),
+            nix::libc::SOL_SOCKET,
+            nix::libc::SO_PEERPIDFD,
+            (&mut fd as *mut nix::libc::c_int).cast(),
+            &mut len,
+        )
+    } == 0;
+    // SAFETY: the kernel gave us this new descriptor.
+    (ok && fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The pid a pidfd names now (`None` once that process has exited).
+fn pidfd_pid(fd: &OwnedFd) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    let pid: i32 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    (pid > 0).then_some(pid)
+}
+
+/// sshd's terminal is the user's (they could open it by name, `$SSH_TTY`, from inside the
+/// session and read keystrokes or write output past the recording): once the login is checked,
+/// it becomes root's. Only a PTY slave the user owns is touched: a descriptor of anything else
+/// (`/dev/ptmx`, `/dev/tty`, a terminal of someone else's) is left as it is.
+fn take_terminal(fds: &[OwnedFd; 3], uid: u32) -> Result<()> {
+    /// UNIX98_PTY_SLAVE_MAJOR and the 7 majors after it.
+    const PTS_MAJORS: std::ops::RangeInclusive<u32> = 136..=143;
+    for fd in fds {
+        let Ok(st) = rustix::fs::fstat(fd) else {
+            continue;
+        };
+        let is_char = rustix::fs::FileType::from_raw_mode(st.st_mode)
+            == rustix::fs::FileType::CharacterDevice;
+        let major = rustix::fs::major(st.st_rdev);
+        if !is_char || !PTS_MAJORS.contains(&major) || st.st_uid != uid {
+            continue;
+        }
+        rustix::fs::fchown(fd, Some(rustix::fs::Uid::ROOT), None)
+            .context("taking the terminal from the user")?;
+        rustix::fs::fchmod(fd, rustix::fs::Mode::from_raw_mode(0o600))
+            .context("taking the terminal from the user")?;
+    }
+    Ok(())
 }
 
 fn run(conn: &UnixStream, config_path: &Path, r: Received) -> Result<i32> {
     let config = Config::load(config_path)
         .context("the recording policy cannot be read; refusing the session")?;
     let sessions = state::dir(&config.service.socket);
-    let origin = peer::origin(r.pid, &config.service.launchers, Process::read, |p| {
-        state::is_worker(&sessions, p)
-    });
+    let origin = peer::origin(
+        r.pid,
+        r.uid,
+        &config.service.launchers,
+        Process::read,
+        |p| state::is_worker(&sessions, p),
+    );
     let account = Account::of(r.uid)?;
     let nested = match origin {
         Ok(Origin::Login { .. }) => None,
@@ -120,6 +188,9 @@ fn run(conn: &UnixStream, config_path: &Path, r: Received) -> Result<i32> {
             bail!("access refused: {why:#}; a recorded session starts only from sshd or login");
         }
     };
+    take_terminal(&r.fds, r.uid)?;
+    // Standard input, output and error are copies; the originals are not needed.
+    drop(r.fds);
     let invocation = match r.request.command {
         Some(c) => Invocation::Command(std::os::unix::ffi::OsStringExt::from_vec(c)),
         None => Invocation::Interactive,

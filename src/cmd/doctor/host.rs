@@ -31,10 +31,27 @@ pub(super) fn check_binary(f: &mut Findings) {
     } else if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
         f.fail(
             &format!("{shown} can be changed by someone other than root"),
-            &format!("chown root:root {shown}; chmod 0755 {shown}"),
+            &format!("chown root:root {shown}; chmod 0711 {shown}"),
+        );
+    } else if meta.mode() & 0o044 != 0 {
+        f.fail(
+            &format!(
+                "{shown} is readable by users (mode {:o}): a process of a recorded user can trace a new login client before it protects itself, and run the login unrecorded",
+                meta.mode() & 0o7777
+            ),
+            &format!("chmod 0711 {shown} (execute-only: the kernel makes it untraceable from exec)"),
         );
     } else {
-        f.ok(&format!("{shown} is root's and carries no privilege bit"));
+        f.ok(&format!(
+            "{shown} is root's, execute-only for users, and carries no privilege bit"
+        ));
+    }
+    match std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope") {
+        Ok(v) if v.trim() != "0" => f.ok(&format!("Yama ptrace_scope is {}", v.trim())),
+        _ => f.warn(
+            "Yama ptrace_scope is 0 or absent: any process may trace another of the same user",
+            "sysctl kernel.yama.ptrace_scope=1 (in /etc/sysctl.d/), where the kernel has Yama",
+        ),
     }
 }
 
