@@ -70,6 +70,8 @@ pub struct Login<'a> {
     pub control: &'a UnixStream,
     /// Where the session's session file is published (for sessions nested in it).
     pub sessions_dir: &'a Path,
+    /// Why the terminal could not be wholly taken from the user, if it could not.
+    pub terminal_problem: Option<String>,
 }
 
 /// Runs a login session for the recording service; returns the exit status.
@@ -111,6 +113,9 @@ pub fn run(login: Login<'_>) -> Result<i32> {
     }
     for p in audit.problems().to_vec() {
         print::warn(p);
+    }
+    if let Some(p) = &login.terminal_problem {
+        audit.event(Level::Alert, "terminal.not_revoked", json!({"error": p}));
     }
 
     let now = jiff::Timestamp::now();

@@ -42,6 +42,15 @@ pub fn run(inv: Invocation) -> Result<i32> {
             .collect::<BTreeMap<_, _>>(),
     };
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    // The service revokes every descriptor of this terminal when it takes it over (a hang-up,
+    // which would end this process): the session's end is the service's answer instead.
+    // SAFETY: setting a disposition; no handler runs.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGHUP,
+            nix::sys::signal::SigHandler::SigIgn,
+        );
+    }
     protocol::send_request(
         &conn,
         &request,

@@ -69,6 +69,20 @@ struct Received {
     request: protocol::Request,
     /// The descriptors handed over (now also this process's standard ones).
     fds: [OwnedFd; 3],
+    /// The client as it was when it connected: its start time, and its pidfd if any.
+    pinned: (u64, Option<OwnedFd>),
+}
+
+impl Received {
+    /// Whether the pid still names the process that connected.
+    fn still_the_client(&self) -> bool {
+        Process::read(self.pid).is_ok_and(|p| p.start == self.pinned.0)
+            && self
+                .pinned
+                .1
+                .as_ref()
+                .is_none_or(|fd| pidfd_pid(fd) == Some(self.pid))
+    }
 }
 
 /// Reads the request and makes the client's descriptors this process's standard ones. The
@@ -85,24 +99,23 @@ fn take_over(conn: &UnixStream) -> Result<Received> {
     let received = protocol::recv_request(conn);
     nix::unistd::alarm::cancel();
     let (request, fds) = received?;
-    let after = Process::read(pid).ok();
-    let same = after.is_some_and(|a| a.start == before.start)
-        && pidfd.as_ref().is_none_or(|fd| pidfd_pid(fd) == Some(pid));
-    if !same {
-        bail!("the client (pid {pid}) exited before its login was checked");
-    }
     let fds: [OwnedFd; 3] = fds
         .try_into()
         .map_err(|_| anyhow::anyhow!("the client did not hand over three descriptors"))?;
     rustix::stdio::dup2_stdin(fds[0].as_fd()).context("taking over the client's input")?;
     rustix::stdio::dup2_stdout(fds[1].as_fd()).context("taking over the client's output")?;
     rustix::stdio::dup2_stderr(fds[2].as_fd()).context("taking over the client's errors")?;
-    Ok(Received {
+    let received = Received {
         pid,
         uid: cred.uid.as_raw(),
         request,
         fds,
-    })
+        pinned: (before.start, pidfd),
+    };
+    if !received.still_the_client() {
+        bail!("the client (pid {pid}) exited before its login was checked");
+    }
+    Ok(received)
 }
 
 /// The peer's pidfd (Linux 6.5 and later), which names that process and no other for good.
@@ -137,13 +150,19 @@ fn pidfd_pid(fd: &OwnedFd) -> Option<i32> {
     (pid > 0).then_some(pid)
 }
 
-/// sshd's terminal is the user's (they could open it by name, `$SSH_TTY`, from inside the
-/// session and read keystrokes or write output past the recording): once the login is checked,
-/// it becomes root's. Only a PTY slave the user owns is touched: a descriptor of anything else
-/// (`/dev/ptmx`, `/dev/tty`, a terminal of someone else's) is left as it is.
-fn take_terminal(fds: &[OwnedFd; 3], uid: u32) -> Result<()> {
+/// sshd's terminal is the user's: from inside another of their sessions they can open it by
+/// name before the service takes it over, or (`$SSH_TTY`) from inside this one, and read
+/// keystrokes or write output past the recording. Once the login is checked it becomes root's
+/// (no new opens), every descriptor opened before is revoked (`TIOCVHANGUP`, which reaches
+/// descriptors held or in flight anywhere), and the worker opens it afresh, as its controlling
+/// terminal (so window changes and the hang-up come to it). Only a PTY slave the user owns is
+/// touched: a descriptor of anything else (`/dev/ptmx`, `/dev/tty`, someone else's terminal)
+/// is left as it is. Returns a problem to raise, when the revocation could not be done.
+fn take_terminal(fds: &[OwnedFd; 3], uid: u32) -> Result<Option<String>> {
+    use std::os::fd::AsRawFd;
     /// UNIX98_PTY_SLAVE_MAJOR and the 7 majors after it.
     const PTS_MAJORS: std::ops::RangeInclusive<u32> = 136..=143;
+    let mut taken = None;
     for fd in fds {
         let Ok(st) = rustix::fs::fstat(fd) else {
             continue;
@@ -158,8 +177,56 @@ fn take_terminal(fds: &[OwnedFd; 3], uid: u32) -> Result<()> {
             .context("taking the terminal from the user")?;
         rustix::fs::fchmod(fd, rustix::fs::Mode::from_raw_mode(0o600))
             .context("taking the terminal from the user")?;
+        let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .context("naming the terminal")?;
+        taken.get_or_insert((st.st_rdev, path));
     }
-    Ok(())
+    let Some((rdev, path)) = taken else {
+        return Ok(None);
+    };
+    if !path.starts_with("/dev/pts/") {
+        return Ok(Some(format!(
+            "the terminal {} is not under /dev/pts: descriptors opened before the login were not revoked",
+            path.display()
+        )));
+    }
+    // SAFETY: an ioctl without an argument on a descriptor we own.
+    let hung = unsafe { nix::libc::ioctl(fds[0].as_raw_fd(), nix::libc::TIOCVHANGUP) };
+    if hung != 0 {
+        return Ok(Some(format!(
+            "descriptors of the terminal opened before the login could not be revoked: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    let fresh = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("reopening the terminal {}", path.display()))?;
+    let st = rustix::fs::fstat(&fresh).context("reopening the terminal")?;
+    anyhow::ensure!(
+        st.st_rdev == rdev,
+        "{} is another terminal now",
+        path.display()
+    );
+    for (i, std_fd) in [
+        rustix::stdio::stdin(),
+        rustix::stdio::stdout(),
+        rustix::stdio::stderr(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if rustix::fs::fstat(std_fd).is_ok_and(|s| s.st_rdev == rdev) {
+            match i {
+                0 => rustix::stdio::dup2_stdin(&fresh),
+                1 => rustix::stdio::dup2_stdout(&fresh),
+                _ => rustix::stdio::dup2_stderr(&fresh),
+            }
+            .context("taking over the terminal")?;
+        }
+    }
+    Ok(None)
 }
 
 fn run(conn: &UnixStream, config_path: &Path, r: Received) -> Result<i32> {
@@ -173,6 +240,13 @@ fn run(conn: &UnixStream, config_path: &Path, r: Received) -> Result<i32> {
         Process::read,
         |p| state::is_worker(&sessions, p),
     );
+    // The ancestry was read from /proc by pid: it must still have been the client's.
+    if !r.still_the_client() {
+        bail!(
+            "the client (pid {}) exited before its login was checked",
+            r.pid
+        );
+    }
     let account = Account::of(r.uid)?;
     let nested = match origin {
         Ok(Origin::Login { .. }) => None,
@@ -188,7 +262,7 @@ fn run(conn: &UnixStream, config_path: &Path, r: Received) -> Result<i32> {
             bail!("access refused: {why:#}; a recorded session starts only from sshd or login");
         }
     };
-    take_terminal(&r.fds, r.uid)?;
+    let terminal_problem = take_terminal(&r.fds, r.uid)?;
     // Standard input, output and error are copies; the originals are not needed.
     drop(r.fds);
     let invocation = match r.request.command {
@@ -203,5 +277,6 @@ fn run(conn: &UnixStream, config_path: &Path, r: Received) -> Result<i32> {
         config: &config,
         control: conn,
         sessions_dir: &sessions,
+        terminal_problem,
     })
 }
