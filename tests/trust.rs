@@ -38,10 +38,10 @@ fn the_recorded_user_cannot_get_around_the_recording() {
         "the terminal sshd made cannot be opened from inside",
         || no_side_channel_through_the_ssh_terminal(&b, n),
     );
-    n += 1;
     step("a terminal grabbed before the login is revoked", || {
         grabbed_terminals_are_revoked(&b)
     });
+    // Two sessions, the watcher's and the login: count again.
     n = b.recordings().len();
     step(
         "no process of the user can trace a sessrec it did not start",
