@@ -67,6 +67,8 @@ const PENDING_INPUT_LIMIT: usize = 64 * 1024;
 /// After the shell exits, output still in flight is read until the PTY is quiet this long; a
 /// background process that keeps the PTY open cannot hold the session.
 const DRAIN_QUIET: Duration = Duration::from_millis(200);
+/// ... and for at most this long in all.
+const DRAIN_MAX: Duration = Duration::from_secs(2);
 /// How often to ask for the shell's status once the PTY closed (belt and braces for SIGCHLD).
 const REAP_EVERY: Duration = Duration::from_millis(50);
 
@@ -132,6 +134,7 @@ pub fn run(
         pty_open: true,
         status: None,
         drain_until: None,
+        drain_cap: None,
         control_open: control.is_some(),
         reap_all: served.is_some(),
         warnings: deadline
@@ -233,6 +236,9 @@ struct Loop<'t> {
     pty_open: bool,
     status: Option<std::process::ExitStatus>,
     drain_until: Option<Instant>,
+    /// However much output still comes, draining ends here (a process elsewhere writing into
+    /// the PTY cannot hold the session open).
+    drain_cap: Option<Instant>,
     /// The login client's socket is still open.
     control_open: bool,
     /// Reap every child, not only the shell (the service's worker is a subreaper).
@@ -376,7 +382,9 @@ impl Loop<'_> {
     fn shell_exited(&mut self, status: std::process::ExitStatus) {
         if self.status.is_none() {
             self.status = Some(status);
-            self.drain_until = Some(Instant::now() + DRAIN_QUIET);
+            let now = Instant::now();
+            self.drain_until = Some(now + DRAIN_QUIET);
+            self.drain_cap = Some(now + DRAIN_MAX);
         }
     }
 

@@ -42,14 +42,18 @@ pub fn run(inv: Invocation) -> Result<i32> {
             .collect::<BTreeMap<_, _>>(),
     };
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-    // The service revokes every descriptor of this terminal when it takes it over (a hang-up,
-    // which would end this process): the session's end is the service's answer instead.
-    // SAFETY: setting a disposition; no handler runs.
-    unsafe {
-        let _ = nix::sys::signal::signal(
-            nix::sys::signal::Signal::SIGHUP,
-            nix::sys::signal::SigHandler::SigIgn,
-        );
+    // On a terminal, the service revokes every descriptor of it when it takes it over (a
+    // hang-up, which would end this process) and then gets the terminal's hang-ups itself: the
+    // session's end is the service's answer instead. Without one (pipes), sshd's SIGHUP must
+    // still end this process, which is how the service learns the connection went away.
+    if rustix::termios::isatty(std::io::stdin()) {
+        // SAFETY: setting a disposition; no handler runs.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGHUP,
+                nix::sys::signal::SigHandler::SigIgn,
+            );
+        }
     }
     protocol::send_request(
         &conn,

@@ -64,7 +64,8 @@ impl Loop<'_> {
                     }
                     self.filled += n;
                     if self.status.is_some() {
-                        self.drain_until = Some(Instant::now() + DRAIN_QUIET);
+                        let quiet = Instant::now() + DRAIN_QUIET;
+                        self.drain_until = Some(self.drain_cap.map_or(quiet, |c| quiet.min(c)));
                     }
                     if n >= SHORT_READ {
                         continue;
