@@ -134,7 +134,9 @@ fn no_side_channel_through_the_ssh_terminal(b: &Sshd, n: usize) {
 /// before the service takes it over, and writes to it: once the next login is recorded, those
 /// writes reach nothing (the service revoked every descriptor opened before).
 fn grabbed_terminals_are_revoked(b: &Sshd) {
-    let watcher = "python3 -c '\nimport os,time\nseen=set(os.listdir(\"/dev/pts\"))\nfds=[]\nend=time.time()+40\nwhile time.time()<end:\n  for p in os.listdir(\"/dev/pts\"):\n    if p not in seen:\n      seen.add(p)\n      try: fds.append(os.open(\"/dev/pts/\"+p, os.O_RDWR|os.O_NOCTTY))\n      except OSError: pass\n  for f in fds:\n    try: os.write(f, (\"UNRECORDED-%s\\r\\n\" % os.readlink(\"/proc/self/fd/%d\" % f)).encode())\n    except OSError: pass\n  time.sleep(0.001)\n'";
+    // Opens every terminal of the user's it does not hold yet (numbers are reused, so by
+    // owner, not by name), and writes its name to each, every millisecond.
+    let watcher = "python3 -c '\nimport os,time\nhave={}\nend=time.time()+40\nwhile time.time()<end:\n  for p in os.listdir(\"/dev/pts\"):\n    if p in have: continue\n    try:\n      if os.stat(\"/dev/pts/\"+p).st_uid!=os.getuid(): continue\n      have[p]=os.open(\"/dev/pts/\"+p, os.O_RDWR|os.O_NOCTTY)\n    except OSError: pass\n  for p,f in have.items():\n    try: os.write(f, (\"UNRECORDED-/dev/pts/%s\\r\\n\" % p).encode())\n    except OSError: pass\n  time.sleep(0.001)\n'";
     let mut a = Command::new("ssh")
         .args(b.ssh_args("user"))
         .arg(format!("{USER}@127.0.0.1"))
