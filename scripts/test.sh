@@ -19,7 +19,7 @@ for pair in asciinema:/usr/bin/asciinema ttyrec:/usr/bin/ttyplay termrec:/usr/bi
             bsdutils:/usr/bin/scriptreplay openssh-server:/usr/sbin/sshd openssh-client:/usr/bin/ssh \
             openssh-sftp-server:/usr/lib/openssh/sftp-server procps:/usr/bin/pgrep \
             util-linux:/usr/bin/unshare passwd:/usr/sbin/useradd nodejs:/usr/bin/node npm:/usr/bin/npm \
-            tmux:/usr/bin/tmux strace:/usr/bin/strace e2fsprogs:/usr/bin/chattr; do
+            tmux:/usr/bin/tmux strace:/usr/bin/strace e2fsprogs:/usr/bin/chattr python3:/usr/bin/python3; do
     [ -e "${pair#*:}" ] || missing+=("${pair%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

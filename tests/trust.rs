@@ -19,7 +19,12 @@ use crate::util::sshd::{NEEDS, Sshd, T};
 /// This file's tests.
 pub fn tests() -> Vec<crate::util::Test> {
     crate::tests![
-        the_recorded_user_cannot_get_around_the_recording => [NEEDS, crate::util::Req::Tool("strace")]
+        the_recorded_user_cannot_get_around_the_recording => [
+            NEEDS,
+            crate::util::Req::Tool("strace"),
+            crate::util::Req::Tool("/usr/bin/python3"),
+            crate::util::Req::Tool("chattr"),
+        ]
     ]
 }
 
