@@ -38,6 +38,22 @@ pub enum Invocation {
     Command(OsString),
 }
 
+impl Invocation {
+    /// argv[0] and the arguments `shell` gets for this invocation, as login and sshd start a
+    /// shell: `-bash` for a login, `bash -c CMD` for a command.
+    pub fn shell_argv(&self, shell: &Path) -> (OsString, Vec<OsString>) {
+        let name = shell.file_name().unwrap_or_default();
+        match self {
+            Invocation::Interactive => {
+                let mut a0 = OsString::from("-");
+                a0.push(name);
+                (a0, Vec::new())
+            }
+            Invocation::Command(c) => (name.to_os_string(), vec!["-c".into(), c.clone()]),
+        }
+    }
+}
+
 /// Recognises a login-shell invocation from the raw arguments.
 pub fn invocation(args: &[OsString]) -> Option<Invocation> {
     let login = args
@@ -169,26 +185,15 @@ pub fn run(login: Login<'_>) -> Result<i32> {
     audit.set("grant", json!(grant.as_ref().map(|g| g.id.clone())));
     start.grant = grant.as_ref().map(Grant::json);
 
-    let shell_name = config.shell.file_name().unwrap_or_default().to_os_string();
+    let (arg0, args) = inv.shell_argv(&config.shell);
     let mut child = Child {
         program: config.shell.clone(),
-        arg0: None,
-        args: Vec::new(),
+        arg0: Some(arg0),
+        args,
         env: account.login_env(&config.shell, &login.env, &start.session_id),
         run_as: None,
         clear_env: true,
     };
-    match inv {
-        Invocation::Interactive => {
-            let mut a0 = OsString::from("-");
-            a0.push(&shell_name);
-            child.arg0 = Some(a0);
-        }
-        Invocation::Command(c) => {
-            child.arg0 = Some(shell_name);
-            child.args = vec!["-c".into(), c.clone()];
-        }
-    }
 
     let contain = Containment::new(&start.session_id, config.service.cgroup_parent.as_deref());
     if let Some(why) = &contain.without_cgroup {

@@ -166,18 +166,10 @@ fn unreachable(config: &Config, inv: Invocation, why: &str) -> Result<i32> {
         "the recording service is not running ({why}): this session is NOT recorded (policy: best_effort); an alert was raised"
     ));
     let shell = &config.shell;
-    let name = shell.file_name().unwrap_or_default();
+    let (arg0, args) = inv.shell_argv(shell);
     let mut cmd = std::process::Command::new(shell);
-    match inv {
-        Invocation::Interactive => {
-            let mut a0 = std::ffi::OsString::from("-");
-            a0.push(name);
-            std::os::unix::process::CommandExt::arg0(&mut cmd, a0);
-        }
-        Invocation::Command(c) => {
-            cmd.arg("-c").arg(c);
-        }
-    }
+    std::os::unix::process::CommandExt::arg0(&mut cmd, arg0);
+    cmd.args(args);
     let e = std::os::unix::process::CommandExt::exec(&mut cmd);
     Err(e).with_context(|| format!("cannot start {}", shell.display()))
 }
