@@ -18,6 +18,8 @@ pub enum Status {
     Unsigned,
     /// Signed, but by a key that was not passed with `--key`.
     UntrustedKey,
+    /// Whole and signed, but the recording stopped before its session ended.
+    Incomplete,
     /// The recorded session's own exit status, passed through.
     Session(i32),
 }
@@ -32,6 +34,7 @@ impl Status {
             Status::Altered => 4,
             Status::Unsigned => 5,
             Status::UntrustedKey => 6,
+            Status::Incomplete => 7,
             Status::Session(code) => (code & 0xff) as u8,
         }
     }

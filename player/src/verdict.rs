@@ -17,6 +17,8 @@ pub enum Verdict {
     UntrustedKey,
     /// Consistent, but cut short.
     Truncated,
+    /// Whole and signed, but the recording stopped before the session ended.
+    Incomplete,
     /// Changed after it was signed, or damaged.
     Altered,
     /// Not signed (or not a sessrec recording).
@@ -46,6 +48,7 @@ impl Verdict {
             Verdict::Signed => "signed",
             Verdict::UntrustedKey => "signed (key not trusted: --key or trusted_keys)",
             Verdict::Truncated => "truncated",
+            Verdict::Incomplete => "incomplete: the recording stopped before the session ended",
             Verdict::Altered => "altered",
             Verdict::Unsigned => "unsigned",
             Verdict::NotVerified => "not verified",

@@ -192,6 +192,7 @@ fn verdict_of(path: &Path, trusted: Vec<PublicKey>, into: &Mutex<Verdict>) -> Ve
             container::Verdict::Intact => Verdict::Signed,
             container::Verdict::UntrustedKey => Verdict::UntrustedKey,
             container::Verdict::Truncated => Verdict::Truncated,
+            container::Verdict::Incomplete => Verdict::Incomplete,
             container::Verdict::Altered => Verdict::Altered,
             container::Verdict::Unsigned => Verdict::Unsigned,
         },

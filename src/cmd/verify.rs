@@ -3,7 +3,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use sessrec_formats::container::{Verdict, VerifyReport, starts_a_container, verify};
+use sessrec_formats::container::{
+    FORMAT, Stopped, Verdict, VerifyReport, starts_a_container, verify,
+};
 use sessrec_formats::time::clock;
 use sessrec_store::ShippedVerdict;
 
@@ -60,6 +62,9 @@ impl Verify {
                 "verified_frames": i.verified_frames,
                 "verified_until_ms": i.verified_end_ms,
                 "unverified_tail_ms": report.unverified_tail_ms(),
+                "unverified_tail_events": report.unverified_tail_events(),
+                "format": i.format,
+                "stopped": i.stopped().map(|s| json!({"at_ms": s.at_ms, "reason": s.reason, "session_continued": s.session_continued})),
                 "events": report.events,
                 "last_event_ms": report.last_event_ms,
                 "altered": i.damage.as_ref().map(|d| json!({"frame": d.frame, "offset": d.offset, "reason": d.reason})),
@@ -88,19 +93,18 @@ pub(super) fn is_container(file: &mut File) -> Result<bool> {
 /// The exit status and the one-line verdict.
 fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
     let i = &r.integrity;
+    let older = match i.format {
+        Some(f) if f < FORMAT => format!(" (container format {f}, an older recording)"),
+        _ => String::new(),
+    };
     let state = || match (&i.trailer, i.verified_frames) {
         (Some(_), _) => format!(
-            "complete, {} frames, {} events, {}",
+            "complete, {} frames, {} events, {}{older}",
             i.data_frames,
             r.events,
             clock(r.last_event_ms * 1000)
         ),
-        (None, 0) => "truncated before its first checkpoint".to_string(),
-        (None, n) => format!(
-            "truncated after frame {} (complete up to {})",
-            n - 1,
-            clock(i.verified_end_ms.unwrap_or(0) * 1000)
-        ),
+        (None, _) => truncation(r),
     };
     match r.verdict {
         Verdict::Intact => (
@@ -111,6 +115,28 @@ fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
                 state()
             ),
         ),
+        Verdict::Incomplete => {
+            let s = i.stopped().cloned().unwrap_or_else(|| Stopped {
+                at_ms: 0,
+                reason: String::new(),
+                session_continued: true,
+            });
+            let after = if s.session_continued {
+                "the session continued unrecorded"
+            } else {
+                "the session was ended"
+            };
+            (
+                Status::Incomplete,
+                format!(
+                    "incomplete: recording stopped at {} ({}); {after}; what was recorded is \
+                     intact and signed by trusted key {}{older}",
+                    clock(s.at_ms * 1000),
+                    s.reason,
+                    i.signer.as_deref().unwrap_or("?"),
+                ),
+            )
+        }
         Verdict::Altered => {
             let d = i.damage.as_ref();
             (
@@ -147,16 +173,29 @@ fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
                 ),
             )
         }
-        Verdict::Truncated => {
-            let tail = r.unverified_tail_ms();
-            let mut line = state();
-            if tail > 0 {
-                line.push_str(&format!(
-                    "; unverified tail of {:.3} s after it",
-                    tail as f64 / 1000.0
-                ));
-            }
-            (Status::Truncated, line)
-        }
+        Verdict::Truncated => (Status::Truncated, truncation(r)),
+    }
+}
+
+/// "truncated at T; unsigned tail of S s (N events)": where the signed part ends, and what
+/// follows it that no signature covers (a crash leaves a short one; a cut copy with invented
+/// events appended looks the same, so the tail is never presented as part of the evidence).
+fn truncation(r: &VerifyReport) -> String {
+    let i = &r.integrity;
+    let at = match i.verified_frames {
+        0 => "truncated before its first checkpoint".to_string(),
+        n => format!(
+            "truncated at {} (after frame {})",
+            clock(i.verified_end_ms.unwrap_or(0) * 1000),
+            n - 1
+        ),
+    };
+    match (r.unverified_tail_events(), r.unverified_tail_ms()) {
+        (0, _) => format!("{at}; no unsigned tail"),
+        (events, ms) => format!(
+            "{at}; unsigned tail of {:.3} s ({events} event{})",
+            ms as f64 / 1000.0,
+            if events == 1 { "" } else { "s" }
+        ),
     }
 }

@@ -145,6 +145,8 @@ pub enum ShippedVerdict {
     Unsigned,
     /// Signed by a key the uploader does not trust.
     UntrustedKey,
+    /// Whole and signed, but the recording stopped before the session ended.
+    Incomplete,
     /// Not checked: indexed from the recording's header, without a manifest.
     Unverified,
     /// A manifest whose verdict this version does not know (shown, never trusted).
@@ -160,6 +162,7 @@ impl ShippedVerdict {
             ShippedVerdict::Altered => "altered",
             ShippedVerdict::Unsigned => "unsigned",
             ShippedVerdict::UntrustedKey => "untrusted_key",
+            ShippedVerdict::Incomplete => "incomplete",
             ShippedVerdict::Unverified => "unverified",
             ShippedVerdict::Unknown => "unknown",
         }
@@ -180,6 +183,7 @@ impl From<Verdict> for ShippedVerdict {
             Verdict::Altered => ShippedVerdict::Altered,
             Verdict::Unsigned => ShippedVerdict::Unsigned,
             Verdict::UntrustedKey => ShippedVerdict::UntrustedKey,
+            Verdict::Incomplete => ShippedVerdict::Incomplete,
         }
     }
 }
@@ -192,6 +196,7 @@ impl From<String> for ShippedVerdict {
             ShippedVerdict::Altered,
             ShippedVerdict::Unsigned,
             ShippedVerdict::UntrustedKey,
+            ShippedVerdict::Incomplete,
             ShippedVerdict::Unverified,
         ]
         .into_iter()

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, Read, Seek, SeekFrom};
 
-use super::records::{Checkpoint, FrameEntry, parse_trailer_payload};
+use super::records::{Checkpoint, FrameEntry, Trailer, record_json, trailer_record};
 use super::walk::{Item, walk};
 use super::{ContainerReader, TRAILER_FOOTER};
 use crate::asciicast::{AsciicastReader, Version, read_header_line};
@@ -32,7 +32,7 @@ impl SeekIndex {
         let mut frames = Vec::new();
         walk(file, |_, item| {
             if let Item::Checkpoint(payload) = item
-                && let Ok(cp) = serde_json::from_slice::<Checkpoint>(&payload)
+                && let Ok(cp) = serde_json::from_slice::<Checkpoint>(record_json(&payload))
             {
                 frames.push(cp.entry);
             }
@@ -71,7 +71,9 @@ fn read_trailer_index<R: Read + Seek>(file: &mut R) -> Result<Option<Vec<FrameEn
         .map_err(io)?;
     let mut payload = vec![0u8; json_len as usize + 8];
     file.read_exact(&mut payload).map_err(io)?;
-    Ok(parse_trailer_payload(&payload).map(|t| t.frames))
+    Ok(trailer_record(&payload)
+        .and_then(|r| serde_json::from_slice::<Trailer>(record_json(r)).ok())
+        .map(|t| t.frames))
 }
 
 /// Opens a container and returns its events from time `t` on, decoding only from the frame that

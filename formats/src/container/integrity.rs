@@ -1,6 +1,7 @@
 //! What a pass over a container proved: the hash chain, checkpoints, signatures and trailer.
 
-use super::records::{Checkpoint, Signed, Trailer, hex, parse_trailer_payload};
+use super::FORMAT;
+use super::records::{Checkpoint, Signed, Stopped, StoredRecord, Trailer, hex, trailer_record};
 use crate::keys::PublicKey;
 use crate::model::SessrecMeta;
 
@@ -31,6 +32,8 @@ pub struct Integrity {
     pub session_id: Option<String>,
     /// Key id the header names.
     pub header_key_id: Option<String>,
+    /// The container format the header names (1: older recordings, 2: current).
+    pub format: Option<u32>,
     /// Complete data frames read.
     pub data_frames: u64,
     /// Checkpoints whose frame number, offsets and hash chain matched.
@@ -75,9 +78,17 @@ pub enum Verdict {
     Unsigned,
     /// Signed, but by a key the verifier does not trust.
     UntrustedKey,
+    /// Whole and signed, but the recording stopped before the session ended (its trailer
+    /// says when and why).
+    Incomplete,
 }
 
 impl Integrity {
+    /// When and why the recording stopped before its session ended, as its signed trailer says.
+    pub fn stopped(&self) -> Option<&Stopped> {
+        self.trailer.as_ref().and_then(|t| t.stopped.as_ref())
+    }
+
     /// The verdict, most serious first: altered, unsigned, untrusted, truncated, intact.
     pub fn verdict(&self) -> Verdict {
         if self.damage.is_some() {
@@ -88,6 +99,8 @@ impl Integrity {
             Verdict::UntrustedKey
         } else if self.trailer.is_none() || self.cut.is_some() || self.trusted_signatures == 0 {
             Verdict::Truncated
+        } else if self.stopped().is_some() {
+            Verdict::Incomplete
         } else {
             Verdict::Intact
         }
@@ -165,6 +178,7 @@ impl Tracker {
             .and_then(|v| serde_json::from_value::<SessrecMeta>(v).ok());
         self.first_line = Vec::new();
         if let Some(meta) = meta {
+            self.integ.format = Some(meta.format);
             self.header_key = meta
                 .public_key
                 .as_deref()
@@ -214,11 +228,14 @@ impl Tracker {
             return;
         }
         let frame = self.next_frame.wrapping_sub(1);
-        let Ok(cp) = serde_json::from_slice::<Checkpoint>(payload) else {
-            return self.damaged(
-                offset,
-                format!("the checkpoint after frame {frame} is unreadable"),
-            );
+        let StoredRecord { record: cp, signed } = match self.decode::<Checkpoint>(payload) {
+            Ok(r) => r,
+            Err(why) => {
+                return self.damaged(
+                    offset,
+                    format!("the checkpoint after frame {frame} is unreadable: {why}"),
+                );
+            }
         };
         if !self.awaiting_checkpoint {
             return self.damaged(
@@ -255,7 +272,7 @@ impl Tracker {
                 ),
             );
         }
-        if !self.check_signature(offset, &cp, cp.key.clone(), frame) {
+        if !self.check_signature(offset, &cp, &signed, cp.key.clone(), frame) {
             return;
         }
         self.integ.verified_frames = frame + 1;
@@ -268,8 +285,15 @@ impl Tracker {
         if !self.integ.chain_checked {
             return;
         }
-        let Some(trailer) = parse_trailer_payload(payload) else {
-            return self.damaged(offset, "the trailer is unreadable");
+        let decoded = trailer_record(payload)
+            .ok_or_else(|| "its length or footer is wrong".to_string())
+            .and_then(|r| self.decode::<Trailer>(r));
+        let StoredRecord {
+            record: trailer,
+            signed,
+        } = match decoded {
+            Ok(r) => r,
+            Err(why) => return self.damaged(offset, format!("the trailer is unreadable: {why}")),
         };
         if self.awaiting_checkpoint {
             return self.damaged(
@@ -298,9 +322,21 @@ impl Tracker {
             return self.damaged(offset, "the trailer belongs to another session");
         }
         let frame = self.next_frame.saturating_sub(1);
-        if self.check_signature(offset, &trailer, trailer.key.clone(), frame) {
+        if self.check_signature(offset, &trailer, &signed, trailer.key.clone(), frame) {
             self.integ.trailer = Some(trailer);
         }
+    }
+
+    /// Reads a record in the header's format (1 when the header names none).
+    fn decode<T: Signed>(&self, payload: &[u8]) -> Result<StoredRecord<T>, String> {
+        let format = self.integ.format.unwrap_or(1);
+        if format > FORMAT {
+            return Err(format!(
+                "the header says container format {format}, newer than this sessrec reads \
+                 (up to {FORMAT}); use a newer sessrec"
+            ));
+        }
+        T::decode(payload, format)
     }
 
     fn session_matches(&self, session: &str) -> bool {
@@ -317,6 +353,7 @@ impl Tracker {
         &mut self,
         offset: u64,
         record: &S,
+        signed: &[u8],
         key: Option<String>,
         frame: u64,
     ) -> bool {
@@ -347,7 +384,7 @@ impl Tracker {
             .find(|k| k.id().to_string() == key_id);
         let trusted = self.trusted.iter().any(|k| k.id().to_string() == key_id);
         match key {
-            Some(k) if !record.signature_valid(k) => {
+            Some(k) if !record.signature_valid(signed, k) => {
                 self.damaged(
                     offset,
                     format!("the signature after frame {frame} is invalid"),

@@ -16,8 +16,10 @@
 //!   frame index, end time, exit status, totals, final hash and signature. Its payload is the JSON
 //!   followed by the JSON's length (u32 little-endian) and `SRT1`, so it can be found from the end.
 //!
-//! Signatures cover `DOMAIN || JSON of the record without its "sig" field`, where DOMAIN is
-//! [`CHECKPOINT_DOMAIN`] or [`TRAILER_DOMAIN`].
+//! A record is stored as its JSON (without a `sig` field), then, when signed, a newline and the
+//! base64 ed25519 signature over `DOMAIN || those exact JSON bytes`, where DOMAIN is
+//! [`CHECKPOINT_DOMAIN`] or [`TRAILER_DOMAIN`]. A record whose JSON is not byte for byte what
+//! sessrec writes for its fields is an alteration. Files of [`FORMAT`] 1 are still read.
 
 mod index;
 mod integrity;
@@ -30,7 +32,7 @@ mod writer;
 pub use index::{SeekIndex, open_at};
 pub use integrity::{Cut, Integrity, Verdict};
 pub use reader::ContainerReader;
-pub use records::{Checkpoint, FrameEntry, Trailer};
+pub use records::{Checkpoint, FrameEntry, Stopped, Trailer};
 pub use verify::{VerifyReport, verify};
 pub use writer::{ContainerWriter, WriterOptions};
 
@@ -42,10 +44,17 @@ pub const CHECKPOINT_MAGIC: u32 = 0x184D_2A53;
 pub const TRAILER_MAGIC: u32 = 0x184D_2A54;
 /// The last four bytes of a finished file.
 pub const TRAILER_FOOTER: &[u8; 4] = b"SRT1";
+/// The container format this version writes (the header's `sessrec.format`). Format 1 (older
+/// recordings) signed a re-serialisation of each record; format 2 signs the stored bytes.
+pub const FORMAT: u32 = 2;
 /// Signature domain of checkpoints.
-pub const CHECKPOINT_DOMAIN: &[u8] = b"sessrec checkpoint v1\n";
+pub const CHECKPOINT_DOMAIN: &[u8] = b"sessrec checkpoint v2\n";
 /// Signature domain of the trailer.
-pub const TRAILER_DOMAIN: &[u8] = b"sessrec trailer v1\n";
+pub const TRAILER_DOMAIN: &[u8] = b"sessrec trailer v2\n";
+/// Signature domain of format 1 checkpoints.
+pub const CHECKPOINT_DOMAIN_V1: &[u8] = b"sessrec checkpoint v1\n";
+/// Signature domain of format 1 trailers.
+pub const TRAILER_DOMAIN_V1: &[u8] = b"sessrec trailer v1\n";
 /// Largest skippable frame payload read.
 pub const MAX_SKIPPABLE: u64 = 64 * 1024 * 1024;
 

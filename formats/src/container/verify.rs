@@ -23,10 +23,15 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
-    /// Seconds of readable events after the last verified checkpoint.
+    /// Milliseconds of readable events after the last verified checkpoint: the unsigned tail.
     pub fn unverified_tail_ms(&self) -> u64 {
         self.last_event_ms
             .saturating_sub(self.integrity.verified_end_ms.unwrap_or(0))
+    }
+
+    /// Readable events after the last verified checkpoint.
+    pub fn unverified_tail_events(&self) -> u64 {
+        self.events.saturating_sub(self.integrity.verified_events)
     }
 }
 

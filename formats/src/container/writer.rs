@@ -8,8 +8,9 @@ use std::io::Write;
 use sha2::{Digest, Sha256};
 use zstd::stream::raw::{CParameter, Encoder, InBuffer, Operation, OutBuffer};
 
+use super::FORMAT;
 use super::records::{
-    Checkpoint, FrameEntry, Signed, Trailer, checkpoint_frame, hex, trailer_frame,
+    Checkpoint, FrameEntry, Signed, Stopped, Trailer, checkpoint_frame, hex, trailer_frame,
 };
 use crate::asciicast::V3Encoder;
 use crate::keys::SigningKey;
@@ -130,6 +131,8 @@ impl<W: Write> ContainerWriter<W> {
                 meta.public_key = None;
             }
         }
+        // This writer writes the current format, whatever the header it was given says.
+        meta.format = FORMAT;
         let session = meta.session_id.clone();
         let mut cctx = Encoder::new(opts.level)
             .map_err(|e| FormatError::io("starting the zstd compressor", e))?;
@@ -261,7 +264,7 @@ impl<W: Write> ContainerWriter<W> {
         entry.len = self.offset - entry.offset;
         self.chain = frame.hasher.finalize().into();
         let mut cp = Checkpoint {
-            v: 1,
+            v: FORMAT,
             session: self.session.clone(),
             frame: self.frames.len() as u64,
             entry: entry.clone(),
@@ -270,11 +273,9 @@ impl<W: Write> ContainerWriter<W> {
             key: None,
             sig: None,
         };
-        if let Some(key) = &self.signer {
-            cp.sign_with(key);
-        }
+        let record = cp.encode(self.signer.as_ref());
         self.frames.push(entry);
-        self.write_raw(&checkpoint_frame(&cp))?;
+        self.write_raw(&checkpoint_frame(&record))?;
         self.cctx
             .reinit()
             .map_err(|e| self.fail(FormatError::io("restarting the zstd compressor", e)))?;
@@ -286,10 +287,21 @@ impl<W: Write> ContainerWriter<W> {
 
     /// Ends the last frame, writes the trailer and returns the output. `end_ms` is the session's
     /// end on the events' clock (defaults to the last event).
-    pub fn finish(mut self, end_ms: Option<u64>) -> Result<W> {
+    pub fn finish(self, end_ms: Option<u64>) -> Result<W> {
+        self.seal(end_ms, None)
+    }
+
+    /// Seals a recording that stops while its session goes on (or is being ended): the
+    /// trailer says when and why, so `verify` never calls it complete.
+    pub fn finish_stopped(self, stopped: Stopped) -> Result<W> {
+        let end = stopped.at_ms;
+        self.seal(Some(end), Some(stopped))
+    }
+
+    fn seal(mut self, end_ms: Option<u64>, stopped: Option<Stopped>) -> Result<W> {
         self.end_frame()?;
         let mut trailer = Trailer {
-            v: 1,
+            v: FORMAT,
             session: self.session.clone(),
             frames: self.frames.clone(),
             end_ms: end_ms.unwrap_or(0).max(self.encoder.last_ms()),
@@ -297,13 +309,12 @@ impl<W: Write> ContainerWriter<W> {
             events: self.events,
             plain: self.plain,
             hash: hex(&self.chain),
+            stopped,
             key: None,
             sig: None,
         };
-        if let Some(key) = &self.signer {
-            trailer.sign_with(key);
-        }
-        self.write_raw(&trailer_frame(&trailer))?;
+        let record = trailer.encode(self.signer.as_ref());
+        self.write_raw(&trailer_frame(record))?;
         self.out
             .flush()
             .map_err(|e| self.fail(FormatError::io("flushing the recording", e)))?;
