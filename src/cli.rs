@@ -103,6 +103,10 @@ pub struct Rec {
     /// Replace the output if it exists.
     #[arg(long)]
     pub force: bool,
+    /// When the recording cannot be written (a full disk): keep the session going unrecorded,
+    /// the recording sealed with a signed note that it stopped (default: end the session).
+    #[arg(long)]
+    pub keep_going: bool,
     /// No messages before and after the session.
     #[arg(short, long)]
     pub quiet: bool,

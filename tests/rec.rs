@@ -313,17 +313,17 @@ fn a_nested_session_records_too_and_names_its_parent() {
     );
 }
 
-fn a_full_disk_ends_the_session_and_says_so() {
-    let s = setup();
+/// Runs `bulk` output into a 2 MiB disk under `rec` (with `flags`), then `verify`; the screen.
+fn record_onto_a_full_disk(s: &Setup, flags: &str, after: &str) -> String {
     let disk = s.dir.path().join("disk");
-    std::fs::create_dir(&disk).unwrap();
-    // 50 MB of random output into a 2 MiB disk: the recording is sealed before the disk is
-    // full, so it verifies as complete, and the session ends.
+    std::fs::create_dir_all(&disk).unwrap();
     let script = format!(
-        "mount -t tmpfs -o size=2m tmpfs {d} && {bin} rec -q -o {d}/r.cast.zst -- sh -c 'head -c 50000000 /dev/urandom; sleep 30'; \
-         echo session-rc=$?; {bin} verify {d}/r.cast.zst; echo verify-rc=$?",
+        "mount -t tmpfs -o size=2m tmpfs {d} && {bin} rec -q {flags} --sign-key {k} -o {d}/r.cast.zst \
+         -- sh -c 'head -c 50000000 /dev/urandom; {after}'; \
+         echo session-rc=$?; {bin} verify --key {k}.pub {d}/r.cast.zst; echo verify-rc=$?",
         d = disk.display(),
-        bin = BIN
+        bin = BIN,
+        k = s.key.arg(),
     );
     let mut t = Term::spawn(
         Path::new("/usr/bin/unshare"),
@@ -332,14 +332,22 @@ fn a_full_disk_ends_the_session_and_says_so() {
         24,
         &[],
     );
-    let started = std::time::Instant::now();
     t.wait_for("verify-rc=", T);
     t.wait(T);
+    assert_eq!(t.local_modes(), (true, true), "terminal restored");
+    String::from_utf8_lossy(&t.output()).into_owned()
+}
+
+fn a_full_disk_ends_the_session_and_says_so() {
+    let s = setup();
+    // 50 MB of random output into a 2 MiB disk: the recording is sealed before the disk is
+    // full, with a signed note that it stopped, and the session ends (strict).
+    let started = std::time::Instant::now();
+    let screen = record_onto_a_full_disk(&s, "", "sleep 30");
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "ended at once, not after the command"
     );
-    let screen = String::from_utf8_lossy(&t.output()).into_owned();
     assert!(
         screen.contains("session-rc=1"),
         "strict: the session ends with an error"
@@ -350,11 +358,26 @@ fn a_full_disk_ends_the_session_and_says_so() {
         "told once"
     );
     assert!(screen.contains("nearly full"), "{screen}");
+    let flat = screen.replace("\r\n", "");
     assert!(
-        screen.contains("verify-rc=5") && screen.contains("complete"),
-        "sealed: complete (unsigned: no key given): {screen}"
+        screen.contains("verify-rc=7")
+            && flat.contains("incomplete: recording stopped at")
+            && flat.contains("the session was ended"),
+        "sealed early and saying so, never complete: {screen}"
     );
-    assert_eq!(t.local_modes(), (true, true), "terminal restored");
+    assert!(!flat.contains("complete,"), "{screen}");
+
+    // --keep-going: the session goes on unrecorded, and the recording says that too.
+    let screen = record_onto_a_full_disk(&s, "--keep-going", "echo still-here");
+    let flat = screen.replace("\r\n", "");
+    assert!(
+        flat.contains("still-here") && flat.contains("session-rc=0"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("verify-rc=7") && flat.contains("the session continued unrecorded"),
+        "{screen}"
+    );
 }
 
 fn without_a_terminal_the_bytes_pass_through_and_are_recorded() {

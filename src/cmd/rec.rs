@@ -56,7 +56,11 @@ impl Rec {
             signer,
             capture_input: !self.no_input,
             extra_prompts: Vec::new(),
-            failure_policy: FailurePolicy::Strict,
+            failure_policy: if self.keep_going {
+                FailurePolicy::BestEffort
+            } else {
+                FailurePolicy::Strict
+            },
         };
         let mut tape = recording::start(file, &mut start, settings)?;
         let child = Child {
@@ -86,7 +90,17 @@ impl Rec {
             (ended.map(|e| e.code), sealed)
         };
         let exit_code = exit_code?;
-        sealed.with_context(|| format!("the recording {} is not whole", path.display()))?;
+        match sealed {
+            // The session was let go on unrecorded: its status is the answer, the gap a warning.
+            Err(e) if self.keep_going => print::warn(format!(
+                "the recording {} stopped before the session ended (it says so under its \
+                 signature): {e:#}",
+                path.display()
+            )),
+            sealed => {
+                sealed.with_context(|| format!("the recording {} is not whole", path.display()))?
+            }
+        }
         if !self.quiet {
             print::note(format_args!("recording saved to {}", path.display()));
         }

@@ -98,6 +98,12 @@ fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
         _ => String::new(),
     };
     let state = || match (&i.trailer, i.verified_frames) {
+        (Some(t), _) if t.stopped.is_some() => format!(
+            "sealed early: {}, {} frames, {} events{older}",
+            stopped_text(t.stopped.as_ref()),
+            i.data_frames,
+            r.events,
+        ),
         (Some(_), _) => format!(
             "complete, {} frames, {} events, {}{older}",
             i.data_frames,
@@ -115,28 +121,14 @@ fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
                 state()
             ),
         ),
-        Verdict::Incomplete => {
-            let s = i.stopped().cloned().unwrap_or_else(|| Stopped {
-                at_ms: 0,
-                reason: String::new(),
-                session_continued: true,
-            });
-            let after = if s.session_continued {
-                "the session continued unrecorded"
-            } else {
-                "the session was ended"
-            };
-            (
-                Status::Incomplete,
-                format!(
-                    "incomplete: recording stopped at {} ({}); {after}; what was recorded is \
-                     intact and signed by trusted key {}{older}",
-                    clock(s.at_ms * 1000),
-                    s.reason,
-                    i.signer.as_deref().unwrap_or("?"),
-                ),
-            )
-        }
+        Verdict::Incomplete => (
+            Status::Incomplete,
+            format!(
+                "incomplete: {}; what was recorded is intact and signed by trusted key {}{older}",
+                stopped_text(i.stopped()),
+                i.signer.as_deref().unwrap_or("?"),
+            ),
+        ),
         Verdict::Altered => {
             let d = i.damage.as_ref();
             (
@@ -175,6 +167,23 @@ fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
         }
         Verdict::Truncated => (Status::Truncated, truncation(r)),
     }
+}
+
+/// "recording stopped at T (reason); the session continued unrecorded".
+fn stopped_text(stopped: Option<&Stopped>) -> String {
+    let Some(s) = stopped else {
+        return "recording stopped early".into();
+    };
+    let after = if s.session_continued {
+        "the session continued unrecorded"
+    } else {
+        "the session was ended"
+    };
+    format!(
+        "recording stopped at {} ({}); {after}",
+        clock(s.at_ms * 1000),
+        s.reason
+    )
 }
 
 /// "truncated at T; unsigned tail of S s (N events)": where the signed part ends, and what

@@ -81,6 +81,7 @@ pub fn start(file: File, start: &mut Start, settings: Settings) -> Result<Tape> 
         &start.header(),
         settings.signer,
         live_writer_options(),
+        settings.failure_policy == FailurePolicy::BestEffort,
     )?;
     Ok(Tape::new(
         sink,

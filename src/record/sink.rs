@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use sessrec_formats::container::{ContainerWriter, WriterOptions};
+use sessrec_formats::container::{ContainerWriter, Stopped, WriterOptions};
 use sessrec_formats::keys::SigningKey;
 use sessrec_formats::{Event, Header};
 
@@ -32,11 +32,14 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 impl Sink {
     /// Starts writing `header` to `file` on a new thread. The file is synced once the header is
     /// written, so a session never starts without a recording on disk.
+    /// `session_goes_on` says whether the session continues when recording stops early
+    /// (best_effort): the sealed recording then says so under its signature.
     pub fn start(
         file: File,
         header: &Header,
         signer: Option<SigningKey>,
         opts: WriterOptions,
+        session_goes_on: bool,
     ) -> Result<Sink> {
         // Held until the file is closed: `sessrec upload` leaves a locked file alone (still
         // being recorded) and ships an unlocked one that has no trailer (its recorder died).
@@ -55,7 +58,7 @@ impl Sink {
         let thread = std::thread::Builder::new()
             .name("sessrec-writer".into())
             .spawn(move || {
-                let r = run(writer, rx, started);
+                let r = run(writer, rx, started, session_goes_on);
                 if let Err(e) = &r
                     && let Ok(mut f) = fail.lock()
                 {
@@ -109,7 +112,12 @@ impl Sink {
     }
 }
 
-fn run(mut writer: ContainerWriter<File>, rx: Receiver<Msg>, started: Instant) -> Result<()> {
+fn run(
+    mut writer: ContainerWriter<File>,
+    rx: Receiver<Msg>,
+    started: Instant,
+    session_goes_on: bool,
+) -> Result<()> {
     writer
         .get_ref()
         .sync_data()
@@ -120,8 +128,16 @@ fn run(mut writer: ContainerWriter<File>, rx: Receiver<Msg>, started: Instant) -
         match rx.recv_timeout(TICK) {
             Ok(Msg::Events(events)) => {
                 if let Some(left) = short_of_space(writer.get_ref(), &events) {
-                    // Seal now, while the last frame and the trailer still fit.
-                    let file = writer.finish(Some(now_ms()))?;
+                    // Seal now, while the last frame and the trailer still fit, saying that the
+                    // recording stops here though the session does not (or is being ended).
+                    let file = writer.finish_stopped(Stopped {
+                        at_ms: now_ms(),
+                        reason: format!(
+                            "the disk holding the recording filled ({} KiB left)",
+                            left >> 10
+                        ),
+                        session_continued: session_goes_on,
+                    })?;
                     file.sync_all().context("syncing the recording")?;
                     bail!(
                         "the disk holding the recording is nearly full ({} KiB left); the \
@@ -140,8 +156,13 @@ fn run(mut writer: ContainerWriter<File>, rx: Receiver<Msg>, started: Instant) -
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
-                // The session side went away without finishing (it failed): seal what we have.
-                let file = writer.finish(None)?;
+                // The session side went away without finishing (it failed): seal what we have,
+                // saying it ended early.
+                let file = writer.finish_stopped(Stopped {
+                    at_ms: now_ms(),
+                    reason: "the recorder's session side failed".into(),
+                    session_continued: false,
+                })?;
                 file.sync_all().context("syncing the recording")?;
                 return Ok(());
             }
