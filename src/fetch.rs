@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use sessrec_store::{Catalog, Store};
+use sessrec_store::{Catalog, Manifest, Store};
 
 use crate::config::Config;
 
@@ -31,30 +31,58 @@ impl Drop for Fetched {
     }
 }
 
-/// Resolves `name`: an existing file (or `-`) as it is; `s3://BUCKET/KEY` (or `az://`, `gs://`);
-/// or a session id looked up in the catalog of `store` (default: the policy's `storage`). The
-/// policy is read from `config` only when it is needed.
+/// A recording that is not the one it was named as: another session's, put in its place by
+/// someone who can write the store. Reported as an alteration (exit 4).
+#[derive(Debug)]
+pub struct Substituted(pub String);
+
+impl std::fmt::Display for Substituted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "substituted: {}", self.0)
+    }
+}
+
+impl std::error::Error for Substituted {}
+
+/// Resolves `name`: `-`; `s3://BUCKET/KEY` (or `az://`, `gs://`); a session id (36 characters
+/// of hex digits and dashes), looked up in the catalog of `store` (default: the policy's
+/// `storage`), even if a file of that name exists; or else a path. `./ID` names a local file
+/// that looks like an id. The policy is read from `config` only when it is needed.
+///
+/// A recording named by session id or store key must be that session's: its (chained and
+/// signed) header must name the requested session, and the host, user, grant and start of its
+/// manifest; one that does not is [`Substituted`].
 pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetched> {
     let text = name.to_string_lossy();
-    if name.as_os_str() == "-" || name.exists() {
-        return Ok(Fetched {
-            path: name.to_path_buf(),
-            temporary: false,
-        });
+    let local = |path: &Path| Fetched {
+        path: path.to_path_buf(),
+        temporary: false,
+    };
+    if name.as_os_str() == "-" {
+        return Ok(local(name));
+    }
+    let scheme = ["s3://", "az://", "gs://"]
+        .into_iter()
+        .find(|s| text.starts_with(s));
+    if scheme.is_none() && !looks_like_session_id(&text) {
+        if !name.exists() {
+            bail!(
+                "{text} is not a file, a store URL (s3://, az://, gs://) or a session id; check \
+                 the name"
+            );
+        }
+        return Ok(local(name));
     }
     let config = Config::load(config)?;
-    for scheme in ["s3://", "az://", "gs://"] {
-        let Some(rest) = text.strip_prefix(scheme) else {
-            continue;
-        };
+    if let Some(scheme) = scheme {
+        let rest = &text[scheme.len()..];
         let (bucket, key) = rest
             .split_once('/')
             .with_context(|| format!("{text}: the URL needs a key ({scheme}BUCKET/KEY)"))?;
         let store = Store::open(&format!("{scheme}{bucket}"), &config.store_settings())?;
-        return download(&store, key);
-    }
-    if !looks_like_session_id(&text) {
-        bail!("{text} is not a file, a store URL (s3://, az://, gs://) or a session id");
+        let fetched = download(&store, key)?;
+        at_its_key(&fetched, key)?;
+        return Ok(fetched);
     }
     let url = store.map(str::to_owned).unwrap_or(config.storage.clone());
     let store = Store::open(&url, &config.store_settings())?;
@@ -67,16 +95,24 @@ pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetche
         crate::catalog::rebuild(&store, &mut catalog)?;
         found = catalog.get(&text)?;
     }
-    let manifest = found.with_context(|| format!("no session {text} in {url}"))?;
-    // A manifest is not signed: whoever can write the store writes it. Its key must be where the
-    // store lays out that session's recording (no `..`, no absolute path, no other session).
+    let manifest = found.with_context(|| {
+        let file = if name.exists() {
+            format!(" (to open the local file of that name, write ./{text})")
+        } else {
+            String::new()
+        };
+        format!("no session {text} in {url}{file}")
+    })?;
+    // Its key must be where the store lays out that session's recording (no `..`, no absolute
+    // path, no other session): a manifest's key is never trusted as a path.
     let expected = manifest.keys().recording;
     if manifest.session_id != text || manifest.key != expected {
-        bail!(
-            "the manifest of session {text} in {url} points at {:?}, not at that session's recording \
-             ({expected}); the store may have been tampered with",
+        return Err(Substituted(format!(
+            "the manifest of session {text} in {url} points at {:?}, not at that session's \
+             recording ({expected})",
             manifest.key
-        );
+        ))
+        .into());
     }
     let fetched = match url.strip_prefix("file://") {
         Some(dir) => {
@@ -85,31 +121,72 @@ pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetche
             if !regular {
                 bail!("{} is not a regular file in the store", path.display());
             }
-            Fetched {
-                path,
-                temporary: false,
-            }
+            local(&path)
         }
         None => download(&store, &manifest.key)?,
     };
-    holds_session(&fetched, &text)?;
+    matches_manifest(&fetched, &manifest)?;
     Ok(fetched)
 }
 
-/// Whether the recording fetched for session `id` is that session's (its header says so), so
-/// another session's genuine recording put in its place is not shown or verified as this one.
-fn holds_session(fetched: &Fetched, id: &str) -> Result<()> {
-    let reader =
-        sessrec_formats::open_path(fetched.path(), &sessrec_formats::OpenOptions::default())
-            .with_context(|| format!("cannot read the recording of session {id}"))?;
-    match reader.header().session_id() {
-        Some(found) if found == id => Ok(()),
-        found => bail!(
-            "the recording stored for session {id} is the recording of {}; the store may have been \
-             tampered with",
-            found.map_or("no sessrec session".to_string(), |f| format!("session {f}"))
-        ),
+/// What the recording's header says about whose session it is.
+fn header_of(fetched: &Fetched) -> Result<Manifest> {
+    sessrec_store::manifest::from_header(fetched.path()).with_context(|| {
+        format!(
+            "cannot read the header of the recording {}",
+            fetched.path().display()
+        )
+    })
+}
+
+/// The recording fetched for a manifest is that manifest's session: the same session id,
+/// host, user, grant and start in its header.
+fn matches_manifest(fetched: &Fetched, manifest: &Manifest) -> Result<()> {
+    let header = header_of(fetched).map_err(|e| {
+        Substituted(format!(
+            "the recording stored for session {} is not a sessrec recording ({e:#})",
+            manifest.session_id
+        ))
+    })?;
+    let fields = [
+        ("session", &header.session_id, &manifest.session_id),
+        ("host", &shown(&header.host), &shown(&manifest.host)),
+        ("user", &shown(&header.user), &shown(&manifest.user)),
+        ("grant", &shown(&header.grant), &shown(&manifest.grant)),
+        ("start", &shown(&header.start), &shown(&manifest.start)),
+    ];
+    for (what, held, claimed) in fields {
+        if held != claimed {
+            return Err(Substituted(format!(
+                "the file holds session {} ({what} {held}), not session {} ({what} {claimed})",
+                header.session_id, manifest.session_id
+            ))
+            .into());
+        }
     }
+    Ok(())
+}
+
+/// A recording fetched by store key is the one the store lays out at that key.
+fn at_its_key(fetched: &Fetched, key: &str) -> Result<()> {
+    if !key.starts_with("sessions/") {
+        // Not laid out by sessrec (a copy put elsewhere): nothing to compare with.
+        return Ok(());
+    }
+    let header = header_of(fetched)
+        .map_err(|e| Substituted(format!("{key} is not a sessrec recording ({e:#})")))?;
+    if header.key != key {
+        return Err(Substituted(format!(
+            "the file at {key} holds session {}, whose recording belongs at {}",
+            header.session_id, header.key
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn shown(field: &Option<String>) -> String {
+    field.clone().unwrap_or_else(|| "none".into())
 }
 
 /// UUID-shaped: 36 characters of hex digits and dashes.

@@ -52,6 +52,10 @@ fn main() -> ExitCode {
         Err(error) => {
             // One line: the error and its causes, outermost first.
             print::error(&error);
+            if error.downcast_ref::<fetch::Substituted>().is_some() {
+                // Another session's recording in this one's place is an alteration.
+                return exit::Status::Altered.into();
+            }
             exit::Status::Error.into()
         }
     }

@@ -75,8 +75,17 @@ fn a_session_id_is_only_ever_that_sessions_recording() {
         write_manifest(&manifest_b, &m);
         std::fs::remove_dir_all(b.path("cache")).ok();
         let o = verify_id(&b, id_b);
-        assert_eq!(o.status.code(), Some(1), "{forged_key}: {}", stderr(&o));
-        assert!(stderr(&o).contains("tampered"), "{}", stderr(&o));
+        let said = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(
+            o.status.code(),
+            Some(4),
+            "{forged_key}: {said} {}",
+            stderr(&o)
+        );
+        assert!(
+            said.contains("substituted: the manifest of session"),
+            "{said}"
+        );
     }
     // The manifest is consistent, but the object is session A's genuine recording.
     let mut m = a.clone();
@@ -86,10 +95,62 @@ fn a_session_id_is_only_ever_that_sessions_recording() {
     std::fs::copy(b.path("store").join(&key_a), b.path("store").join(&key_b)).unwrap();
     std::fs::remove_dir_all(b.path("cache")).ok();
     let o = verify_id(&b, id_b);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(4), "{said} {}", stderr(&o));
     assert!(
-        stderr(&o).contains(&format!("is the recording of session {id_a}")),
-        "{}",
+        said.contains(&format!("substituted: the file holds session {id_a}")),
+        "{said}"
+    );
+    // info and play say the same, with the same exit status.
+    for cmd in ["info", "play"] {
+        let mut args = vec![cmd, id_b, "--store"];
+        let url = format!("file://{}", s(&b.path("store")));
+        args.push(&url);
+        let config = b.path("config.toml");
+        args.extend(["--config", s(&config)]);
+        if cmd == "play" {
+            args.push("--dump");
+        }
+        let o = sessrec()
+            .args(&args)
+            .env("XDG_CACHE_HOME", b.path("cache"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(4), "{cmd}: {}", stderr(&o));
+        assert!(stderr(&o).contains("substituted"), "{cmd}: {}", stderr(&o));
+    }
+    // A local file named like a session id is not taken for that session, nor the session for
+    // it: `./ID` names the file.
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::copy(b.path("store").join(&key_a), dir.path().join(id_b)).unwrap();
+    let o = sessrec()
+        .current_dir(dir.path())
+        .args(["verify", id_b, "--store"])
+        .arg(format!("file://{}", s(&b.path("store"))))
+        .args([
+            "--key",
+            s(&b.key.public_path),
+            "--config",
+            s(&b.path("config.toml")),
+        ])
+        .env("XDG_CACHE_HOME", b.path("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "the id is looked up in the store");
+    let o = sessrec()
+        .current_dir(dir.path())
+        .args([
+            "verify",
+            &format!("./{id_b}"),
+            "--key",
+            s(&b.key.public_path),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "./ID is the local file: {}",
         stderr(&o)
     );
 }

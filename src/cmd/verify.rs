@@ -11,6 +11,7 @@ use sessrec_store::ShippedVerdict;
 
 use crate::cli::Verify;
 use crate::exit::Status;
+use crate::fetch::Substituted;
 use crate::keyfile::trusted_keys;
 use crate::print;
 
@@ -20,7 +21,12 @@ impl Verify {
             bail!("verify needs a file it can seek in; save standard input to a file first");
         }
         let (trusted, keys_named) = trusted_keys(&self.keys, &self.config)?;
-        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref(), &self.config)?;
+        let fetched = match crate::fetch::resolve(&self.file, self.store.as_deref(), &self.config) {
+            Err(e) if e.downcast_ref::<Substituted>().is_some() => {
+                return self.print_verdict(ShippedVerdict::Altered, Status::Altered, &e);
+            }
+            fetched => fetched?,
+        };
         let mut file = File::open(fetched.path())
             .with_context(|| format!("cannot open {}", self.file.display()))?;
         let mut out = print::stdout();
@@ -76,6 +82,39 @@ impl Verify {
             // The key id and the damage's reason come from the file: a forged one must not
             // rewrite this line on the reviewer's terminal.
             writeln!(out, "{}: {}", print::safe(&name), print::safe(&line))
+        })
+        .context("printing the verdict")?;
+        Ok(status)
+    }
+}
+
+impl Verify {
+    /// Prints a verdict reached without reading the recording through (a substitution).
+    fn print_verdict(
+        &self,
+        verdict: ShippedVerdict,
+        status: Status,
+        why: &impl std::fmt::Display,
+    ) -> Result<Status> {
+        let line = why.to_string();
+        let mut out = print::stdout();
+        print::unless_closed(if self.json {
+            let doc = json!({
+                "file": self.file, "verdict": verdict.name(),
+                "exit_status": status.code(), "message": line,
+            });
+            writeln!(
+                out,
+                "{}",
+                print::json_safe(serde_json::to_string_pretty(&doc)?)
+            )
+        } else {
+            writeln!(
+                out,
+                "{}: {}",
+                print::safe(&self.file.display().to_string()),
+                print::safe(&line)
+            )
         })
         .context("printing the verdict")?;
         Ok(status)
