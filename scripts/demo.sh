@@ -27,7 +27,7 @@ syslog = false
 CONF
 export XDG_CACHE_HOME=$d/cache
 echo "== recording a shell: type a few commands, then exit"
-"$bin" rec -o "$d/spool/demo-$(date +%s).cast.zst" --sign-key "$d/key" -- "${SHELL:-/bin/sh}"
+"$bin" rec -o "$d/spool/" --sign-key "$d/key" -- "${SHELL:-/bin/sh}"
 echo "== shipping the spool to file://$d/store"
 "$bin" upload --once --config "$d/config.toml"
 echo "== the catalog"

@@ -123,6 +123,45 @@ impl Audit {
     }
 }
 
+/// What the audit trail says of how a session ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// A `session.end` event; the recording block it carries (final chain hash, SHA-256, size,
+    /// stopped), if the session was recorded.
+    Ended(Option<Value>),
+    /// No `session.end` for it.
+    NoEnd,
+}
+
+/// Looks for the `session.end` event of `session` in the audit log at `path`.
+pub fn session_ending(path: &Path, session: &str) -> std::io::Result<Ending> {
+    use std::io::BufRead;
+    let file = File::open(path)?;
+    let needle = format!("\"session\":\"{session}\"");
+    let mut found = Ending::NoEnd;
+    let mut line = Vec::new();
+    let mut reader = std::io::BufReader::new(file);
+    loop {
+        line.clear();
+        // A line is one event; an overlong one (not ours) is skipped, not held whole.
+        let n = std::io::Read::take(&mut reader, 1 << 20).read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(found);
+        }
+        if memchr::memmem::find(&line, needle.as_bytes()).is_none() {
+            continue;
+        }
+        let Ok(event) = serde_json::from_slice::<Value>(&line) else {
+            continue;
+        };
+        if event.get("event").and_then(Value::as_str) == Some("session.end")
+            && event.get("session").and_then(Value::as_str) == Some(session)
+        {
+            found = Ending::Ended(event.get("recording").filter(|r| !r.is_null()).cloned());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use sessrec_formats::keys::PublicKey;
 use sessrec_store::{Catalog, Store, upload};
 
 /// `~/.cache/sessrec/catalog-HASH.sqlite`, one per store URL.
@@ -23,14 +24,15 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
     sha2::Sha256::digest(bytes).to_vec()
 }
 
-/// Rebuilds `catalog` from the manifests in `store`; returns how many sessions it holds.
-pub fn rebuild(store: &Store, catalog: &mut Catalog) -> Result<usize> {
+/// Rebuilds `catalog` from the manifests in `store`, checking their signatures against
+/// `trusted`; returns how many sessions it holds.
+pub fn rebuild(store: &Store, catalog: &mut Catalog, trusted: &[PublicKey]) -> Result<usize> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     let listing = runtime
-        .block_on(upload::manifests(store))
+        .block_on(upload::manifests(store, trusted))
         .with_context(|| format!("cannot list {}", store.url()))?;
     // Left out, never silently: each unreadable object is named (and stays in the store).
     for why in &listing.unreadable {

@@ -91,8 +91,10 @@ pub struct Play {
 /// (except at password prompts) and window size changes, until it exits. Exits with its status.
 #[derive(Debug, clap::Args)]
 pub struct Rec {
-    /// The recording (default: sessrec-SESSION_ID.cast.zst in the current directory).
-    #[arg(short, long, value_name = "FILE")]
+    /// The recording (default: sessrec-SESSION_ID.cast.zst in the current directory). A
+    /// directory is taken as a spool: DIR/SESSION_ID.cast.zst, with the signed sealed manifest
+    /// the uploader expects beside it (DIR/SESSION_ID.manifest.json).
+    #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
     /// Sign the recording with this secret key (from `sessrec keygen`).
     #[arg(long, value_name = "KEY")]
@@ -140,6 +142,11 @@ pub struct Convert {
     /// Replace the output if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Keep the events after a .cast.zst's last checkpoint, which no signature covers (left
+    /// out by default: a crash leaves a short tail, and so does a cut copy with invented events
+    /// appended).
+    #[arg(long)]
+    pub keep_unsigned_tail: bool,
 }
 
 /// Output formats of `convert`.
@@ -251,6 +258,11 @@ pub struct StoreArgs {
     /// The policy file to take the store from.
     #[arg(long, value_name = "FILE", default_value = "/etc/sessrec/config.toml")]
     pub config: PathBuf,
+    /// A recording host's public key (repeatable): manifests signed by it show their verdict,
+    /// any other shows "unverified" (default: the policy's `trusted_keys`). Given, the catalog
+    /// is rebuilt.
+    #[arg(long = "key", value_name = "PUBKEY")]
+    pub keys: Vec<PathBuf>,
 }
 
 /// List recorded sessions from the catalog (built from the store on first use).

@@ -92,7 +92,8 @@ pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetche
     let mut found = catalog.get(&text)?;
     if found.is_none() {
         // Maybe shipped since the catalog was built.
-        crate::catalog::rebuild(&store, &mut catalog)?;
+        let trusted = crate::keyfile::read_public_keys(&config.trusted_keys)?;
+        crate::catalog::rebuild(&store, &mut catalog, &trusted)?;
         found = catalog.get(&text)?;
     }
     let manifest = found.with_context(|| {

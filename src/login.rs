@@ -335,6 +335,7 @@ pub fn run(login: Login<'_>) -> Result<i32> {
         json!({"command": command, "interactive": interactive, "identity": start.identity, "recorded": tape.is_some()}),
     );
     let deadline = grant.as_ref().and_then(grant::deadline);
+    let seal = tape.as_ref().and_then(Tape::seal_info);
     let (code, end, failure) = match (tape, interactive) {
         (Some(mut tape), true) => {
             banner(config, &start, grant.as_ref());
@@ -377,10 +378,17 @@ pub fn run(login: Login<'_>) -> Result<i32> {
             json!({"action": "session ended"}),
         );
     }
+    // The final chain hash and the file's SHA-256: an auditor (and the uploader) can tell a
+    // recording cut and extended later from the one this session sealed.
+    let recording = seal
+        .and_then(|s| s.lock().ok().and_then(|s| s.clone()))
+        .map(
+            |s| json!({"chain": s.chain, "sha256": s.sha256, "size": s.size, "stopped": s.stopped}),
+        );
     audit.event(
         Level::Info,
         "session.end",
-        json!({"exit_status": code, "end": format!("{end:?}")}),
+        json!({"exit_status": code, "end": format!("{end:?}"), "recording": recording}),
     );
     Ok(code)
 }
@@ -421,6 +429,7 @@ fn open_recording(config: &Config, start: &mut Start) -> Result<Tape> {
         capture_input: config.capture_input,
         extra_prompts: config.password_prompts.clone(),
         failure_policy: config.failure_policy,
+        spool_path: Some(path),
     };
     recording::start(file, start, settings)
 }

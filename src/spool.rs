@@ -70,6 +70,43 @@ pub fn is_recording_name(name: &str) -> bool {
     })
 }
 
+/// The name of a recording's sealed manifest (or of one being written): `SESSION_ID.manifest.json`.
+fn is_sealed_manifest_name(name: &str) -> bool {
+    let stem = name
+        .strip_suffix(".manifest.json")
+        .or_else(|| name.strip_suffix(".manifest.json.tmp"));
+    stem.is_some_and(|id| is_recording_name(&format!("{id}.cast.zst")))
+}
+
+/// Where the recording service puts the signed manifest of the sealed recording at `file`.
+pub fn sealed_manifest_path(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let id = name.strip_suffix(".cast.zst").unwrap_or(name);
+    file.with_file_name(format!("{id}.manifest.json"))
+}
+
+/// The sealed manifest beside `file`: `None` when there is none (its recorder died before
+/// sealing), else its bytes (read without following a link, at most 1 MiB) or why not.
+pub fn read_sealed_manifest(file: &Path) -> Option<Result<Vec<u8>, String>> {
+    use std::io::Read;
+    let path = sealed_manifest_path(file);
+    let f = match open_nofollow(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(Err(format!("cannot open {}: {e}", path.display()))),
+        Ok(f) => f,
+    };
+    let limit = sessrec_store::sealed::MAX_SEALED;
+    let mut bytes = Vec::new();
+    Some(match f.take(limit + 1).read_to_end(&mut bytes) {
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Ok(n) if n as u64 > limit => Err(format!("{} is over 1 MiB", path.display())),
+        Ok(_) => Ok(bytes),
+    })
+}
+
 /// Opens `path` for reading without following a link.
 fn open_nofollow(path: &Path) -> std::io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -136,7 +173,10 @@ pub fn strays(spool: &Path) -> Vec<PathBuf> {
         .filter(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            !name.starts_with('.') && name != "quarantine" && !is_recording_name(&name)
+            !name.starts_with('.')
+                && name != "quarantine"
+                && !is_recording_name(&name)
+                && !is_sealed_manifest_name(&name)
         })
         .map(|e| e.path())
         .collect();
@@ -225,6 +265,11 @@ pub fn quarantine(spool: &Path, file: &Path, reason: &str) -> Result<PathBuf> {
     let mut why = dest.clone().into_os_string();
     why.push(".reason");
     write_state(Path::new(&why), format!("{reason}\n").as_bytes())?;
+    // Its sealed manifest goes with it (evidence of what the service sealed).
+    let sealed = sealed_manifest_path(file);
+    if fs::symlink_metadata(&sealed).is_ok_and(|m| m.is_file()) {
+        let _ = fs::rename(&sealed, dir.join(sealed.file_name().unwrap_or_default()));
+    }
     clear_failures(spool, file);
     Ok(dest)
 }

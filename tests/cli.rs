@@ -195,13 +195,37 @@ fn keygen_sign_verify_and_every_verdict_exit_status() {
             assert_eq!(v.status.code(), Some(3));
             let line = String::from_utf8_lossy(&v.stdout).into_owned();
             assert!(
-                line.contains("truncated after frame") && line.contains("complete up to 00:00:"),
+                line.contains("truncated at 00:00:")
+                    && line.contains("(after frame")
+                    && line.contains("unsigned tail of"),
                 "{line}"
             );
-            // Reading a cut file converts everything before the cut and says so.
+            // Reading a cut file converts everything a checkpoint covers and says so; the
+            // unsigned tail after it only when asked for, and counted.
             let c = run(&["convert", s(&cut), "-", "--to", "raw"]);
             assert_eq!(c.status.code(), Some(3));
             assert!(stderr(&c).contains("cut at byte"));
+            assert!(
+                stderr(&c).contains("left out the unsigned tail"),
+                "{}",
+                stderr(&c)
+            );
+            let kept = run(&[
+                "convert",
+                s(&cut),
+                "-",
+                "--to",
+                "raw",
+                "--keep-unsigned-tail",
+            ]);
+            assert_eq!(kept.status.code(), Some(3));
+            assert!(
+                stderr(&kept).contains("kept the unsigned tail"),
+                "{}",
+                stderr(&kept)
+            );
+            assert!(kept.stdout.len() > c.stdout.len());
+            assert!(kept.stdout.starts_with(&c.stdout));
         },
     );
 

@@ -31,14 +31,17 @@ fn a_file_store_gets_every_finished_recording_and_the_catalog_lists_them() {
     let binary: Vec<u8> = (0..3_000_000u64).map(|i| (i * 7919 % 251) as u8).collect();
     let small = b.record("a.cast.zst", b"hello\n");
     let big = b.record("b.cast.zst", &binary);
-    let crashed = b.path("spool/c.cast.zst");
-    let whole = std::fs::read(b.record("x.cast.zst", b"cut me\n")).unwrap();
-    std::fs::remove_file(b.path("spool/x.cast.zst")).unwrap();
+    // A recorder that died: half a recording, never sealed, so no sealed manifest.
+    let crashed = b.record("x.cast.zst", b"cut me\n");
+    let whole = std::fs::read(&crashed).unwrap();
+    std::fs::remove_file(sealed_manifest_of(&crashed)).unwrap();
     std::fs::write(&crashed, &whole[..whole.len() / 2]).unwrap();
     std::fs::write(b.path("spool/junk.cast.zst"), b"not a recording").unwrap();
     let live = b.record("live.cast.zst", b"still typing\n");
     let lock = std::fs::File::open(&live).unwrap();
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let live_name = live.file_name().unwrap().to_string_lossy().into_owned();
+    let live_files = [live_name.clone()];
     let originals: Vec<Vec<u8>> = [&small, &big, &crashed]
         .iter()
         .map(|p| std::fs::read(p).unwrap())
@@ -53,15 +56,25 @@ fn a_file_store_gets_every_finished_recording_and_the_catalog_lists_them() {
             stderr(&out)
         );
         assert!(stderr(&out).contains("junk.cast.zst"), "{}", stderr(&out));
-        assert_eq!(b.spool_names(), ["junk.cast.zst", "live.cast.zst"]);
+        let mut waiting = live_files.to_vec();
+        waiting.push("junk.cast.zst".to_string());
+        assert_eq!(b.spool_names(), waiting);
         let listed = b.ls(&[]);
         assert_eq!(listed.len(), 3, "{listed:?}");
         let verdicts: Vec<&str> = listed
             .iter()
             .map(|m| m["verdict"].as_str().unwrap())
             .collect();
+        // Sealed and signed by the host: a verdict. The crashed one has no signed manifest:
+        // "unverified", with what the uploader found as its claim.
         assert_eq!(verdicts.iter().filter(|v| **v == "intact").count(), 2);
-        assert_eq!(verdicts.iter().filter(|v| **v == "truncated").count(), 1);
+        let unsealed: Vec<&Value> = listed
+            .iter()
+            .filter(|m| m["verdict"] == "unverified")
+            .collect();
+        assert_eq!(unsealed.len(), 1, "{listed:?}");
+        assert_eq!(unsealed[0]["claimed"], "truncated");
+        assert_eq!(unsealed[0]["attestation"]["state"], "unsigned");
         for m in &listed {
             let stored = std::fs::read(store.join(m["key"].as_str().unwrap())).unwrap();
             assert!(
@@ -87,11 +100,16 @@ fn a_file_store_gets_every_finished_recording_and_the_catalog_lists_them() {
             let audit = std::fs::read_to_string(b.path("audit.log")).unwrap();
             assert_eq!(audit.matches("\"upload.ok\"").count(), 3, "{audit}");
             // A directory has no MD5 ETags: every upload is read back and compared.
+            let uploads = audit.lines().filter(|l| l.contains("\"upload.ok\""));
             assert_eq!(
-                audit.matches("\"confirmed\":\"read-back\"").count(),
+                uploads
+                    .filter(|l| l.contains("\"confirmed\":\"read-back\""))
+                    .count(),
                 3,
                 "{audit}"
             );
+            // The crashed one: truncated, and no end of its session in the audit trail.
+            assert_eq!(audit.matches("\"upload.no_end\"").count(), 1, "{audit}");
         },
     );
     step(
@@ -100,16 +118,17 @@ fn a_file_store_gets_every_finished_recording_and_the_catalog_lists_them() {
             for _ in 0..2 {
                 b.upload();
             }
-            assert_eq!(b.spool_names(), ["live.cast.zst"]);
+            assert_eq!(b.spool_names(), live_files);
             let reason =
                 std::fs::read_to_string(b.path("spool/quarantine/junk.cast.zst.reason")).unwrap();
             assert!(!reason.trim().is_empty());
             let status = b.sessrec(&["upload", "--status"]);
             let text = String::from_utf8_lossy(&status.stdout);
             assert!(
-                text.contains("live.cast.zst") && text.contains("recording"),
+                text.contains(&live_name) && text.contains("recording"),
                 "{text}"
             );
+            assert!(!text.contains("not a recording's name"), "{text}");
             assert!(text.contains("quarantined"), "{text}");
         },
     );
@@ -161,6 +180,12 @@ fn a_file_store_gets_every_finished_recording_and_the_catalog_lists_them() {
     );
 }
 
+/// The sealed manifest the recorder writes beside a spool recording.
+fn sealed_manifest_of(recording: &std::path::Path) -> std::path::PathBuf {
+    let name = recording.file_name().unwrap().to_string_lossy();
+    recording.with_file_name(name.replace(".cast.zst", ".manifest.json"))
+}
+
 /// An intact recording verifies in the file store by its path, and by its session id through
 /// the catalog (as auditors name recordings); an unknown id is an error that names it.
 fn verified_in_the_store(b: &Bastion, listed: &[Value]) {
@@ -203,9 +228,9 @@ fn verified_in_the_store(b: &Bastion, listed: &[Value]) {
 /// recording replaces the parts.
 fn a_live_session_reaches_the_store_while_it_runs() {
     let b = Bastion::file_store();
-    let out = b.path("spool/live.cast.zst");
+    let spool = b.path("spool");
     let mut rec = sessrec_process()
-        .args(["rec", "-q", "-o", out.to_str().unwrap(), "--sign-key"])
+        .args(["rec", "-q", "-o", spool.to_str().unwrap(), "--sign-key"])
         .arg(&b.key.path)
         .args([
             "--",
@@ -218,6 +243,7 @@ fn a_live_session_reaches_the_store_while_it_runs() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1000));
+    let out = spool.join(&b.spool_names()[0]);
     let pass = b.upload();
     assert!(pass.status.success(), "{}", stderr(&pass));
     let live_dir = b.path("store/live");
@@ -234,6 +260,8 @@ fn a_live_session_reaches_the_store_while_it_runs() {
             raw.to_str().unwrap(),
             "--to",
             "raw",
+            // Still being written: no checkpoint covers its last events yet.
+            "--keep-unsigned-tail",
         ])
         .output()
         .unwrap();
@@ -245,7 +273,8 @@ fn a_live_session_reaches_the_store_while_it_runs() {
     assert!(String::from_utf8_lossy(&std::fs::read(&raw).unwrap()).contains("first-part"));
 
     // The local checkpoint is lost: the next pass resumes from the store's parts.
-    std::fs::remove_file(b.path("spool/.upload/live.cast.zst.live")).unwrap();
+    let name = out.file_name().unwrap().to_string_lossy();
+    std::fs::remove_file(spool.join(format!(".upload/{name}.live"))).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     assert!(b.upload().status.success());
     join_parts(&parts_dir);

@@ -52,8 +52,8 @@ fn write_manifest(path: &Path, m: &Value) {
 
 fn a_session_id_is_only_ever_that_sessions_recording() {
     let (b, manifest, a) = shipped();
-    let id_a = a["session_id"].as_str().unwrap().to_string();
-    let key_a = a["key"].as_str().unwrap().to_string();
+    let id_a = a["sealed"]["session_id"].as_str().unwrap().to_string();
+    let key_a = a["sealed"]["key"].as_str().unwrap().to_string();
     assert_eq!(
         verify_id(&b, &id_a).status.code(),
         Some(0),
@@ -70,8 +70,8 @@ fn a_session_id_is_only_ever_that_sessions_recording() {
         format!("../../../../../../../..{}", s(&outside)),
     ] {
         let mut m = a.clone();
-        m["session_id"] = id_b.into();
-        m["key"] = forged_key.clone().into();
+        m["sealed"]["session_id"] = id_b.into();
+        m["sealed"]["key"] = forged_key.clone().into();
         write_manifest(&manifest_b, &m);
         std::fs::remove_dir_all(b.path("cache")).ok();
         let o = verify_id(&b, id_b);
@@ -89,8 +89,8 @@ fn a_session_id_is_only_ever_that_sessions_recording() {
     }
     // The manifest is consistent, but the object is session A's genuine recording.
     let mut m = a.clone();
-    m["session_id"] = id_b.into();
-    m["key"] = key_b.clone().into();
+    m["sealed"]["session_id"] = id_b.into();
+    m["sealed"]["key"] = key_b.clone().into();
     write_manifest(&manifest_b, &m);
     std::fs::copy(b.path("store").join(&key_a), b.path("store").join(&key_b)).unwrap();
     std::fs::remove_dir_all(b.path("cache")).ok();

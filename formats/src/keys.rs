@@ -43,6 +43,7 @@ impl fmt::Debug for KeyId {
 }
 
 /// A secret signing key. Its bytes are zeroed when dropped and never printed.
+#[derive(Clone)]
 pub struct SigningKey {
     key: ed25519_dalek::SigningKey,
 }

@@ -7,6 +7,7 @@
 //! * [`import`]: readers for recordings made by other tools (ttyrec, util-linux `script`, tlog).
 //! * [`open`]: detect any of these formats from the first bytes and stream its events.
 //! * [`text`]: text from a recording made safe to print on a reviewer's terminal.
+//! * [`tail`]: the unsigned tail after a recording's last checkpoint, held back or counted.
 //!
 //! This crate is pure: no async runtime, no terminal I/O. Every reader streams with bounded memory
 //! and returns a [`FormatError`] naming the line or frame it could not read; none panics on bad input.
@@ -20,6 +21,7 @@ mod lines;
 pub mod marker;
 pub mod model;
 pub mod open;
+pub mod tail;
 pub mod text;
 pub mod time;
 mod utf8;

@@ -21,6 +21,12 @@ pub trait EventSource: Send {
         None
     }
 
+    /// For a `.cast.zst` read from its start: how many events the checkpoints read so far
+    /// cover (see [`crate::tail`]).
+    fn verified_events(&self) -> Option<u64> {
+        None
+    }
+
     /// For a `.cast.zst`: what reading it established about its integrity.
     fn integrity(&self) -> Option<Integrity> {
         None
@@ -113,6 +119,12 @@ impl EventReader {
     /// For a `.cast.zst`: what reading it established about its integrity.
     pub fn integrity(&self) -> Option<Integrity> {
         self.source.integrity()
+    }
+
+    /// For a `.cast.zst` read from its start: how many events the checkpoints read so far
+    /// cover.
+    pub fn verified_events(&self) -> Option<u64> {
+        self.source.verified_events()
     }
 }
 
@@ -242,6 +254,11 @@ impl<R: Read + Send> EventSource for ContainerEvents<R> {
 
     fn integrity(&self) -> Option<Integrity> {
         Some(self.0.get_ref().integrity().clone())
+    }
+
+    fn verified_events(&self) -> Option<u64> {
+        let integ = self.0.get_ref().integrity();
+        (integ.chain_checked && integ.session_id.is_some()).then_some(integ.verified_events)
     }
 }
 

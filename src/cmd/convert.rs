@@ -4,7 +4,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use sessrec_formats::asciicast::{Encoder, V2Encoder, V3Encoder};
 use sessrec_formats::container::{ContainerWriter, WriterOptions};
-use sessrec_formats::{EventData, EventReader, Header, OpenOptions, SessrecMeta, open_path};
+use sessrec_formats::tail::SignedEvents;
+use sessrec_formats::{Event, EventData, EventReader, Header, OpenOptions, SessrecMeta, open_path};
 
 use super::input_status;
 use crate::cli::{Convert, Target};
@@ -36,33 +37,50 @@ impl Convert {
             .with_context(|| format!("cannot read {}", self.input.display()))?;
         let mut out = Output::create(&self.output, self.force)?;
         let context = || format!("converting {}", self.input.display());
+        let header = reader.header().clone();
+        let zst_header = with_session(header.clone(), &reader);
+        // Events after the last checkpoint are held back: no signature covers them.
+        let mut events = SignedEvents::new(&mut reader, self.keep_unsigned_tail);
         match target {
-            Target::V3 => {
-                write_asciicast(V3Encoder::new(), &mut reader, &mut out).with_context(context)?
-            }
+            Target::V3 => write_asciicast(V3Encoder::new(), &header, &mut events, &mut out)
+                .with_context(context)?,
             Target::V2 => {
-                write_asciicast(V2Encoder, &mut reader, &mut out).with_context(context)?
+                write_asciicast(V2Encoder, &header, &mut events, &mut out).with_context(context)?
             }
-            Target::Raw => write_raw(&mut reader, &mut out).with_context(context)?,
+            Target::Raw => write_raw(&mut events, &mut out).with_context(context)?,
             Target::Txt => {
-                let (cols, rows) = (reader.header().cols, reader.header().rows);
-                sessrec_player::write_transcript(&mut reader, cols, rows, &mut out)
+                sessrec_player::write_transcript(&mut events, header.cols, header.rows, &mut out)
                     .with_context(context)?
             }
             Target::Zst => {
-                let header = with_session(reader.header().clone(), &reader);
                 let mut writer =
-                    ContainerWriter::new(&mut out, &header, signer, WriterOptions::archive())?;
-                for event in &mut reader {
+                    ContainerWriter::new(&mut out, &zst_header, signer, WriterOptions::archive())?;
+                for event in &mut events {
                     writer.write_event(&event.with_context(context)?)?;
                 }
                 writer.finish(None)?;
             }
         }
+        let tail = events.tail().map(|t| (t, events.last_signed_us()));
         out.commit()?;
         let (status, warning) = input_status(&reader);
         if let Some(w) = warning {
             print::warn(w);
+        }
+        if let Some((tail, signed_end)) = tail {
+            let what = format!(
+                "{} event{} ({:.3} s) after the last checkpoint, which no signature covers",
+                tail.events,
+                if tail.events == 1 { "" } else { "s" },
+                tail.span_ms(signed_end) as f64 / 1000.0
+            );
+            if self.keep_unsigned_tail {
+                print::warn(format_args!("kept the unsigned tail: {what}"));
+            } else {
+                print::warn(format_args!(
+                    "left out the unsigned tail: {what} (--keep-unsigned-tail keeps it)"
+                ));
+            }
         }
         Ok(status)
     }
@@ -109,12 +127,13 @@ fn with_session(mut header: Header, reader: &EventReader) -> Header {
 
 fn write_asciicast(
     mut enc: impl Encoder,
-    reader: &mut EventReader,
+    header: &Header,
+    events: &mut impl Iterator<Item = sessrec_formats::Result<Event>>,
     out: &mut impl Write,
 ) -> Result<()> {
-    out.write_all(&enc.header(reader.header()))?;
+    out.write_all(&enc.header(header))?;
     let mut buf = Vec::with_capacity(64 * 1024);
-    for event in reader {
+    for event in events {
         enc.event(&event?, &mut buf);
         if buf.len() >= 32 * 1024 {
             out.write_all(&buf)?;
@@ -125,8 +144,11 @@ fn write_asciicast(
     Ok(())
 }
 
-fn write_raw(reader: &mut EventReader, out: &mut impl Write) -> Result<()> {
-    for event in reader {
+fn write_raw(
+    events: &mut impl Iterator<Item = sessrec_formats::Result<Event>>,
+    out: &mut impl Write,
+) -> Result<()> {
+    for event in events {
         if let EventData::Output(bytes) = event?.data {
             out.write_all(&bytes)?;
         }

@@ -16,8 +16,8 @@ impl Ls {
     pub fn run(self) -> Result<Status> {
         let (store, path) = self.store.open()?;
         let mut catalog = open_catalog(&path)?;
-        if self.refresh || catalog.is_empty()? {
-            rebuild(&store, &mut catalog)?;
+        if self.refresh || !self.store.keys.is_empty() || catalog.is_empty()? {
+            rebuild(&store, &mut catalog, &self.store.trusted()?)?;
         }
         let filter = Filter {
             user: self.user,
@@ -44,7 +44,7 @@ impl Index {
     pub fn run(self) -> Result<Status> {
         let (store, path) = self.store.open()?;
         let mut catalog = open_catalog(&path)?;
-        let n = rebuild(&store, &mut catalog)?;
+        let n = rebuild(&store, &mut catalog, &self.store.trusted()?)?;
         print::note(format_args!(
             "catalog {} holds {n} sessions from {}",
             path.display(),
@@ -55,6 +55,11 @@ impl Index {
 }
 
 impl StoreArgs {
+    /// The keys whose manifests are believed.
+    fn trusted(&self) -> Result<Vec<sessrec_formats::keys::PublicKey>> {
+        Ok(crate::keyfile::trusted_keys(&self.keys, &self.config)?.0)
+    }
+
     /// The store and the catalog's path.
     fn open(&self) -> Result<(Store, PathBuf)> {
         let config = Config::load(&self.config)?;

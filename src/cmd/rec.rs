@@ -35,10 +35,15 @@ impl Rec {
         let mut start = Start::now(command, os_identity(), tty::size().unwrap_or((80, 24)));
         start.capture_input = !self.no_input;
         start.parent = std::env::var("SESSREC_SESSION").ok();
-        let path = self
-            .output
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("sessrec-{}.cast.zst", start.session_id)));
+        // A directory is a spool: the recording is named by its session id, as the recording
+        // service names it, and a sealed manifest is written beside it.
+        let spool_dir = self.output.as_ref().filter(|o| o.is_dir());
+        let path = match (spool_dir, &self.output) {
+            (Some(dir), _) => dir.join(format!("{}.cast.zst", start.session_id)),
+            (None, Some(file)) => file.clone(),
+            (None, None) => PathBuf::from(format!("sessrec-{}.cast.zst", start.session_id)),
+        };
+        let spool_path = spool_dir.map(|_| path.clone());
         let file = OpenOptions::new()
             .write(true)
             .create_new(!self.force)
@@ -61,6 +66,7 @@ impl Rec {
             } else {
                 FailurePolicy::Strict
             },
+            spool_path,
         };
         let mut tape = recording::start(file, &mut start, settings)?;
         let child = Child {

@@ -7,6 +7,7 @@ pub mod header;
 pub mod pipe;
 pub mod recording;
 pub mod redact;
+pub mod seal;
 pub mod session;
 pub mod signals;
 pub mod sink;

@@ -12,6 +12,7 @@ use sessrec_formats::keys::SigningKey;
 
 use super::header::Start;
 use super::redact::Redactor;
+use super::seal::SealNote;
 use super::sink::Sink;
 use super::tape::Tape;
 use crate::config::FailurePolicy;
@@ -61,6 +62,8 @@ pub struct Settings {
     pub extra_prompts: Vec<String>,
     /// What happens when the recording cannot be written.
     pub failure_policy: FailurePolicy,
+    /// For a spool recording: its path, so that a signed sealed manifest is written beside it.
+    pub spool_path: Option<std::path::PathBuf>,
 }
 
 /// Starts recording into `file`: the clock is read now, so whatever happened before (a
@@ -76,12 +79,18 @@ pub fn start(file: File, start: &mut Start, settings: Settings) -> Result<Tape> 
     }
     let clock = Clock::now();
     start.at = clock.wall;
+    let header = start.header();
+    let note = settings
+        .spool_path
+        .as_deref()
+        .map(|p| SealNote::beside(p, settings.signer.clone(), header.clone()));
     let sink = Sink::start(
         file,
-        &start.header(),
+        &header,
         settings.signer,
         live_writer_options(),
         settings.failure_policy == FailurePolicy::BestEffort,
+        note,
     )?;
     Ok(Tape::new(
         sink,

@@ -14,6 +14,8 @@ use sessrec_formats::container::{ContainerWriter, Stopped, WriterOptions};
 use sessrec_formats::keys::SigningKey;
 use sessrec_formats::{Event, Header};
 
+use super::seal::{HashingFile, SealNote};
+
 enum Msg {
     Events(Vec<Event>),
     Finish { end_us: u64 },
@@ -24,6 +26,7 @@ pub struct Sink {
     tx: Option<SyncSender<Msg>>,
     thread: Option<JoinHandle<Result<()>>>,
     failure: Arc<Mutex<Option<String>>>,
+    seal: Arc<Mutex<Option<SealInfo>>>,
 }
 
 const TICK: Duration = Duration::from_millis(200);
@@ -34,31 +37,43 @@ impl Sink {
     /// written, so a session never starts without a recording on disk.
     /// `session_goes_on` says whether the session continues when recording stops early
     /// (best_effort): the sealed recording then says so under its signature.
+    /// `note`, when given, is the sealed manifest written beside the recording once sealed.
     pub fn start(
         file: File,
         header: &Header,
         signer: Option<SigningKey>,
         opts: WriterOptions,
         session_goes_on: bool,
+        note: Option<SealNote>,
     ) -> Result<Sink> {
         // Held until the file is closed: `sessrec upload` leaves a locked file alone (still
         // being recorded) and ships an unlocked one that has no trailer (its recorder died).
         rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
             .context("locking the new recording")?;
-        let mut writer = ContainerWriter::new(file, header, signer, opts)?;
+        let mut writer = ContainerWriter::new(HashingFile::new(file), header, signer, opts)?;
         writer.flush()?;
         writer
             .get_ref()
+            .file()
             .sync_data()
             .context("syncing the new recording")?;
         let (tx, rx) = sync_channel(2);
         let failure = Arc::new(Mutex::new(None));
         let fail = failure.clone();
+        let seal = Arc::new(Mutex::new(None));
+        let sealing = seal.clone();
         let started = Instant::now();
         let thread = std::thread::Builder::new()
             .name("sessrec-writer".into())
             .spawn(move || {
-                let r = run(writer, rx, started, session_goes_on);
+                let r = run(
+                    writer,
+                    rx,
+                    started,
+                    session_goes_on,
+                    note.as_ref(),
+                    &sealing,
+                );
                 if let Err(e) = &r
                     && let Ok(mut f) = fail.lock()
                 {
@@ -71,6 +86,7 @@ impl Sink {
             tx: Some(tx),
             thread: Some(thread),
             failure,
+            seal,
         })
     }
 
@@ -85,6 +101,11 @@ impl Sink {
             Err(TrySendError::Full(msg)) => tx.send(msg).map_err(|_| self.dead()),
             Err(TrySendError::Disconnected(_)) => Err(self.dead()),
         }
+    }
+
+    /// Where the seal's hash and size appear once the recording is sealed.
+    pub fn seal_info(&self) -> Arc<Mutex<Option<SealInfo>>> {
+        self.seal.clone()
     }
 
     /// The writer's error, once it failed.
@@ -113,13 +134,16 @@ impl Sink {
 }
 
 fn run(
-    mut writer: ContainerWriter<File>,
+    mut writer: ContainerWriter<HashingFile>,
     rx: Receiver<Msg>,
     started: Instant,
     session_goes_on: bool,
+    note: Option<&SealNote>,
+    seal: &Mutex<Option<SealInfo>>,
 ) -> Result<()> {
     writer
         .get_ref()
+        .file()
         .sync_data()
         .context("syncing the new recording")?;
     let mut last_sync = Instant::now();
@@ -127,18 +151,20 @@ fn run(
     loop {
         match rx.recv_timeout(TICK) {
             Ok(Msg::Events(events)) => {
-                if let Some(left) = short_of_space(writer.get_ref(), &events) {
+                if let Some(left) = short_of_space(writer.get_ref().file(), &events) {
                     // Seal now, while the last frame and the trailer still fit, saying that the
                     // recording stops here though the session does not (or is being ended).
-                    let file = writer.finish_stopped(Stopped {
+                    let stop = Stopped {
                         at_ms: now_ms(),
                         reason: format!(
                             "the disk holding the recording filled ({} KiB left)",
                             left >> 10
                         ),
                         session_continued: session_goes_on,
-                    })?;
-                    file.sync_all().context("syncing the recording")?;
+                    };
+                    let at = stop.at_ms;
+                    let out = writer.seal(Some(at), Some(stop))?;
+                    sealed(out, at, true, note, &seal)?;
                     bail!(
                         "the disk holding the recording is nearly full ({} KiB left); the \
                          recording was sealed while its end still fits",
@@ -150,21 +176,21 @@ fn run(
                 }
             }
             Ok(Msg::Finish { end_us }) => {
-                let file = writer.finish(Some(end_us / 1000))?;
-                file.sync_all().context("syncing the recording")?;
-                return Ok(());
+                let out = writer.seal(Some(end_us / 1000), None)?;
+                return sealed(out, end_us / 1000, false, note, &seal);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 // The session side went away without finishing (it failed): seal what we have,
                 // saying it ended early.
-                let file = writer.finish_stopped(Stopped {
+                let stop = Stopped {
                     at_ms: now_ms(),
                     reason: "the recorder's session side failed".into(),
                     session_continued: false,
-                })?;
-                file.sync_all().context("syncing the recording")?;
-                return Ok(());
+                };
+                let at = stop.at_ms;
+                let out = writer.seal(Some(at), Some(stop))?;
+                return sealed(out, at, true, note, &seal);
             }
         }
         writer.tick(now_ms())?;
@@ -172,11 +198,50 @@ fn run(
             writer.flush()?;
             writer
                 .get_ref()
+                .file()
                 .sync_data()
                 .context("syncing the recording")?;
             last_sync = Instant::now();
         }
     }
+}
+
+/// Syncs a sealed recording, then writes its sealed manifest (while the lock is still held, so
+/// the uploader never sees the one without the other).
+fn sealed(
+    (out, chain): (HashingFile, String),
+    end_ms: u64,
+    stopped: bool,
+    note: Option<&SealNote>,
+    seal: &Mutex<Option<SealInfo>>,
+) -> Result<()> {
+    let (file, size, sha256) = out.finish();
+    file.sync_all().context("syncing the recording")?;
+    if let Ok(mut s) = seal.lock() {
+        *s = Some(SealInfo {
+            chain: chain.clone(),
+            sha256: sha256.clone(),
+            size,
+            stopped,
+        });
+    }
+    if let Some(note) = note {
+        note.write(size, sha256, end_ms, stopped)?;
+    }
+    Ok(())
+}
+
+/// What sealing a recording produced, for the audit trail's `session.end`.
+#[derive(Debug, Clone)]
+pub struct SealInfo {
+    /// The final hash chain value (hex): what the trailer signs.
+    pub chain: String,
+    /// SHA-256 of the whole file (hex).
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Whether it was sealed early (stopped while the session went on, or on a failure).
+    pub stopped: bool,
 }
 
 /// Room kept for sealing: the compressor's pending block (up to 128 KiB of output) and the

@@ -9,7 +9,10 @@ use sessrec_formats::{Event, EventData};
 use crate::config::FailurePolicy;
 
 use super::redact::{Redactor, Verdict};
-use super::sink::Sink;
+use super::sink::{SealInfo, Sink};
+
+/// Where a sealed recording's [`SealInfo`] appears.
+pub type SealHandle = std::sync::Arc<std::sync::Mutex<Option<SealInfo>>>;
 use super::utf8carry::incomplete_tail;
 
 /// Output read within this long of the first read of a batch goes into one event: asciicast v3
@@ -93,6 +96,12 @@ impl Tape {
             policy: FailurePolicy::BestEffort,
             failure: None,
         }
+    }
+
+    /// Where the seal's hash and size appear once the recording is sealed (`None` for a tape
+    /// that records nothing).
+    pub fn seal_info(&self) -> Option<SealHandle> {
+        self.sink.as_ref().map(Sink::seal_info)
     }
 
     /// When the session clock started.

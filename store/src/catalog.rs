@@ -171,6 +171,8 @@ mod tests {
             identity: None,
             grant_detail: None,
             uploaded: start.into(),
+            attestation: Default::default(),
+            claimed: None,
         }
     }
 

@@ -6,11 +6,13 @@
 
 pub mod catalog;
 mod clouds;
+pub mod guard;
 pub mod layout;
 pub mod live;
 pub mod location;
 pub mod manifest;
 mod resumable;
+pub mod sealed;
 mod sent;
 pub mod upload;
 
@@ -18,6 +20,7 @@ pub use catalog::{Catalog, Filter};
 pub use clouds::{AzureSettings, GcsSettings, S3Settings, StoreSettings};
 pub use location::Store;
 pub use manifest::{Manifest, ShippedVerdict};
+pub use sealed::{Attestation, Attested, Sealed, SealedState};
 pub use upload::probe;
 
 /// Errors of the store crate.
@@ -48,6 +51,9 @@ pub enum StoreError {
     /// What the store holds differs from what was sent.
     #[error("{0}")]
     Mismatch(String),
+    /// The store already holds different bytes under this key: they are never replaced.
+    #[error("{0}")]
+    Exists(String),
     /// The catalog database failed.
     #[error("the catalog")]
     Catalog(#[from] rusqlite::Error),

@@ -10,6 +10,7 @@ use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{Header, OpenOptions, open_path, open_reader};
 
 use crate::layout::{SessionKeys, session_keys};
+use crate::sealed::{Attestation, Attested, Sealed, SealedState};
 use crate::{Result, StoreError};
 
 /// What the store keeps beside a recording.
@@ -45,6 +46,134 @@ pub struct Manifest {
     pub grant_detail: Option<Value>,
     /// When it was shipped (RFC 3339).
     pub uploaded: String,
+    /// Whether the host's key vouches for the fields above. Only a manifest signed by a trusted
+    /// key has a verdict; any other has `verdict` "unverified" and the uploader's in `claimed`.
+    #[serde(default)]
+    pub attestation: Attestation,
+    /// The verdict the uploader reported when it shipped the recording (unsigned: a claim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed: Option<ShippedVerdict>,
+}
+
+/// A manifest as the store holds it (format 2): the sealed body, its signature, and what the
+/// uploader adds, unsigned.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredManifest {
+    /// Manifest format version (2).
+    pub manifest: u32,
+    /// The body, exactly as the recording service signed it (or the uploader wrote it).
+    pub sealed: Box<serde_json::value::RawValue>,
+    /// The id of the key that signed the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// The signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
+    /// Unsigned facts of the upload.
+    pub shipped: Shipping,
+}
+
+/// What the uploader adds to a manifest (never signed: the uploader holds no key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Shipping {
+    /// When (RFC 3339).
+    pub uploaded: String,
+    /// Its verify verdict when shipped.
+    pub verdict: ShippedVerdict,
+}
+
+impl StoredManifest {
+    /// The stored form of `attested` as shipped.
+    pub fn new(attested: Attested, shipping: Shipping) -> StoredManifest {
+        StoredManifest {
+            manifest: 2,
+            sealed: attested.sealed,
+            key_id: attested.key_id,
+            sig: attested.sig,
+            shipped: shipping,
+        }
+    }
+
+    /// The JSON stored.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a manifest serialises")
+    }
+}
+
+/// Reads a stored manifest found at `location` (a store key), checking its signature against
+/// `trusted` and that it is stored where its session's manifest belongs. Older, unsigned
+/// manifests (format 1) are read with the verdict "unverified".
+pub fn parse_stored(bytes: &[u8], location: &str, trusted: &[PublicKey]) -> Result<Manifest> {
+    let invalid = |e: serde_json::Error| {
+        StoreError::Recording(format!("the manifest {location} is not valid: {e}"))
+    };
+    #[derive(Deserialize)]
+    struct Version {
+        manifest: u32,
+    }
+    let version = serde_json::from_slice::<Version>(bytes).map_err(invalid)?;
+    if version.manifest < 2 {
+        let mut m = serde_json::from_slice::<Manifest>(bytes).map_err(invalid)?;
+        m.claimed = Some(m.verdict);
+        m.verdict = ShippedVerdict::Unverified;
+        m.attestation = Attestation::Unsigned;
+        return Ok(m);
+    }
+    let stored = serde_json::from_slice::<StoredManifest>(bytes).map_err(invalid)?;
+    let attested = Attested {
+        sealed: stored.sealed,
+        key_id: stored.key_id,
+        sig: stored.sig,
+    };
+    let body = attested.body()?;
+    let mut attestation = attested.check(trusted);
+    let mut m = flatten(body, attestation.clone(), &stored.shipped);
+    let belongs = m.keys().manifest;
+    if belongs != location {
+        attestation = Attestation::Invalid {
+            reason: format!(
+                "stored at {location}, but it describes session {} (whose manifest belongs at \
+                 {belongs})",
+                m.session_id
+            ),
+        };
+        m.attestation = attestation;
+        m.verdict = ShippedVerdict::Unverified;
+    }
+    Ok(m)
+}
+
+/// The catalog's view of a sealed body: a verdict only when a trusted key vouches for it.
+pub fn flatten(body: Sealed, attestation: Attestation, shipped: &Shipping) -> Manifest {
+    let verdict = match (&attestation, body.state) {
+        (Attestation::Signed { .. }, SealedState::Complete) => ShippedVerdict::Intact,
+        (Attestation::Signed { .. }, SealedState::Stopped) => ShippedVerdict::Incomplete,
+        _ => ShippedVerdict::Unverified,
+    };
+    Manifest {
+        manifest: 2,
+        session_id: body.session_id,
+        key: body.key,
+        host: body.host,
+        user: body.user,
+        grant: body.grant,
+        start: body.start,
+        duration_ms: body.duration_ms,
+        size: body.size,
+        sha256: body.sha256,
+        verdict,
+        key_id: match &attestation {
+            Attestation::Signed { key_id } | Attestation::Untrusted { key_id } => {
+                Some(key_id.clone())
+            }
+            _ => None,
+        },
+        identity: body.identity,
+        grant_detail: body.grant_detail,
+        uploaded: shipped.uploaded.clone(),
+        attestation,
+        claimed: Some(shipped.verdict),
+    }
 }
 
 impl Manifest {
@@ -118,17 +247,81 @@ fn from_header_of(header: Header, shown: &str) -> Result<Manifest> {
         identity: meta.identity,
         grant_detail: meta.grant,
         uploaded: jiff::Timestamp::now().to_string(),
+        attestation: Attestation::Unsigned,
+        claimed: None,
     })
 }
 
-/// Verifies a local recording against `trusted`: its verdict and duration (ms).
-pub fn check(path: &Path, trusted: &[PublicKey]) -> Result<(ShippedVerdict, u64)> {
+/// What [`check`] found of a local recording.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// Its verdict.
+    pub verdict: ShippedVerdict,
+    /// To its last event, in milliseconds.
+    pub duration_ms: u64,
+    /// SHA-256 of the whole file, hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Verifies a local recording against `trusted` and hashes it, in one read.
+pub fn check(path: &Path, trusted: &[PublicKey]) -> Result<Checked> {
+    use sha2::Digest;
+    struct Hashing<R> {
+        inner: R,
+        hasher: sha2::Sha256,
+        size: u64,
+        pos: u64,
+    }
+    impl<R: std::io::Read> std::io::Read for Hashing<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            // verify looks at the end first, then reads from the start: hash each byte once,
+            // in order, and nothing read ahead of what is hashed.
+            let end = self.pos + n as u64;
+            if self.pos <= self.size && end > self.size {
+                let skip = (self.size - self.pos) as usize;
+                self.hasher.update(&buf[skip..n]);
+                self.size = end;
+            }
+            self.pos = end;
+            Ok(n)
+        }
+    }
+    impl<R: std::io::Seek> std::io::Seek for Hashing<R> {
+        fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+            self.pos = self.inner.seek(to)?;
+            Ok(self.pos)
+        }
+    }
     let shown = path.display();
     let file =
         std::fs::File::open(path).map_err(|e| StoreError::io(format!("opening {shown}"), e))?;
-    let report = verify(std::io::BufReader::new(file), trusted.to_vec())
+    let len = file
+        .metadata()
+        .map_err(|e| StoreError::io(format!("opening {shown}"), e))?
+        .len();
+    let mut reader = Hashing {
+        inner: std::io::BufReader::new(file),
+        hasher: sha2::Sha256::new(),
+        size: 0,
+        pos: 0,
+    };
+    let report = verify(&mut reader, trusted.to_vec())
         .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
-    Ok((report.verdict.into(), report.last_event_ms))
+    if reader.size != len {
+        return Err(StoreError::Recording(format!(
+            "{shown} changed while it was verified ({len} bytes, {} read)",
+            reader.size
+        )));
+    }
+    Ok(Checked {
+        verdict: report.verdict.into(),
+        duration_ms: report.last_event_ms,
+        sha256: hex(&reader.hasher.finalize()),
+        size: reader.size,
+    })
 }
 
 /// A manifest's verdict: what `verify` said when the recording was shipped.

@@ -1,7 +1,7 @@
 //! Shipping one sealed recording: the recording in parts, confirmed ([`put_and_confirm`]), then
-//! its manifest and grant marker ([`finish`]). Every step overwrites the same keys with the same
-//! bytes, so a retry after any failure (or a crash) never duplicates or corrupts anything; the
-//! caller deletes the local copy only after both returned `Ok`.
+//! its manifest and grant marker ([`finish`]). Nothing is replaced by different bytes (see
+//! [`guard`]): a retry after any failure (or a crash) finds its own bytes and goes on; the caller
+//! deletes the local copy only after both returned `Ok`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -13,12 +13,15 @@ use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStoreExt, WriteMultipart};
 use tokio::io::AsyncReadExt;
 
+use crate::guard;
 use crate::location::Store;
-use crate::manifest::{Manifest, from_header_bytes, hex};
+use crate::manifest::{Manifest, StoredManifest, from_header_bytes, hex, parse_stored};
 use crate::resumable;
 pub use crate::resumable::Resumed;
+use crate::sealed::{Attested, MAX_SEALED};
 use crate::sent::{Sent, SentHasher};
 use crate::{Result, StoreError};
+use sessrec_formats::keys::PublicKey;
 
 /// Part size of multipart uploads (S3's minimum is 5 MiB).
 const PART: usize = 8 * 1024 * 1024;
@@ -102,27 +105,40 @@ fn same_etag(got: &str, want: &str) -> bool {
     got.eq_ignore_ascii_case(want)
 }
 
-/// Stores the manifest and the grant marker, then removes the parts shipped while the session
-/// was live: the last step of shipping a recording.
-pub async fn finish(store: &Store, manifest: &Manifest) -> Result<()> {
-    let keys = manifest.keys();
-    let json = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
-    let manifest_at = store.path(&keys.manifest);
-    store
-        .inner()
-        .put(&manifest_at, json.into())
-        .await
-        .map_err(|e| StoreError::store(format!("storing the manifest {manifest_at}"), e))?;
+/// Stores the manifest and the grant marker, never replacing different ones, then, when
+/// `remove_live` (the recording just stored verified as this session's), removes the parts
+/// shipped while it was live: the last step of shipping a recording.
+pub async fn finish(store: &Store, stored: &StoredManifest, remove_live: bool) -> Result<()> {
+    let attested = Attested {
+        sealed: stored.sealed.clone(),
+        key_id: stored.key_id.clone(),
+        sig: stored.sig.clone(),
+    };
+    let body = attested.body()?;
+    let keys = crate::layout::session_keys(
+        &body.session_id,
+        body.start.as_deref(),
+        body.host.as_deref(),
+        body.user.as_deref(),
+        body.grant.as_deref(),
+    );
+    // A retry stores the same body with another upload time: that is the same manifest.
+    let same_body = |held: &[u8]| {
+        serde_json::from_slice::<StoredManifest>(held)
+            .is_ok_and(|m| m.sealed.get() == stored.sealed.get() && m.sig == stored.sig)
+    };
+    guard::put_new(store, &keys.manifest, stored.to_bytes(), same_body).await?;
     if let Some(marker) = &keys.grant {
-        let at = store.path(marker);
-        store
-            .inner()
-            .put(&at, keys.recording.clone().into())
-            .await
-            .map_err(|e| StoreError::store(format!("storing the grant marker {at}"), e))?;
+        guard::put_new(store, marker, keys.recording.clone().into_bytes(), |_| {
+            false
+        })
+        .await?;
     }
-    // The parts shipped while it was live are now redundant.
-    crate::live::remove(store, &manifest.session_id).await
+    if remove_live {
+        // The parts shipped while it was live are now redundant.
+        crate::live::remove(store, &body.session_id).await?;
+    }
+    Ok(())
 }
 
 /// Uploads `path` to `dest` in parts (a local directory: no resuming); returns what was sent
@@ -228,7 +244,7 @@ async fn check_stored(store: &Store, dest: &ObjectPath, sent: &Sent) -> Result<(
 /// An object that cannot be read as a manifest or a recording is left out and named in
 /// [`Listing::unreadable`], so one junk file never hides every other session; a store that
 /// cannot be reached is an error.
-pub async fn manifests(store: &Store) -> Result<Listing> {
+pub async fn manifests(store: &Store, trusted: &[PublicKey]) -> Result<Listing> {
     let prefix = store.path("sessions");
     let mut list = store.inner().list(Some(&prefix));
     let mut out = Vec::new();
@@ -240,7 +256,14 @@ pub async fn manifests(store: &Store) -> Result<Listing> {
         let name = meta.location.as_ref();
         if let Some(stem) = name.strip_suffix(".manifest.json") {
             described.insert(stem.to_string());
-            match read_manifest(store, &meta.location).await {
+            if meta.size > MAX_SEALED {
+                unreadable.push(format!(
+                    "the manifest {name} is {} bytes, over the 1 MiB a manifest may have",
+                    meta.size
+                ));
+                continue;
+            }
+            match read_manifest(store, &meta.location, trusted).await {
                 Ok(m) => out.push(m),
                 Err(e) if !e.is_transient() => unreadable.push(e.to_string()),
                 Err(e) => return Err(e),
@@ -284,10 +307,9 @@ const RECORDING: &str = ".cast.zst";
 /// How much of a recording is fetched to read its header (the header opens the first frame).
 const HEADER_BYTES: u64 = 256 * 1024;
 
-async fn read_manifest(store: &Store, at: &ObjectPath) -> Result<Manifest> {
+async fn read_manifest(store: &Store, at: &ObjectPath, trusted: &[PublicKey]) -> Result<Manifest> {
     let bytes = store.read(at, None).await?;
-    serde_json::from_slice::<Manifest>(&bytes)
-        .map_err(|e| StoreError::Recording(format!("the manifest {at} is not valid: {e}")))
+    parse_stored(&bytes, &store.key_of(at), trusted)
 }
 
 async fn manifest_from_recording(store: &Store, at: &ObjectPath) -> Result<Manifest> {

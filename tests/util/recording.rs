@@ -7,12 +7,14 @@ use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{Event, EventData, OpenOptions, open_path};
 
 /// The files in `dir`, sorted (recordings are named by time-ordered session ids); not the
-/// uploader's state directories (`.upload`, `quarantine`).
+/// uploader's state directories (`.upload`, `quarantine`), nor the sealed manifests the
+/// recording service writes beside its recordings.
 pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| !p.is_dir())
+        .filter(|p| !p.to_string_lossy().ends_with(".manifest.json"))
         .collect();
     v.sort();
     v

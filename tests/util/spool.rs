@@ -41,11 +41,14 @@ impl Bastion {
         self.dir.path().join(name)
     }
 
-    /// Records `input` passed through `cat` into the spool (no terminal: pipe mode).
+    /// Records `input` passed through `cat` into the spool (no terminal: pipe mode), as the
+    /// recording service does: `spool/SESSION_ID.cast.zst` and its signed sealed manifest.
+    /// `name` only names it in messages. Returns the recording's path.
     pub fn record(&self, name: &str, input: &[u8]) -> PathBuf {
-        let out = self.path("spool").join(name);
+        let spool = self.path("spool");
+        let before = recordings_in(&spool);
         let mut child = sessrec_process()
-            .args(["rec", "-q", "-o", s(&out), "--sign-key", self.key.arg()])
+            .args(["rec", "-q", "-o", s(&spool), "--sign-key", self.key.arg()])
             .args(["--", "cat"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -53,7 +56,12 @@ impl Bastion {
             .unwrap();
         child.stdin.take().unwrap().write_all(input).unwrap();
         assert!(child.wait().unwrap().success(), "recording {name}");
-        out
+        let mut new: Vec<PathBuf> = recordings_in(&spool)
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        assert_eq!(new.len(), 1, "recording {name}: {new:?}");
+        new.pop().unwrap()
     }
 
     /// `sessrec ARGS --config ...` (and `--catalog ...` where the command takes one).
@@ -84,12 +92,14 @@ impl Bastion {
             .unwrap()
     }
 
-    /// The files in the spool (not its subdirectories), sorted.
+    /// The files in the spool (not its subdirectories, nor the sealed manifests beside the
+    /// recordings), sorted.
     pub fn spool_names(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path("spool"))
             .unwrap()
             .flatten()
             .filter(|e| e.path().is_file())
+            .filter(|e| !e.file_name().to_string_lossy().ends_with(".manifest.json"))
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         v.sort();
@@ -101,9 +111,9 @@ impl Bastion {
         std::fs::read_to_string(self.path("audit.log")).unwrap_or_default()
     }
 
-    /// `sessrec ls --json` with extra arguments, as manifests.
+    /// `sessrec ls --json` with extra arguments, as manifests, trusting the bastion's key.
     pub fn ls(&self, extra: &[&str]) -> Vec<Value> {
-        let mut args = vec!["ls", "--json"];
+        let mut args = vec!["ls", "--json", "--key", s(&self.key.public_path)];
         args.extend_from_slice(extra);
         let out = self.sessrec(&args);
         assert!(out.status.success(), "{}", super::stderr(&out));
@@ -113,6 +123,15 @@ impl Bastion {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
+}
+
+fn recordings_in(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".cast.zst"))
+        .collect()
 }
 
 /// The parts of a live session joined in order; they must follow each other without gap or

@@ -288,17 +288,20 @@ impl<W: Write> ContainerWriter<W> {
     /// Ends the last frame, writes the trailer and returns the output. `end_ms` is the session's
     /// end on the events' clock (defaults to the last event).
     pub fn finish(self, end_ms: Option<u64>) -> Result<W> {
-        self.seal(end_ms, None)
+        Ok(self.seal(end_ms, None)?.0)
     }
 
     /// Seals a recording that stops while its session goes on (or is being ended): the
     /// trailer says when and why, so `verify` never calls it complete.
     pub fn finish_stopped(self, stopped: Stopped) -> Result<W> {
         let end = stopped.at_ms;
-        self.seal(Some(end), Some(stopped))
+        Ok(self.seal(Some(end), Some(stopped))?.0)
     }
 
-    fn seal(mut self, end_ms: Option<u64>, stopped: Option<Stopped>) -> Result<W> {
+    /// Ends the last frame and writes the trailer (with `stopped` when the recording stops
+    /// before its session); returns the output and the final chain hash (hex), which the
+    /// recording service puts in its audit trail.
+    pub fn seal(mut self, end_ms: Option<u64>, stopped: Option<Stopped>) -> Result<(W, String)> {
         self.end_frame()?;
         let mut trailer = Trailer {
             v: FORMAT,
@@ -318,7 +321,7 @@ impl<W: Write> ContainerWriter<W> {
         self.out
             .flush()
             .map_err(|e| self.fail(FormatError::io("flushing the recording", e)))?;
-        Ok(self.out)
+        Ok((self.out, trailer.hash))
     }
 
     /// The output, e.g. to `fdatasync` it.

@@ -29,6 +29,8 @@ pub fn manifests(n: usize) -> Vec<Manifest> {
                 identity: None,
                 grant_detail: None,
                 uploaded: start,
+                attestation: Default::default(),
+                claimed: None,
             }
         })
         .collect()

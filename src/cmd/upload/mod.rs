@@ -1,5 +1,7 @@
 //! `sessrec upload`: ships sealed recordings from the spool to the store.
 
+mod ship;
+
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -8,10 +10,8 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{OpenOptions, open_path};
-use sessrec_store::manifest::{check, from_header};
-use sessrec_store::upload::Confirmed;
-use sessrec_store::{ShippedVerdict, StoreError};
-use sessrec_store::{Store, live, upload};
+use sessrec_store::StoreError;
+use sessrec_store::{Store, live};
 
 use crate::audit::{Audit, Level};
 use crate::cli::Upload;
@@ -110,7 +110,7 @@ async fn pass(
             }
             continue;
         }
-        match ship_file(store, config, trusted, audit, path).await {
+        match ship::ship_file(store, config, trusted, audit, path).await {
             Ok(true) => {}
             Ok(false) => failed += 1,
             Err(e) => {
@@ -123,108 +123,6 @@ async fn pass(
         }
     }
     Ok(failed)
-}
-
-/// Ships one sealed recording; `Ok(false)` when it could not be shipped (and that is recorded).
-async fn ship_file(
-    store: &Store,
-    config: &Config,
-    trusted: &[PublicKey],
-    audit: &mut Audit,
-    path: &Path,
-) -> Result<bool> {
-    // A file that cannot be read as a recording will not get better by retrying.
-    let mut manifest = match from_header(path) {
-        Ok(m) => m,
-        Err(e) => {
-            give_up_or_wait(config, path, &format!("{e}"), audit)?;
-            return Ok(false);
-        }
-    };
-    // Verification runs on another thread while the upload goes: it only decides the
-    // manifest's verdict (an altered recording is shipped too: it is evidence).
-    let checking = {
-        let (p, t) = (path.to_path_buf(), trusted.to_vec());
-        tokio::task::spawn_blocking(move || check(&p, &t))
-    };
-    let key = manifest.key.clone();
-    let checkpoint = spool::multipart_checkpoint(&config.spool, path);
-    let uploaded = retried(|| upload::put_and_confirm(store, path, &key, &checkpoint)).await;
-    let checked = checking.await.context("the verification thread failed")?;
-    let (verdict, duration_ms) = match checked {
-        Ok(v) => v,
-        Err(e) => {
-            give_up_or_wait(config, path, &format!("{e}"), audit)?;
-            return Ok(false);
-        }
-    };
-    manifest.verdict = verdict;
-    manifest.duration_ms = duration_ms;
-    let mut confirmed = None;
-    let mut resumed = upload::Resumed::default();
-    let outcome = match uploaded {
-        Ok(shipped) => {
-            manifest.size = shipped.size;
-            manifest.sha256 = shipped.sha256;
-            confirmed = Some(shipped.confirmed);
-            resumed = shipped.resumed;
-            retried(|| upload::finish(store, &manifest)).await
-        }
-        Err(e) => Err(e),
-    };
-    let mut fields = json!({
-        "session": manifest.session_id, "user": manifest.user, "grant": manifest.grant,
-        "host": manifest.host, "key": manifest.key, "size": manifest.size,
-        "sha256": manifest.sha256, "verdict": manifest.verdict, "store": store.url(),
-        "confirmed": match confirmed {
-            Some(Confirmed::ETag) => "etag",
-            Some(Confirmed::ReadBack) => "read-back",
-            None => "no",
-        },
-    });
-    if resumed.parts_kept > 0 {
-        fields["resumed_parts"] = json!(resumed.parts_kept);
-        fields["parts"] = json!(resumed.parts);
-    }
-    match outcome {
-        Ok(()) => {
-            std::fs::remove_file(path)
-                .with_context(|| format!("cannot remove the shipped {}", path.display()))?;
-            spool::clear_failures(&config.spool, path);
-            let level = if manifest.verdict == ShippedVerdict::Altered {
-                Level::Alert
-            } else {
-                Level::Info
-            };
-            audit.event(level, "upload.ok", fields);
-            let kept = match resumed.parts_kept {
-                0 => String::new(),
-                n => format!(
-                    "; resumed, {n} of {} parts were already stored",
-                    resumed.parts
-                ),
-            };
-            print::note(format_args!(
-                "shipped {} ({} bytes, {}) to {}{kept}",
-                path.display(),
-                manifest.size,
-                manifest.verdict,
-                manifest.key
-            ));
-            Ok(true)
-        }
-        Err(e) => {
-            let message = format!("{e}");
-            fields["error"] = json!(message);
-            audit.event(Level::Warning, "upload.failed", fields);
-            print::note(format_args!(
-                "cannot ship {} yet: {message}; it stays in the spool and is retried",
-                path.display()
-            ));
-            spool::record_failure(&config.spool, path, &message)?;
-            Ok(false)
-        }
-    }
 }
 
 /// Ships what a live recording gained since the last pass, resuming from the local checkpoint
