@@ -12,6 +12,7 @@ mod util;
 mod chaos;
 mod cli;
 mod cloud;
+mod evidence;
 mod hostile;
 mod login;
 mod outputs;
@@ -28,6 +29,7 @@ fn main() {
         chaos::tests(),
         cli::tests(),
         cloud::tests(),
+        evidence::tests(),
         hostile::tests(),
         login::tests(),
         outputs::tests(),

@@ -37,6 +37,16 @@ pub struct Meta {
     pub start: Option<jiff::Timestamp>,
     /// The verify verdict, filled in when the check is done.
     pub verdict: Arc<Mutex<Verdict>>,
+    /// Where the unsigned tail starts (µs on the session clock), once the check found one:
+    /// events after the last checkpoint, which no signature covers.
+    pub unsigned_from: Arc<Mutex<Option<u64>>>,
+}
+
+impl Meta {
+    /// Where the unsigned tail starts, if the check found one.
+    pub fn unsigned_from(&self) -> Option<u64> {
+        self.unsigned_from.lock().ok().and_then(|u| *u)
+    }
 }
 
 /// A line being typed at the bottom.

@@ -93,6 +93,24 @@ fn status_line(app: &App) -> Line<'static> {
             Style::default().fg(colour).add_modifier(Modifier::BOLD),
         ));
     }
+    if let Some(from) = app.meta.unsigned_from() {
+        // Past the last checkpoint: what is shown could have been appended by anyone.
+        let (text, style) = if app.position >= from {
+            (
+                " UNSIGNED TAIL: no signature covers this ".to_string(),
+                Style::default()
+                    .fg(Color::White)
+                    .bg(Color::Red)
+                    .add_modifier(Modifier::BOLD),
+            )
+        } else {
+            (
+                format!(" unsigned tail from {} ", offset(from)),
+                Style::default().fg(Color::Red),
+            )
+        };
+        parts.push(Span::styled(text, style));
+    }
     let who = match (&app.meta.user, &app.meta.host) {
         (Some(u), Some(h)) => format!(" {u}@{h} "),
         (Some(u), None) => format!(" {u} "),
@@ -161,15 +179,25 @@ fn draw_timeline(app: &App, frame: &mut Frame, area: Rect) {
         .min(width - 1)
     };
     let played = column(app.position);
+    // The unsigned tail is drawn in red, with a marker where it starts.
+    let unsigned = app.meta.unsigned_from().map(column);
     let mut cells: Vec<(char, Style)> = (0..width)
         .map(|x| {
-            if x <= played {
-                ('━', Style::default().fg(Color::Blue))
-            } else {
-                ('─', Style::default().add_modifier(Modifier::DIM))
+            let tail = unsigned.is_some_and(|u| x >= u);
+            match (x <= played, tail) {
+                (true, false) => ('━', Style::default().fg(Color::Blue)),
+                (false, false) => ('─', Style::default().add_modifier(Modifier::DIM)),
+                (true, true) => ('━', Style::default().fg(Color::Red)),
+                (false, true) => ('┄', Style::default().fg(Color::Red)),
             }
         })
         .collect();
+    if let Some(u) = unsigned {
+        cells[u] = (
+            '┤',
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        );
+    }
     for hit in &app.hits {
         cells[column(hit.time)] = ('•', Style::default().fg(Color::Cyan));
     }

@@ -65,6 +65,11 @@ impl Play {
             .context("cannot start loading the recording")?,
         };
         if self.dump {
+            // Checked beside the load: a moment after the last checkpoint is no evidence.
+            let checking = {
+                let (p, t) = (path.clone(), trusted.clone());
+                std::thread::spawn(move || tail_of(&p, t))
+            };
             loading.wait();
             let t = loading.timeline();
             let mut player = Player::new(&t);
@@ -81,6 +86,19 @@ impl Play {
             out.write_all(screen.as_bytes())
                 .and_then(|()| out.flush())
                 .context("writing the screen")?;
+            let moment = at.unwrap_or(t.duration);
+            if let Ok(Some(from)) = checking.join()
+                && moment >= from
+            {
+                print::warn(format_args!(
+                    "{}: this moment ({}) is in the unsigned tail, after the last checkpoint \
+                     ({}): no signature covers what is shown",
+                    self.file.display(),
+                    sessrec_formats::time::clock(moment),
+                    sessrec_formats::time::clock(from)
+                ));
+                return Ok(Status::Truncated);
+            }
             if let Some(e) = loading.error() {
                 print::note(format_args!(
                     "{}: the recording stops early ({e}); this is the screen as far as it goes",
@@ -96,7 +114,7 @@ impl Play {
             );
         }
         let meta = meta_of(&header, start);
-        check_in_background(&path, trusted, meta.verdict.clone());
+        check_in_background(&path, trusted, &meta);
         let mut app = App::new(loading, meta);
         if let Some(t) = at {
             app.start_at(t);
@@ -146,17 +164,24 @@ fn meta_of(header: &Header, start: Option<jiff::Timestamp>) -> Meta {
         grant: field(s.and_then(|m| m.grant.as_ref()), "id"),
         start,
         verdict: Arc::new(Mutex::new(Verdict::Verifying)),
+        unsigned_from: Arc::new(Mutex::new(None)),
     }
 }
 
-/// Verifies the recording on a thread and puts the verdict where the status bar reads it.
-fn check_in_background(path: &Path, trusted: Vec<PublicKey>, into: Arc<Mutex<Verdict>>) {
+/// Verifies the recording on a thread and puts the verdict (and where an unsigned tail starts)
+/// where the status bar and the timeline read them.
+fn check_in_background(path: &Path, trusted: Vec<PublicKey>, meta: &Meta) {
     let path: PathBuf = path.to_path_buf();
+    let into = meta.verdict.clone();
     let shown = into.clone();
+    let tail = meta.unsigned_from.clone();
     let started = std::thread::Builder::new()
         .name("verify".into())
         .spawn(move || {
-            let verdict = verdict_of(&path, trusted, &into);
+            let (verdict, from) = verdict_of(&path, trusted, &into);
+            if let Ok(mut t) = tail.lock() {
+                *t = from;
+            }
             if let Ok(mut v) = into.lock() {
                 *v = verdict;
             }
@@ -168,9 +193,32 @@ fn check_in_background(path: &Path, trusted: Vec<PublicKey>, into: Arc<Mutex<Ver
     }
 }
 
-fn verdict_of(path: &Path, trusted: Vec<PublicKey>, into: &Mutex<Verdict>) -> Verdict {
+/// Where the unsigned tail of the recording at `path` starts (µs), if it has one.
+fn tail_of(path: &Path, trusted: Vec<PublicKey>) -> Option<u64> {
+    let mut file = std::fs::File::open(path).ok()?;
+    if !super::verify::is_container(&mut file).ok()? {
+        return None;
+    }
+    unsigned_from(&verify(file, trusted).ok()?)
+}
+
+/// Where a verified recording's unsigned tail starts: after the last event a checkpoint
+/// covers, when events follow it. An unsigned recording is unsigned throughout (its verdict
+/// says so), not a tail.
+fn unsigned_from(r: &container::VerifyReport) -> Option<u64> {
+    let tail = r.unverified_tail_events() > 0
+        && r.verdict != container::Verdict::Unsigned
+        && r.integrity.session_id.is_some();
+    tail.then(|| r.integrity.verified_end_ms.unwrap_or(0) * 1000)
+}
+
+fn verdict_of(
+    path: &Path,
+    trusted: Vec<PublicKey>,
+    into: &Mutex<Verdict>,
+) -> (Verdict, Option<u64>) {
     if path == Path::new("-") {
-        return Verdict::NotVerified;
+        return (Verdict::NotVerified, None);
     }
     // A recording still being written is verified once its recorder is done.
     while crate::spool::is_live(path) {
@@ -180,22 +228,25 @@ fn verdict_of(path: &Path, trusted: Vec<PublicKey>, into: &Mutex<Verdict>) -> Ve
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let Ok(mut file) = std::fs::File::open(path) else {
-        return Verdict::NotVerified;
+        return (Verdict::NotVerified, None);
     };
     match super::verify::is_container(&mut file) {
         Ok(true) => {}
-        Ok(false) => return Verdict::Unsigned,
-        Err(_) => return Verdict::NotVerified,
+        Ok(false) => return (Verdict::Unsigned, None),
+        Err(_) => return (Verdict::NotVerified, None),
     }
     match verify(file, trusted) {
-        Ok(r) => match r.verdict {
-            container::Verdict::Intact => Verdict::Signed,
-            container::Verdict::UntrustedKey => Verdict::UntrustedKey,
-            container::Verdict::Truncated => Verdict::Truncated,
-            container::Verdict::Incomplete => Verdict::Incomplete,
-            container::Verdict::Altered => Verdict::Altered,
-            container::Verdict::Unsigned => Verdict::Unsigned,
-        },
-        Err(_) => Verdict::NotVerified,
+        Ok(r) => (
+            match r.verdict {
+                container::Verdict::Intact => Verdict::Signed,
+                container::Verdict::UntrustedKey => Verdict::UntrustedKey,
+                container::Verdict::Truncated => Verdict::Truncated,
+                container::Verdict::Incomplete => Verdict::Incomplete,
+                container::Verdict::Altered => Verdict::Altered,
+                container::Verdict::Unsigned => Verdict::Unsigned,
+            },
+            unsigned_from(&r),
+        ),
+        Err(_) => (Verdict::NotVerified, None),
     }
 }

@@ -15,6 +15,7 @@ pub fn app(events: Vec<Event>) -> App {
         grant: Some("INC-4711".into()),
         start: Some("2026-11-26T10:00:00Z".parse().unwrap()),
         verdict: Arc::new(Mutex::new(Verdict::Signed)),
+        unsigned_from: Arc::new(Mutex::new(None)),
     };
     let mut app = App::new(Loading::loaded(Header::new(60, 12), timeline), meta);
     app.local_zone = jiff::tz::TimeZone::UTC;
