@@ -42,7 +42,7 @@ const T: Duration = Duration::from_secs(30);
 
 /// A policy in a scratch directory: `etc/` (config and key, mounted at /etc/sessrec), the
 /// spool, the audit log and the grant directory.
-struct Policy {
+pub(crate) struct Policy {
     dir: TempDir,
     config: Config,
     service: Service,
@@ -50,7 +50,7 @@ struct Policy {
 
 /// A policy with the test's defaults (a banner naming session and grant, `sh` as the shell),
 /// changed by `tune`.
-fn policy(tune: impl FnOnce(Config) -> Config) -> Policy {
+pub(crate) fn policy(tune: impl FnOnce(Config) -> Config) -> Policy {
     let dir = TempDir::new().unwrap();
     let d = dir.path();
     for sub in ["etc", "spool", "log", "grants"] {
@@ -77,12 +77,12 @@ fn policy(tune: impl FnOnce(Config) -> Config) -> Policy {
 }
 
 impl Policy {
-    fn path(&self, p: &str) -> PathBuf {
+    pub(crate) fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
 
     /// Changes the policy on disk.
-    fn change(&mut self, tune: impl FnOnce(Config) -> Config) {
+    pub(crate) fn change(&mut self, tune: impl FnOnce(Config) -> Config) {
         self.config = tune(self.config.clone());
         self.config.write(&self.path("etc/config.toml"));
     }
@@ -108,7 +108,7 @@ impl Policy {
     }
 
     /// `sessrec -c CMD` (as `ssh host CMD` runs it), without a terminal.
-    fn command(&self, cmd: &str) -> std::process::Output {
+    pub(crate) fn command(&self, cmd: &str) -> std::process::Output {
         let line = self.mounted(&format!("exec {BIN} -c '{cmd}'"));
         Command::new("unshare")
             .args(["-m", "sh", "-c", &line])
@@ -117,11 +117,11 @@ impl Policy {
             .unwrap()
     }
 
-    fn recordings(&self) -> Vec<PathBuf> {
+    pub(crate) fn recordings(&self) -> Vec<PathBuf> {
         files_in(&self.path("spool"))
     }
 
-    fn audit(&self) -> String {
+    pub(crate) fn audit(&self) -> String {
         std::fs::read_to_string(self.path("log/audit.log")).unwrap_or_default()
     }
 }

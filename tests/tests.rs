@@ -13,6 +13,7 @@ mod chaos;
 mod cli;
 mod cloud;
 mod evidence;
+mod evidence_store;
 mod hostile;
 mod login;
 mod outputs;
@@ -30,6 +31,7 @@ fn main() {
         cli::tests(),
         cloud::tests(),
         evidence::tests(),
+        evidence_store::tests(),
         hostile::tests(),
         login::tests(),
         outputs::tests(),

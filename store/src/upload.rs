@@ -287,10 +287,45 @@ pub async fn manifests(store: &Store, trusted: &[PublicKey]) -> Result<Listing> 
             Err(e) => return Err(e),
         }
     }
+    let manifests = one_per_session(out, &mut unreadable);
     Ok(Listing {
-        manifests: out,
+        manifests,
         unreadable,
     })
+}
+
+/// One manifest per session: where several claim the same session (one copied into another
+/// session's place, say), the best attested is kept and the others are named as left out, so a
+/// copy never displaces the genuine row.
+fn one_per_session(all: Vec<Manifest>, left_out: &mut Vec<String>) -> Vec<Manifest> {
+    use crate::sealed::Attestation;
+    let rank = |m: &Manifest| match m.attestation {
+        Attestation::Signed { .. } => 0,
+        Attestation::Untrusted { .. } => 1,
+        Attestation::Unsigned => 2,
+        Attestation::Invalid { .. } => 3,
+    };
+    let mut best: std::collections::BTreeMap<String, Manifest> = Default::default();
+    for m in all {
+        let id = m.session_id.clone();
+        let keep = match best.remove(&id) {
+            None => m,
+            Some(held) => {
+                let (kept, dropped) = if rank(&m) < rank(&held) {
+                    (m, held)
+                } else {
+                    (held, m)
+                };
+                left_out.push(format!(
+                    "another manifest for session {id} ({}): {:?}",
+                    dropped.key, dropped.attestation
+                ));
+                kept
+            }
+        };
+        best.insert(id, keep);
+    }
+    best.into_values().collect()
 }
 
 /// What [`manifests`] found.
