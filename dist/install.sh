@@ -45,12 +45,13 @@ install -o root -g root -m 0711 "$src" "$bin_dir/sessrec.new"
 mv -f "$bin_dir/sessrec.new" "$bin_dir/sessrec"
 install -d -o root -g root -m 0755 "$etc"
 # The spool: the service (root) writes it, the uploader (sessrec) ships and removes, nobody else
-# enters. The audit log: root's, appended to by the uploader (group), append-only if the
-# filesystem allows.
+# enters. The audit log: root's, appended to and read by the uploader (group: it tells a cut
+# recording from a crash by the service's session.end events), append-only if the filesystem
+# allows.
 install -d -o sessrec -g sessrec -m 0700 "$spool"
 install -d -o root -g sessrec -m 0750 "$log"
-[ -e "$log/audit.log" ] || install -o root -g sessrec -m 0620 /dev/null "$log/audit.log"
-chown root:sessrec "$log/audit.log" && chmod 0620 "$log/audit.log"
+[ -e "$log/audit.log" ] || install -o root -g sessrec -m 0660 /dev/null "$log/audit.log"
+chown root:sessrec "$log/audit.log" && chmod 0660 "$log/audit.log"
 chattr +a "$log/audit.log" 2>/dev/null || echo "note: $log/audit.log cannot be made append-only on this filesystem"
 install -d -o sessrec -g sessrec -m 0750 "$lib"
 if [ ! -f "$etc/signing.key" ]; then

@@ -185,3 +185,21 @@ fn format_1_recordings_still_verify_and_their_records_cannot_grow_fields() {
     let forged = replace_skippable(&bytes, at, len, &add_field(payload, r#""extra":1,"#));
     assert_eq!(check(&forged, &key).verdict, Verdict::Altered);
 }
+
+#[test]
+fn the_fast_pass_over_a_whole_file_agrees_with_the_full_one() {
+    let (k, p) = key();
+    let events = session(400);
+    let bytes = container(&events, Some(k), 4096);
+    let r = check(&bytes, &p);
+    assert_eq!(r.verdict, Verdict::Intact);
+    let (_, read) = read_all(bytes.clone());
+    assert_eq!(r.events, read.len() as u64);
+    assert_eq!(r.last_event_ms, read.last().unwrap().time / 1000);
+    assert_eq!(r.integrity.verified_frames, r.integrity.data_frames);
+    // One byte changed anywhere in a data frame: the fast pass does not prove it, the full
+    // pass names the damage.
+    let mut bad = bytes.clone();
+    bad[bytes.len() / 3] ^= 1;
+    assert_eq!(check(&bad, &p).verdict, Verdict::Altered);
+}

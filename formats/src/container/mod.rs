@@ -21,6 +21,7 @@
 //! [`CHECKPOINT_DOMAIN`] or [`TRAILER_DOMAIN`]. A record whose JSON is not byte for byte what
 //! sessrec writes for its fields is an alteration. Files of [`FORMAT`] 1 are still read.
 
+mod fast;
 mod index;
 mod integrity;
 mod reader;

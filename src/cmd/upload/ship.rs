@@ -60,7 +60,21 @@ pub(super) async fn ship_file(
     };
     let attested = match sealed_manifest(path, &header.session_id, &header.key, &checked, trusted) {
         Ok(Some(a)) => a,
-        Ok(None) => describe_unsealed(path, &checked)?,
+        Ok(None) => {
+            if matches!(
+                checked.verdict,
+                ShippedVerdict::Intact | ShippedVerdict::Incomplete
+            ) {
+                // Sealed by its recorder, yet nothing vouches for its manifest: it will be
+                // listed as unverified. Removed from the spool, or from an older sessrec.
+                audit.event(
+                    Level::Warning,
+                    "upload.manifest_missing",
+                    json!({"file": path, "session": header.session_id}),
+                );
+            }
+            describe_unsealed(path, &checked)?
+        }
         Err(why) => return refuse(config, path, audit, "upload.not_as_sealed", &why),
     };
     let key = header.key.clone();
