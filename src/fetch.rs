@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use sessrec_formats::SessrecMeta;
 use sessrec_store::{Catalog, Manifest, Store};
 
 use crate::config::Config;
@@ -14,13 +15,11 @@ use crate::config::Config;
 pub struct Fetched {
     path: PathBuf,
     temporary: bool,
-}
-
-impl Fetched {
-    /// Where to open it.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+    /// A recording in a `file://` store, held open: every later open goes through
+    /// `/proc/self/fd/N` to this very file, so it cannot be swapped for another after the check.
+    _held: Option<std::fs::File>,
+    /// The session it must be, when it was named by session id or store key.
+    expected: Option<Expected>,
 }
 
 impl Drop for Fetched {
@@ -28,6 +27,78 @@ impl Drop for Fetched {
         if self.temporary {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// Whose recording a fetched one must be.
+#[derive(Debug, Clone)]
+struct Expected {
+    /// How it was named, for messages.
+    named: String,
+    session_id: String,
+    /// host, user, grant, start, from the manifest (`None`: not compared).
+    fields: Option<[Option<String>; 4]>,
+    /// The store key it was fetched from, which must be its layout's key.
+    key: Option<String>,
+}
+
+impl Fetched {
+    /// Where to open it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Checks the header of the recording as a verification pass read it (`meta`) against the
+    /// session it was named as; `Err` is [`Substituted`].
+    pub fn check_verified(&self, meta: Option<&SessrecMeta>) -> Result<(), Substituted> {
+        let Some(expected) = &self.expected else {
+            return Ok(());
+        };
+        let Some(meta) = meta else {
+            return Err(Substituted(format!(
+                "{} is not a sessrec recording",
+                expected.named
+            )));
+        };
+        let held = described(meta);
+        if held.session_id != expected.session_id {
+            return Err(Substituted(format!(
+                "the file holds session {}, not session {}",
+                held.session_id, expected.session_id
+            )));
+        }
+        if let Some(fields) = &expected.fields {
+            let mine = [&held.host, &held.user, &held.grant, &held.start];
+            for ((what, claimed), got) in ["host", "user", "grant", "start"]
+                .iter()
+                .zip(fields)
+                .zip(mine)
+            {
+                if got != claimed {
+                    return Err(Substituted(format!(
+                        "the file holds session {} with {what} {}, but its manifest says {}",
+                        held.session_id,
+                        shown(got),
+                        shown(claimed)
+                    )));
+                }
+            }
+        }
+        if let Some(key) = &expected.key
+            && key.starts_with("sessions/")
+            && &held.key != key
+        {
+            return Err(Substituted(format!(
+                "the file at {key} holds session {}, whose recording belongs at {}",
+                held.session_id, held.key
+            )));
+        }
+        Ok(())
+    }
+
+    /// The same for a recording read from its start by another reader (`info`, `play`).
+    pub fn check_header(&self, header: &sessrec_formats::Header) -> Result<(), Substituted> {
+        self.check_verified(header.sessrec.as_ref())
     }
 }
 
@@ -44,6 +115,11 @@ impl std::fmt::Display for Substituted {
 
 impl std::error::Error for Substituted {}
 
+/// What a header says about whose session it is, laid out as a manifest.
+fn described(meta: &SessrecMeta) -> Manifest {
+    sessrec_store::manifest::from_meta(meta)
+}
+
 /// Resolves `name`: `-`; `s3://BUCKET/KEY` (or `az://`, `gs://`); a session id (36 characters
 /// of hex digits and dashes), looked up in the catalog of `store` (default: the policy's
 /// `storage`), even if a file of that name exists; or else a path. `./ID` names a local file
@@ -54,12 +130,8 @@ impl std::error::Error for Substituted {}
 /// manifest; one that does not is [`Substituted`].
 pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetched> {
     let text = name.to_string_lossy();
-    let local = |path: &Path| Fetched {
-        path: path.to_path_buf(),
-        temporary: false,
-    };
     if name.as_os_str() == "-" {
-        return Ok(local(name));
+        return Ok(Fetched::local(name));
     }
     let scheme = ["s3://", "az://", "gs://"]
         .into_iter()
@@ -71,7 +143,7 @@ pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetche
                  the name"
             );
         }
-        return Ok(local(name));
+        return Ok(Fetched::local(name));
     }
     let config = Config::load(config)?;
     if let Some(scheme) = scheme {
@@ -80,8 +152,21 @@ pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetche
             .split_once('/')
             .with_context(|| format!("{text}: the URL needs a key ({scheme}BUCKET/KEY)"))?;
         let store = Store::open(&format!("{scheme}{bucket}"), &config.store_settings())?;
-        let fetched = download(&store, key)?;
-        at_its_key(&fetched, key)?;
+        let mut fetched = download(&store, key)?;
+        // Laid out by sessrec, the key names the session: the file must be that session's.
+        if let Some(id) = key
+            .strip_prefix("sessions/")
+            .and_then(|k| k.rsplit('/').next())
+            .and_then(|n| n.strip_suffix(".cast.zst"))
+        {
+            fetched.expected = Some(Expected {
+                named: text.to_string(),
+                session_id: id.to_string(),
+                fields: None,
+                key: Some(key.to_string()),
+            });
+        }
+        fetched.check_now()?;
         return Ok(fetched);
     }
     let url = store.map(str::to_owned).unwrap_or(config.storage.clone());
@@ -115,75 +200,77 @@ pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetche
         ))
         .into());
     }
-    let fetched = match url.strip_prefix("file://") {
-        Some(dir) => {
-            let path = Path::new(dir).join(&manifest.key);
-            let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
-            if !regular {
-                bail!("{} is not a regular file in the store", path.display());
-            }
-            local(&path)
-        }
+    let mut fetched = match url.strip_prefix("file://") {
+        Some(dir) => Fetched::held(&Path::new(dir).join(&manifest.key))?,
         None => download(&store, &manifest.key)?,
     };
-    matches_manifest(&fetched, &manifest)?;
+    fetched.expected = Some(Expected {
+        named: format!("the recording of session {text}"),
+        session_id: text.to_string(),
+        fields: Some([
+            manifest.host.clone(),
+            manifest.user.clone(),
+            manifest.grant.clone(),
+            manifest.start.clone(),
+        ]),
+        key: Some(manifest.key.clone()),
+    });
+    fetched.check_now()?;
     Ok(fetched)
 }
 
-/// What the recording's header says about whose session it is.
-fn header_of(fetched: &Fetched) -> Result<Manifest> {
-    sessrec_store::manifest::from_header(fetched.path()).with_context(|| {
-        format!(
-            "cannot read the header of the recording {}",
-            fetched.path().display()
-        )
-    })
-}
-
-/// The recording fetched for a manifest is that manifest's session: the same session id,
-/// host, user, grant and start in its header.
-fn matches_manifest(fetched: &Fetched, manifest: &Manifest) -> Result<()> {
-    let header = header_of(fetched).map_err(|e| {
-        Substituted(format!(
-            "the recording stored for session {} is not a sessrec recording ({e:#})",
-            manifest.session_id
-        ))
-    })?;
-    let fields = [
-        ("session", &header.session_id, &manifest.session_id),
-        ("host", &shown(&header.host), &shown(&manifest.host)),
-        ("user", &shown(&header.user), &shown(&manifest.user)),
-        ("grant", &shown(&header.grant), &shown(&manifest.grant)),
-        ("start", &shown(&header.start), &shown(&manifest.start)),
-    ];
-    for (what, held, claimed) in fields {
-        if held != claimed {
-            return Err(Substituted(format!(
-                "the file holds session {} ({what} {held}), not session {} ({what} {claimed})",
-                header.session_id, manifest.session_id
-            ))
-            .into());
+impl Fetched {
+    fn local(path: &Path) -> Fetched {
+        Fetched {
+            path: path.to_path_buf(),
+            temporary: false,
+            _held: None,
+            expected: None,
         }
     }
-    Ok(())
-}
 
-/// A recording fetched by store key is the one the store lays out at that key.
-fn at_its_key(fetched: &Fetched, key: &str) -> Result<()> {
-    if !key.starts_with("sessions/") {
-        // Not laid out by sessrec (a copy put elsewhere): nothing to compare with.
-        return Ok(());
+    /// A file in a `file://` store, opened now (never through a link at its end) and reached
+    /// from then on through its descriptor.
+    fn held(path: &Path) -> Result<Fetched> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(
+                (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+            )
+            .open(path)
+            .with_context(|| format!("cannot open {} in the store", path.display()))?;
+        let regular = file.metadata().is_ok_and(|m| m.file_type().is_file());
+        if !regular {
+            bail!("{} is not a regular file in the store", path.display());
+        }
+        Ok(Fetched {
+            path: PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd())),
+            temporary: false,
+            _held: Some(file),
+            expected: None,
+        })
     }
-    let header = header_of(fetched)
-        .map_err(|e| Substituted(format!("{key} is not a sessrec recording ({e:#})")))?;
-    if header.key != key {
-        return Err(Substituted(format!(
-            "the file at {key} holds session {}, whose recording belongs at {}",
-            header.session_id, header.key
-        ))
-        .into());
+
+    /// Checks the header as it is now (the verification pass checks it again, as it reads).
+    fn check_now(&self) -> Result<()> {
+        let reader =
+            sessrec_formats::open_path(self.path(), &sessrec_formats::OpenOptions::default());
+        match reader {
+            Ok(r) => self.check_header(r.header())?,
+            Err(e) => {
+                if let Some(x) = &self.expected {
+                    return Err(Substituted(format!(
+                        "{} is not a sessrec recording ({e})",
+                        x.named
+                    ))
+                    .into());
+                }
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn shown(field: &Option<String>) -> String {
@@ -206,6 +293,8 @@ fn download(store: &Store, key: &str) -> Result<Fetched> {
     let fetched = Fetched {
         path,
         temporary: true,
+        _held: None,
+        expected: None,
     };
     let mut file = std::fs::OpenOptions::new()
         .write(true)

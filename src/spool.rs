@@ -258,17 +258,52 @@ pub fn set_live_checkpoint(spool: &Path, file: &Path, offset: u64) -> Result<()>
 pub fn quarantine(spool: &Path, file: &Path, reason: &str) -> Result<PathBuf> {
     let dir = spool.join("quarantine");
     state_dir(&dir)?;
-    let name = file.file_name().context("a spool file has a name")?;
-    let dest = dir.join(name);
-    fs::rename(file, &dest)
-        .with_context(|| format!("cannot move {} to {}", file.display(), dest.display()))?;
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("a spool file has a name")?;
+    // Never over an earlier quarantined file (it is evidence): the first free NAME or NAME.N.
+    let mut n = 0;
+    let (dest, suffix) = loop {
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!(".{n}")
+        };
+        let dest = dir.join(format!("{name}{suffix}"));
+        match rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            file,
+            rustix::fs::CWD,
+            &dest,
+            rustix::fs::RenameFlags::NOREPLACE,
+        ) {
+            Ok(()) => break (dest, suffix),
+            Err(rustix::io::Errno::EXIST) if n < 1000 => n += 1,
+            Err(e) => {
+                return Err(std::io::Error::from(e)).with_context(|| {
+                    format!("cannot move {} to {}", file.display(), dest.display())
+                });
+            }
+        }
+    };
     let mut why = dest.clone().into_os_string();
     why.push(".reason");
     write_state(Path::new(&why), format!("{reason}\n").as_bytes())?;
     // Its sealed manifest goes with it (evidence of what the service sealed).
     let sealed = sealed_manifest_path(file);
     if fs::symlink_metadata(&sealed).is_ok_and(|m| m.is_file()) {
-        let _ = fs::rename(&sealed, dir.join(sealed.file_name().unwrap_or_default()));
+        let to = dir.join(format!(
+            "{}{suffix}",
+            sealed.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let _ = rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &sealed,
+            rustix::fs::CWD,
+            &to,
+            rustix::fs::RenameFlags::NOREPLACE,
+        );
     }
     clear_failures(spool, file);
     Ok(dest)
@@ -282,7 +317,10 @@ pub fn quarantined(spool: &Path) -> Vec<(PathBuf, String)> {
     let mut out: Vec<_> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".cast.zst"))
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            !name.ends_with(".reason") && name.contains(".cast.zst")
+        })
         .map(|p| {
             let mut why = p.clone().into_os_string();
             why.push(".reason");
@@ -313,6 +351,27 @@ mod tests {
         ] {
             assert!(!is_recording_name(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_quarantined_file_is_never_replaced() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let spool = dir.path();
+        let rec = spool.join("01a2.cast.zst");
+        fs::write(&rec, b"genuine").unwrap();
+        fs::write(sealed_manifest_path(&rec), b"sealed").unwrap();
+        let first = quarantine(spool, &rec, "first").unwrap();
+        fs::write(&rec, b"planted").unwrap();
+        fs::write(sealed_manifest_path(&rec), b"{}").unwrap();
+        let second = quarantine(spool, &rec, "second").unwrap();
+        assert_ne!(first, second);
+        assert_eq!(fs::read(&first).unwrap(), b"genuine");
+        assert_eq!(fs::read(&second).unwrap(), b"planted");
+        let q = spool.join("quarantine");
+        assert_eq!(fs::read(q.join("01a2.manifest.json")).unwrap(), b"sealed");
+        assert_eq!(fs::read(q.join("01a2.manifest.json.1")).unwrap(), b"{}");
+        let listed: Vec<String> = quarantined(spool).into_iter().map(|(_, r)| r).collect();
+        assert_eq!(listed, ["first", "second"]);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub fn tests() -> Vec<crate::util::Test> {
         spool_attacks_are_quarantined_on_s3s_fs => [Req::Tool("s3s-fs")],
         spool_attacks_are_quarantined_on_garage => [Req::Tool("garage")],
         edited_or_moved_manifests_never_show_a_verdict,
+        a_link_in_a_file_store_is_never_written_through,
+        a_file_claiming_a_live_session_never_reaches_its_live_parts,
         a_recording_stopped_early_is_listed_and_verified_incomplete,
         a_cut_after_sealing_is_told_from_a_crash_by_the_audit_trail => [
             Req::Root,
@@ -100,9 +102,35 @@ fn spool_attacks(b: &Bastion) {
     m["sealed"]["user"] = "mallory".into();
     std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
 
+    // 5. A sealed recording replaced by an unsigned copy of itself, its sealed manifest gone:
+    //    shipped (it is evidence), but as an alert, and listed without a verdict.
+    let replaced = b.record("replaced", b"signed by the host\n");
+    let unsigned = b.path("unsigned.cast");
+    assert!(
+        crate::util::sessrec_output(&["convert", s(&replaced), s(&unsigned)])
+            .status
+            .success()
+    );
+    let copy = b.path("unsigned.cast.zst");
+    assert!(
+        crate::util::sessrec_output(&["convert", s(&unsigned), s(&copy)])
+            .status
+            .success()
+    );
+    std::fs::rename(&copy, &replaced).unwrap();
+    std::fs::remove_file(sealed_manifest_of(&replaced)).unwrap();
+
     let out = b.upload();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let audit = b.audit();
+    let shipped_unsigned = audit
+        .lines()
+        .find(|l| l.contains("\"upload.ok\"") && l.contains(&id_of(&replaced)))
+        .expect("the unsigned copy is shipped");
+    assert!(
+        shipped_unsigned.contains("\"level\":\"alert\""),
+        "{shipped_unsigned}"
+    );
     let cases = [
         (
             format!("{genuine_id}.cast.zst"),
@@ -134,8 +162,16 @@ fn spool_attacks(b: &Bastion) {
     // The stored original is untouched, and the only session listed.
     assert_eq!(verify_id(b, &genuine_id).0, Some(0));
     let listed = b.ls(&["--refresh"]);
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!(listed[0]["session_id"], genuine_id.as_str());
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let row = |id: &str| {
+        listed
+            .iter()
+            .find(|m| m["session_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row(&id_of(&replaced))["verdict"], "unverified");
+    let listed = [row(&genuine_id)];
     assert_eq!(listed[0]["verdict"], "intact");
     let digest: String = sha2::Sha256::digest(&genuine_bytes)
         .iter()
@@ -219,10 +255,12 @@ fn edited_or_moved_manifests_never_show_a_verdict() {
             .cloned()
             .unwrap()
     };
+    // Each is listed without a verdict: from its edited manifest (invalid), or from its
+    // recording's header (unsigned) where the edit moved the manifest's place elsewhere.
     for m in [&a, &bb, &c] {
         let r = row(&m["session_id"]);
         assert_eq!(r["verdict"], "unverified", "{r}");
-        assert_eq!(r["attestation"]["state"], "invalid", "{r}");
+        assert_ne!(r["attestation"]["state"], "signed", "{r}");
     }
     assert_eq!(row(&d["session_id"])["verdict"], "intact");
     assert_eq!(row(&d["session_id"])["claimed"], "unknown");
@@ -245,6 +283,121 @@ fn edited_or_moved_manifests_never_show_a_verdict() {
         .find(|m| m["session_id"] == d["session_id"])
         .unwrap();
     assert_eq!(d_row["attestation"]["state"], "signed", "{d_row}");
+    std::fs::remove_file(&fake).unwrap();
+    let row_of = |listed: &[Value], m: &Value| {
+        listed
+            .iter()
+            .find(|r| r["session_id"] == m["session_id"])
+            .cloned()
+            .unwrap_or_else(|| panic!("{} not listed: {listed:?}", m["session_id"]))
+    };
+
+    // D's manifest put in B's place hides neither: B is listed from its recording's header.
+    std::fs::copy(manifest_path(&b, &d), manifest_path(&b, &bb)).unwrap();
+    let again = b.ls(&["--refresh"]);
+    assert_eq!(row_of(&again, &bb)["verdict"], "unverified");
+    assert_eq!(row_of(&again, &d)["verdict"], "intact");
+
+    // A copy of D's recording elsewhere (no manifest) does not displace D's signed row.
+    let stray = b.path("store/sessions/zz");
+    std::fs::create_dir_all(&stray).unwrap();
+    let d_recording = b.path("store").join(d["key"].as_str().unwrap());
+    std::fs::copy(&d_recording, stray.join(d_recording.file_name().unwrap())).unwrap();
+    let again = b.ls(&["--refresh"]);
+    assert_eq!(row_of(&again, &d)["verdict"], "intact");
+    let (code, line) = verify_id(&b, d["session_id"].as_str().unwrap());
+    assert_eq!(code, Some(0), "{line}");
+
+    // D's recording cut in the store: its signed row no longer says intact, and says why.
+    let bytes = std::fs::read(&d_recording).unwrap();
+    std::fs::write(&d_recording, &bytes[..bytes.len() / 2]).unwrap();
+    let row = row_of(&b.ls(&["--refresh"]), &d);
+    assert_eq!(row["verdict"], "unverified", "{row}");
+    assert!(
+        row["problem"].as_str().unwrap().contains("were sealed"),
+        "{row}"
+    );
+    std::fs::remove_file(&d_recording).unwrap();
+    let row = row_of(&b.ls(&["--refresh"]), &d);
+    assert!(
+        row["problem"]
+            .as_str()
+            .unwrap()
+            .contains("not in the store"),
+        "{row}"
+    );
+}
+
+/// A link planted in a file store never takes the uploader's writes outside it.
+fn a_link_in_a_file_store_is_never_written_through() {
+    let b = Bastion::file_store();
+    let r = b.record("linked", b"where does this go?\n");
+    let header = sessrec_store::manifest::from_header(&r).unwrap();
+    // sessions/DAY/HOST/USER/ID.cast.zst: the host's directory becomes a link.
+    let host_dir = b
+        .path("store")
+        .join(header.key.rsplitn(3, '/').nth(2).unwrap());
+    std::fs::create_dir_all(host_dir.parent().unwrap()).unwrap();
+    let elsewhere = b.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &host_dir).unwrap();
+    let out = b.upload();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is a link"), "{}", stderr(&out));
+    assert!(
+        std::fs::read_dir(&elsewhere).unwrap().next().is_none(),
+        "nothing written there"
+    );
+    assert!(r.exists(), "the recording waits in the spool");
+}
+
+/// A file that holds a live session's header under another name, held open as a recorder
+/// would: never shipped into that session's live parts.
+fn a_file_claiming_a_live_session_never_reaches_its_live_parts() {
+    let b = Bastion::file_store();
+    let spool = b.path("spool");
+    let mut rec = crate::util::sessrec_process()
+        .args([
+            "rec",
+            "-q",
+            "-o",
+            s(&spool),
+            "--sign-key",
+            b.key.arg(),
+            "--",
+        ])
+        .args(["sh", "-c", "echo genuine-live; sleep 4"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let live = spool.join(&b.spool_names()[0]);
+    let claim = spool.join("01a2ffff-0000-7000-8000-00000000000c.cast.zst");
+    // The live session's header, then an invented event, in a frame of its own.
+    let reader =
+        sessrec_formats::open_path(&live, &sessrec_formats::OpenOptions::default()).unwrap();
+    let mut plain = sessrec_formats::asciicast::V3Encoder::new().header(reader.header());
+    plain.extend_from_slice(b"[0.1, \"o\", \"FORGED\\r\\n\"]\n");
+    std::fs::write(&claim, zstd::encode_all(&plain[..], 3).unwrap()).unwrap();
+    let lock = std::fs::File::open(&claim).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let out = b.upload();
+    assert!(
+        stderr(&out).contains("not shipped while written"),
+        "{}",
+        stderr(&out)
+    );
+    let parts = b.path(&format!("store/live/{}", id_of(&live)));
+    let genuine = std::fs::read(&live).unwrap();
+    for part in std::fs::read_dir(&parts).unwrap().flatten() {
+        let name = part.file_name().to_string_lossy().into_owned();
+        let (a, z) = name.trim_end_matches(".part").split_once('-').unwrap();
+        let (a, z): (usize, usize) = (a.parse().unwrap(), z.parse().unwrap());
+        assert_eq!(std::fs::read(part.path()).unwrap(), genuine[a..z], "{name}");
+    }
+    drop(lock);
+    rec.wait().unwrap();
 }
 
 fn a_recording_stopped_early_is_listed_and_verified_incomplete() {

@@ -1,11 +1,13 @@
 //! The index on disk: a timeline built once is saved in the user's cache directory and loaded
 //! the next time the same recording is played, instead of being rebuilt. "The same" is its
-//! path, size, modification time, and a hash of its first and last 64 KiB. A cache file that
+//! path, size and the SHA-256 of all its bytes: whoever can write a recording can also set its
+//! modification time, and a timeline built from a forged file must never be shown for the
+//! genuine one (a hash of its edges alone was fooled that way). A cache file that
 //! cannot be read is ignored (the timeline is rebuilt); the cache keeps at most [`LIMIT`]
 //! bytes, dropping the least recently used files first.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -18,7 +20,6 @@ use crate::timeline::{Keystrokes, Marker, MarkerKind, Segment, Timeline};
 const MAGIC: &[u8] = b"sessrec-index-2\n";
 /// The most the cache directory holds.
 pub const LIMIT: u64 = 2 * 1024 * 1024 * 1024;
-const EDGE: u64 = 64 * 1024;
 
 /// The cache file for the recording at `path` in `dir`, if the recording can be read.
 pub fn entry(dir: &Path, path: &Path) -> Option<PathBuf> {
@@ -35,18 +36,17 @@ pub fn entry(dir: &Path, path: &Path) -> Option<PathBuf> {
             .as_encoded_bytes(),
     );
     h.update(meta.len().to_le_bytes());
-    let modified = meta
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    h.update(modified.as_nanos().to_le_bytes());
-    let mut edge = Vec::new();
-    (&mut file).take(EDGE).read_to_end(&mut edge).ok()?;
-    file.seek(SeekFrom::Start(meta.len().saturating_sub(EDGE)))
-        .ok()?;
-    file.read_to_end(&mut edge).ok()?;
-    h.update(&edge);
+    let mut content = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => content.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    h.update(content.finalize());
     let name: String = h.finalize()[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -266,6 +266,26 @@ fn read_bytes(r: &mut impl Read) -> io::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use sessrec_formats::{Event, EventData};
+
+    #[test]
+    fn a_file_changed_in_the_middle_is_another_entry_whatever_its_time_and_size() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("r.cast.zst");
+        let mut bytes = vec![7u8; 300 * 1024];
+        std::fs::write(&path, &bytes).unwrap();
+        let when = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let genuine = entry(dir.path(), &path).unwrap();
+        // Same size, same first and last 64 KiB, same modification time: a forgery.
+        bytes[150 * 1024] = 8;
+        std::fs::write(&path, &bytes).unwrap();
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+        assert_ne!(entry(dir.path(), &path).unwrap(), genuine);
+    }
 
     #[test]
     fn a_saved_timeline_loads_back_the_same_and_junk_is_ignored() {

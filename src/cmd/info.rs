@@ -31,6 +31,7 @@ impl Info {
         let fetched = crate::fetch::resolve(&self.file, self.store.as_deref(), &self.config)?;
         let mut reader = open_path(fetched.path(), &opts)
             .with_context(|| format!("cannot read {}", self.file.display()))?;
+        fetched.check_header(reader.header())?;
         let mut c = Counts::default();
         for event in &mut reader {
             let event = event.with_context(|| format!("reading {}", self.file.display()))?;

@@ -36,6 +36,7 @@ impl Play {
             open_path(&path, &OpenOptions::default())
         }
         .with_context(|| format!("cannot read {}", self.file.display()))?;
+        fetched.check_header(reader.header())?;
         let header = reader.header().clone();
         let start = start_of(&header);
         let at = match &self.at {
@@ -114,7 +115,12 @@ impl Play {
             );
         }
         let meta = meta_of(&header, start);
-        check_in_background(&path, trusted, &meta);
+        check_in_background(
+            &path,
+            trusted,
+            &meta,
+            header.session_id().map(str::to_owned),
+        );
         let mut app = App::new(loading, meta);
         if let Some(t) = at {
             app.start_at(t);
@@ -170,7 +176,9 @@ fn meta_of(header: &Header, start: Option<jiff::Timestamp>) -> Meta {
 
 /// Verifies the recording on a thread and puts the verdict (and where an unsigned tail starts)
 /// where the status bar and the timeline read them.
-fn check_in_background(path: &Path, trusted: Vec<PublicKey>, meta: &Meta) {
+/// `session` is the session the shown header names: a verification pass that reads another
+/// (the file rewritten in place since) makes the verdict `altered`.
+fn check_in_background(path: &Path, trusted: Vec<PublicKey>, meta: &Meta, session: Option<String>) {
     let path: PathBuf = path.to_path_buf();
     let into = meta.verdict.clone();
     let shown = into.clone();
@@ -178,7 +186,7 @@ fn check_in_background(path: &Path, trusted: Vec<PublicKey>, meta: &Meta) {
     let started = std::thread::Builder::new()
         .name("verify".into())
         .spawn(move || {
-            let (verdict, from) = verdict_of(&path, trusted, &into);
+            let (verdict, from) = verdict_of(&path, trusted, &into, session.as_deref());
             if let Ok(mut t) = tail.lock() {
                 *t = from;
             }
@@ -216,6 +224,7 @@ fn verdict_of(
     path: &Path,
     trusted: Vec<PublicKey>,
     into: &Mutex<Verdict>,
+    session: Option<&str>,
 ) -> (Verdict, Option<u64>) {
     if path == Path::new("-") {
         return (Verdict::NotVerified, None);
@@ -236,6 +245,9 @@ fn verdict_of(
         Err(_) => return (Verdict::NotVerified, None),
     }
     match verify(file, trusted) {
+        Ok(r) if session.is_some() && r.integrity.session_id.as_deref() != session => {
+            (Verdict::Altered, None)
+        }
         Ok(r) => (
             match r.verdict {
                 container::Verdict::Intact => Verdict::Signed,

@@ -53,6 +53,10 @@ impl Verify {
         }
         let report = verify(file, trusted)
             .with_context(|| format!("cannot verify {}", self.file.display()))?;
+        // Named by session id or key: the header this very pass read must be that session's.
+        if let Err(s) = fetched.check_verified(report.integrity.meta.as_ref()) {
+            return self.print_verdict(ShippedVerdict::Altered, Status::Altered, &s);
+        }
         let (status, line) = describe(&report, keys_named);
         // The exit status is the verdict: kept when the reader of the output went away.
         print::unless_closed(if self.json {

@@ -164,7 +164,7 @@ fn run(
                     };
                     let at = stop.at_ms;
                     let out = writer.seal(Some(at), Some(stop))?;
-                    sealed(out, at, true, note, &seal)?;
+                    sealed(out, at, true, note, seal)?;
                     bail!(
                         "the disk holding the recording is nearly full ({} KiB left); the \
                          recording was sealed while its end still fits",
@@ -177,7 +177,7 @@ fn run(
             }
             Ok(Msg::Finish { end_us }) => {
                 let out = writer.seal(Some(end_us / 1000), None)?;
-                return sealed(out, end_us / 1000, false, note, &seal);
+                return sealed(out, end_us / 1000, false, note, seal);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
@@ -190,7 +190,7 @@ fn run(
                 };
                 let at = stop.at_ms;
                 let out = writer.seal(Some(at), Some(stop))?;
-                return sealed(out, at, true, note, &seal);
+                return sealed(out, at, true, note, seal);
             }
         }
         writer.tick(now_ms())?;

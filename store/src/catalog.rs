@@ -173,6 +173,7 @@ mod tests {
             uploaded: start.into(),
             attestation: Default::default(),
             claimed: None,
+            problem: None,
         }
     }
 

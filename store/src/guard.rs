@@ -24,8 +24,33 @@ pub enum Existing {
     Different(String),
 }
 
+/// In a `file://` store, refuses a key any of whose directories is a link: the local store
+/// follows links, and one planted by whoever can write the store would send the uploader's
+/// writes (and deletions) outside it.
+pub fn no_links(store: &Store, key: &str) -> Result<()> {
+    let Some(root) = store.local_dir() else {
+        return Ok(());
+    };
+    let mut at = root.to_path_buf();
+    for part in key.split('/') {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(StoreError::Exists(format!(
+                    "{} in the store is a link; nothing is written through it (remove it)",
+                    at.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
 /// Compares the object at `key` with the local file at `local`: size first, then SHA-256.
 pub async fn compare_with_file(store: &Store, key: &str, local: &Path) -> Result<Existing> {
+    no_links(store, key)?;
     let at = store.path(key);
     let meta = match store.inner().head(&at).await {
         Ok(m) => m,
@@ -60,6 +85,7 @@ pub async fn put_new(
     bytes: Vec<u8>,
     same: impl Fn(&[u8]) -> bool,
 ) -> Result<()> {
+    no_links(store, key)?;
     let at = store.path(key);
     match store.inner().head(&at).await {
         Err(object_store::Error::NotFound { .. }) => {}

@@ -5,6 +5,7 @@
 //! The store is the source of truth: everything in the catalog can be rebuilt from it.
 
 pub mod catalog;
+mod check;
 mod clouds;
 pub mod guard;
 pub mod layout;

@@ -59,6 +59,7 @@ pub async fn confirmed(store: &Store, session_id: &str) -> Result<u64> {
 
 /// Stores what `path` holds after `from`; returns the new end.
 pub async fn ship_tail(store: &Store, path: &Path, session_id: &str, from: u64) -> Result<u64> {
+    crate::guard::no_links(store, &format!("{}/x", dir(session_id)))?;
     let what = || format!("reading {}", path.display());
     let mut file = std::fs::File::open(path).map_err(|e| StoreError::io(what(), e))?;
     let len = file
@@ -85,6 +86,7 @@ pub async fn ship_tail(store: &Store, path: &Path, session_id: &str, from: u64) 
 
 /// Removes the parts once the whole recording is stored.
 pub async fn remove(store: &Store, session_id: &str) -> Result<()> {
+    crate::guard::no_links(store, &format!("{}/x", dir(session_id)))?;
     for (a, b) in parts(store, session_id).await? {
         let key = store.path(&format!("{}/{a:020}-{b:020}.part", dir(session_id)));
         store

@@ -125,6 +125,11 @@ impl Store {
             .map_err(|e| StoreError::store(what(), e))
     }
 
+    /// For a `file://` store: its directory.
+    pub fn local_dir(&self) -> Option<&std::path::Path> {
+        self.url.strip_prefix("file://").map(std::path::Path::new)
+    }
+
     /// The object store.
     pub fn inner(&self) -> &Arc<dyn ObjectStore> {
         &self.inner

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sessrec_formats::container::{Verdict, verify};
+use sessrec_formats::container::Verdict;
 use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{Header, OpenOptions, open_path, open_reader};
 
@@ -53,6 +53,10 @@ pub struct Manifest {
     /// The verdict the uploader reported when it shipped the recording (unsigned: a claim).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed: Option<ShippedVerdict>,
+    /// Why a signed manifest's verdict is not shown: its recording is missing from the store,
+    /// or not of the sealed size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A manifest as the store holds it (format 2): the sealed body, its signature, and what the
@@ -173,6 +177,7 @@ pub fn flatten(body: Sealed, attestation: Attestation, shipped: &Shipping) -> Ma
         uploaded: shipped.uploaded.clone(),
         attestation,
         claimed: Some(shipped.verdict),
+        problem: None,
     }
 }
 
@@ -206,6 +211,15 @@ pub fn from_header_bytes(start: Vec<u8>, shown: &str) -> Result<Manifest> {
     )
     .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
     from_header_of(reader.header().clone(), shown)
+}
+
+/// What sessrec metadata of a header says, laid out as a manifest (unverified).
+pub fn from_meta(meta: &sessrec_formats::SessrecMeta) -> Manifest {
+    let header = Header {
+        sessrec: Some(meta.clone()),
+        ..Header::default()
+    };
+    from_header_of(header, "").expect("a header with sessrec metadata")
 }
 
 fn from_header_of(header: Header, shown: &str) -> Result<Manifest> {
@@ -249,80 +263,11 @@ fn from_header_of(header: Header, shown: &str) -> Result<Manifest> {
         uploaded: jiff::Timestamp::now().to_string(),
         attestation: Attestation::Unsigned,
         claimed: None,
+        problem: None,
     })
 }
 
-/// What [`check`] found of a local recording.
-#[derive(Debug, Clone)]
-pub struct Checked {
-    /// Its verdict.
-    pub verdict: ShippedVerdict,
-    /// To its last event, in milliseconds.
-    pub duration_ms: u64,
-    /// SHA-256 of the whole file, hex.
-    pub sha256: String,
-    /// Its size in bytes.
-    pub size: u64,
-}
-
-/// Verifies a local recording against `trusted` and hashes it, in one read.
-pub fn check(path: &Path, trusted: &[PublicKey]) -> Result<Checked> {
-    use sha2::Digest;
-    struct Hashing<R> {
-        inner: R,
-        hasher: sha2::Sha256,
-        size: u64,
-        pos: u64,
-    }
-    impl<R: std::io::Read> std::io::Read for Hashing<R> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.inner.read(buf)?;
-            // verify looks at the end first, then reads from the start: hash each byte once,
-            // in order, and nothing read ahead of what is hashed.
-            let end = self.pos + n as u64;
-            if self.pos <= self.size && end > self.size {
-                let skip = (self.size - self.pos) as usize;
-                self.hasher.update(&buf[skip..n]);
-                self.size = end;
-            }
-            self.pos = end;
-            Ok(n)
-        }
-    }
-    impl<R: std::io::Seek> std::io::Seek for Hashing<R> {
-        fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
-            self.pos = self.inner.seek(to)?;
-            Ok(self.pos)
-        }
-    }
-    let shown = path.display();
-    let file =
-        std::fs::File::open(path).map_err(|e| StoreError::io(format!("opening {shown}"), e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| StoreError::io(format!("opening {shown}"), e))?
-        .len();
-    let mut reader = Hashing {
-        inner: std::io::BufReader::new(file),
-        hasher: sha2::Sha256::new(),
-        size: 0,
-        pos: 0,
-    };
-    let report = verify(&mut reader, trusted.to_vec())
-        .map_err(|e| StoreError::Recording(format!("{shown}: {e}")))?;
-    if reader.size != len {
-        return Err(StoreError::Recording(format!(
-            "{shown} changed while it was verified ({len} bytes, {} read)",
-            reader.size
-        )));
-    }
-    Ok(Checked {
-        verdict: report.verdict.into(),
-        duration_ms: report.last_event_ms,
-        sha256: hex(&reader.hasher.finalize()),
-        size: reader.size,
-    })
-}
+pub use crate::check::{Checked, check};
 
 /// A manifest's verdict: what `verify` said when the recording was shipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,9 @@ use tokio::io::AsyncReadExt;
 
 use crate::guard;
 use crate::location::Store;
-use crate::manifest::{Manifest, StoredManifest, from_header_bytes, hex, parse_stored};
+use crate::manifest::{
+    Manifest, ShippedVerdict, StoredManifest, from_header_bytes, hex, parse_stored,
+};
 use crate::resumable;
 pub use crate::resumable::Resumed;
 use crate::sealed::{Attested, MAX_SEALED};
@@ -255,7 +257,6 @@ pub async fn manifests(store: &Store, trusted: &[PublicKey]) -> Result<Listing> 
         let meta = meta.map_err(|e| StoreError::store(format!("listing {prefix}"), e))?;
         let name = meta.location.as_ref();
         if let Some(stem) = name.strip_suffix(".manifest.json") {
-            described.insert(stem.to_string());
             if meta.size > MAX_SEALED {
                 unreadable.push(format!(
                     "the manifest {name} is {} bytes, over the 1 MiB a manifest may have",
@@ -264,13 +265,27 @@ pub async fn manifests(store: &Store, trusted: &[PublicKey]) -> Result<Listing> 
                 continue;
             }
             match read_manifest(store, &meta.location, trusted).await {
-                Ok(m) => out.push(m),
+                Ok(m) => {
+                    // Only a manifest of this very session describes the recording beside it:
+                    // another session's put here must not hide this one.
+                    if store.path(&m.keys().manifest) == meta.location {
+                        described.insert(stem.to_string());
+                    }
+                    out.push(m);
+                }
                 Err(e) if !e.is_transient() => unreadable.push(e.to_string()),
                 Err(e) => return Err(e),
             }
         } else if name.ends_with(RECORDING) {
             recordings.push(meta);
         }
+    }
+    let sizes: std::collections::HashMap<String, u64> = recordings
+        .iter()
+        .map(|r| (r.location.to_string(), r.size))
+        .collect();
+    for m in &mut out {
+        held_as_sealed(store, m, &sizes);
     }
     for meta in recordings {
         let name = meta.location.as_ref();
@@ -292,6 +307,27 @@ pub async fn manifests(store: &Store, trusted: &[PublicKey]) -> Result<Listing> 
         manifests,
         unreadable,
     })
+}
+
+/// A verdict stands only while the store holds a recording of the sealed size at the sealed
+/// key (`verify ID` checks its bytes): cut or deleted, the row says so instead.
+fn held_as_sealed(store: &Store, m: &mut Manifest, sizes: &std::collections::HashMap<String, u64>) {
+    if !matches!(
+        m.verdict,
+        ShippedVerdict::Intact | ShippedVerdict::Incomplete
+    ) {
+        return;
+    }
+    let problem = match sizes.get(store.path(&m.key).as_ref()) {
+        None => format!("its recording {} is not in the store", m.key),
+        Some(&size) if size != m.size => format!(
+            "the store holds {size} bytes at {}, but {} were sealed",
+            m.key, m.size
+        ),
+        Some(_) => return,
+    };
+    m.verdict = ShippedVerdict::Unverified;
+    m.problem = Some(problem);
 }
 
 /// One manifest per session: where several claim the same session (one copied into another

@@ -114,7 +114,12 @@ pub(crate) fn prove(mut src: impl Read, trusted: Vec<PublicKey>) -> io::Result<O
 
 /// Drops what was consumed and reads until `need` bytes are buffered past `pos`, or the end;
 /// false once the end is reached.
-fn refill(src: &mut impl Read, buf: &mut Vec<u8>, pos: &mut usize, need: usize) -> io::Result<bool> {
+fn refill(
+    src: &mut impl Read,
+    buf: &mut Vec<u8>,
+    pos: &mut usize,
+    need: usize,
+) -> io::Result<bool> {
     buf.drain(..*pos);
     *pos = 0;
     let want = need.max(CHUNK);

@@ -34,6 +34,8 @@ pub struct Integrity {
     pub header_key_id: Option<String>,
     /// The container format the header names (1: older recordings, 2: current).
     pub format: Option<u32>,
+    /// The header's sessrec metadata, as read in this pass (covered by the chain from frame 0).
+    pub meta: Option<SessrecMeta>,
     /// Complete data frames read.
     pub data_frames: u64,
     /// Checkpoints whose frame number, offsets and hash chain matched.
@@ -178,6 +180,7 @@ impl Tracker {
             .and_then(|v| serde_json::from_value::<SessrecMeta>(v).ok());
         self.first_line = Vec::new();
         if let Some(meta) = meta {
+            self.integ.meta = Some(meta.clone());
             self.integ.format = Some(meta.format);
             self.header_key = meta
                 .public_key

@@ -136,6 +136,18 @@ async fn ship_live(store: &Store, config: &Config, path: &Path) -> Result<()> {
     let Some(meta) = header.sessrec else {
         return Ok(());
     };
+    // Only into its own session's parts: a file named for one session and holding another is
+    // never shipped live (it is quarantined once its writer lets go).
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if name != format!("{}.cast.zst", meta.session_id) {
+        anyhow::bail!(
+            "it is named {name} but holds session {}; it is not shipped while written",
+            meta.session_id
+        );
+    }
     let from = match spool::live_checkpoint(&config.spool, path) {
         Some(offset) => offset,
         None => live::confirmed(store, &meta.session_id).await?,

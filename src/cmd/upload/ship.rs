@@ -149,8 +149,13 @@ pub(super) async fn ship_file(
         .with_context(|| format!("cannot remove the shipped {}", path.display()))?;
     let _ = std::fs::remove_file(spool::sealed_manifest_path(path));
     spool::clear_failures(&config.spool, path);
+    // This host signs its recordings: one that is not signed by its key was replaced in the
+    // spool (or made without the service), however consistent it is.
     let level = match checked.verdict {
         ShippedVerdict::Altered => Level::Alert,
+        ShippedVerdict::Unsigned | ShippedVerdict::UntrustedKey if !trusted.is_empty() => {
+            Level::Alert
+        }
         _ => Level::Info,
     };
     audit.event(level, "upload.ok", fields);

@@ -31,6 +31,7 @@ pub fn manifests(n: usize) -> Vec<Manifest> {
                 uploaded: start,
                 attestation: Default::default(),
                 claimed: None,
+                problem: None,
             }
         })
         .collect()
