@@ -34,22 +34,7 @@ impl Verify {
         if !is_container(&mut file)? {
             let line = "unsigned: not a .cast.zst, so there is nothing to verify (sessrec convert IN \
                         OUT.cast.zst --sign-key KEY makes a signed copy)";
-            let status = Status::Unsigned;
-            print::unless_closed(if self.json {
-                let doc = json!({
-                    "file": self.file, "verdict": ShippedVerdict::Unsigned.name(),
-                    "exit_status": status.code(), "message": line,
-                });
-                writeln!(
-                    out,
-                    "{}",
-                    print::json_safe(serde_json::to_string_pretty(&doc)?)
-                )
-            } else {
-                writeln!(out, "{}: {line}", print::safe(&name))
-            })
-            .context("printing the verdict")?;
-            return Ok(status);
+            return self.print_verdict(ShippedVerdict::Unsigned, Status::Unsigned, &line);
         }
         let report = verify(file, trusted)
             .with_context(|| format!("cannot verify {}", self.file.display()))?;
