@@ -90,8 +90,17 @@ pub async fn put_new(
     match store.inner().head(&at).await {
         Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => return Err(StoreError::store(format!("looking for {at}"), e)),
-        Ok(_) => {
-            let held = store.read(&at, None).await?;
+        Ok(meta) if meta.size > crate::sealed::MAX_SEALED => {
+            return Err(StoreError::Exists(format!(
+                "{key} already exists ({} bytes, no manifest or marker); it is not replaced",
+                meta.size
+            )));
+        }
+        Ok(meta) => {
+            let held = match meta.size {
+                0 => bytes::Bytes::new(),
+                n => store.read(&at, Some(0..n)).await?,
+            };
             if held.as_ref() == bytes.as_slice() || same(&held) {
                 return Ok(());
             }

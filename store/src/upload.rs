@@ -264,7 +264,7 @@ pub async fn manifests(store: &Store, trusted: &[PublicKey]) -> Result<Listing> 
                 ));
                 continue;
             }
-            match read_manifest(store, &meta.location, trusted).await {
+            match read_manifest(store, &meta.location, meta.size, trusted).await {
                 Ok(m) => {
                     // Only a manifest of this very session describes the recording beside it:
                     // another session's put here must not hide this one.
@@ -378,8 +378,18 @@ const RECORDING: &str = ".cast.zst";
 /// How much of a recording is fetched to read its header (the header opens the first frame).
 const HEADER_BYTES: u64 = 256 * 1024;
 
-async fn read_manifest(store: &Store, at: &ObjectPath, trusted: &[PublicKey]) -> Result<Manifest> {
-    let bytes = store.read(at, None).await?;
+/// Reads at most the `size` bytes the listing gave (a manifest replaced by a huge object since
+/// is cut there, and fails to parse, rather than read whole).
+async fn read_manifest(
+    store: &Store,
+    at: &ObjectPath,
+    size: u64,
+    trusted: &[PublicKey],
+) -> Result<Manifest> {
+    if size == 0 {
+        return Err(StoreError::Recording(format!("the manifest {at} is empty")));
+    }
+    let bytes = store.read(at, Some(0..size)).await?;
     parse_stored(&bytes, &store.key_of(at), trusted)
 }
 

@@ -77,12 +77,8 @@ pub(crate) fn prove(mut src: impl Read, trusted: Vec<PublicKey>) -> io::Result<O
         match magic {
             ZSTD_MAGIC => {
                 tracker.frame_start(offset);
-                if std::mem::take(&mut first) {
-                    let plain = zstd::decode_all(bytes).map_err(io::Error::other);
-                    match plain {
-                        Ok(plain) => tracker.plain(&plain),
-                        Err(_) => return Ok(None),
-                    }
+                if std::mem::take(&mut first) && header_line(bytes, &mut tracker).is_err() {
+                    return Ok(None);
                 }
                 let mut h = Sha256::new();
                 h.update(tracker.chain());
@@ -110,6 +106,26 @@ pub(crate) fn prove(mut src: impl Read, trusted: Vec<PublicKey>) -> io::Result<O
         last_event_ms: trailer.frames.last().map_or(0, |f| f.end_ms),
         integrity,
     }))
+}
+
+/// Decompresses the first frame only as far as its first line (the header), however much it
+/// claims to hold.
+fn header_line(frame: &[u8], tracker: &mut Tracker) -> io::Result<()> {
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(frame)?.single_frame();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut read = 0usize;
+    while read <= crate::MAX_LINE {
+        let n = decoder.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        tracker.plain(&chunk[..n]);
+        read += n;
+        if memchr::memchr(b'\n', &chunk[..n]).is_some() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Drops what was consumed and reads until `need` bytes are buffered past `pos`, or the end;
