@@ -96,6 +96,8 @@ impl Info {
                 "signed_by": i.signer,
                 "cut_at_byte": i.cut.as_ref().map(|c| c.offset),
                 "damage": i.damage.as_ref().map(|d| format!("frame {}: {}", d.frame, d.reason)),
+                "format": i.format,
+                "stopped": i.stopped().map(|s| json!({"at_ms": s.at_ms, "reason": s.reason, "session_continued": s.session_continued})),
             })),
             "warning": warning,
         });
@@ -199,6 +201,15 @@ fn print_text(out: &mut impl Write, d: &Value) -> std::io::Result<()> {
             },
             s(&c["signed_by"]),
         )?;
+        writeln!(out, "format:       container format {}", c["format"])?;
+        if let Some(stop) = c["stopped"].as_object() {
+            writeln!(
+                out,
+                "stopped:      the recording stopped at {} ms: {}",
+                stop["at_ms"],
+                s(&stop["reason"])
+            )?;
+        }
     }
     Ok(())
 }
