@@ -309,9 +309,16 @@ fn doctor_says_what_to_fix() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
+    // An audit log others can write.
+    std::fs::write(b.path("audit.log"), b"").unwrap();
+    std::fs::set_permissions(b.path("audit.log"), std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = b.sessrec(&["doctor"]);
     let report = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("is not a private file") && report.contains("chmod 0660"),
+        "{report}"
+    );
     assert!(
         report.contains("is open to other users") && report.contains("chmod 0700"),
         "{report}"

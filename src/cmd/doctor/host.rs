@@ -109,6 +109,44 @@ pub(super) fn check_spool(f: &mut Findings, dir: &Path) {
     }
 }
 
+/// The audit log: nobody else may write it, and the uploader (group `sessrec`) reads it to tell a
+/// cut recording from a crash.
+pub(super) fn check_audit_log(f: &mut Findings, path: &Path) {
+    let shown = path.display();
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        f.warn(
+            &format!("audit log {shown} does not exist yet"),
+            "run dist/install.sh (it makes it root:sessrec 0660, append-only)",
+        );
+        return;
+    };
+    let group = nix::unistd::Group::from_name("sessrec")
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw());
+    if !meta.is_file() || meta.mode() & 0o007 != 0 {
+        f.fail(
+            &format!(
+                "audit log {shown} is not a private file (mode {:o})",
+                meta.mode() & 0o7777
+            ),
+            &format!("chown root:sessrec {shown} && chmod 0660 {shown}"),
+        );
+    } else if Some(meta.gid()) != group || meta.mode() & 0o060 != 0o060 {
+        f.warn(
+            &format!("the uploader (group sessrec) cannot read and append to {shown}"),
+            &format!(
+                "chown root:sessrec {shown} && chmod 0660 {shown} (it alerts on a cut recording \
+                 by the service's session.end events)"
+            ),
+        );
+    } else {
+        f.ok(&format!(
+            "audit log {shown} is root's and the uploader's only"
+        ));
+    }
+}
+
 pub(super) fn check_key(f: &mut Findings, config: &Config) {
     let Some(path) = &config.signing_key else {
         f.warn(

@@ -105,6 +105,7 @@ impl Doctor {
         host::check_binary(&mut f);
         host::check_shell(&mut f, &config.shell);
         host::check_spool(&mut f, &config.spool);
+        host::check_audit_log(&mut f, &config.audit_log);
         host::check_key(&mut f, &config);
         host::check_space(&mut f, &config);
         host::check_clock(&mut f);
