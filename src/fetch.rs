@@ -200,8 +200,8 @@ pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetche
         ))
         .into());
     }
-    let mut fetched = match url.strip_prefix("file://") {
-        Some(dir) => Fetched::held(&Path::new(dir).join(&manifest.key))?,
+    let mut fetched = match store.local_file(&manifest.key) {
+        Some(file) => Fetched::held(&file)?,
         None => download(&store, &manifest.key)?,
     };
     fetched.expected = Some(Expected {
@@ -254,22 +254,36 @@ impl Fetched {
     }
 
     /// Checks the header as it is now (the verification pass checks it again, as it reads).
+    /// A header that cannot be read is not called a substitution: the reader says what is
+    /// wrong with the file (`verify`: altered).
     fn check_now(&self) -> Result<()> {
         let reader =
             sessrec_formats::open_path(self.path(), &sessrec_formats::OpenOptions::default());
-        match reader {
-            Ok(r) => self.check_header(r.header())?,
-            Err(e) => {
-                if let Some(x) = &self.expected {
-                    return Err(Substituted(format!(
-                        "{} is not a sessrec recording ({e})",
-                        x.named
-                    ))
-                    .into());
-                }
-            }
+        if let Ok(r) = reader {
+            self.check_header(r.header())?;
         }
         Ok(())
+    }
+
+    /// A recording held open in a `file://` store, copied to a private temporary file (and
+    /// checked again there), for readers that read it more than once; others as they are.
+    pub fn private_copy(mut self) -> Result<Fetched> {
+        let Some(held) = self._held.take() else {
+            return Ok(self);
+        };
+        let (path, mut copy) = private_temp()?;
+        let fetched = Fetched {
+            path,
+            temporary: true,
+            _held: None,
+            expected: self.expected.take(),
+        };
+        let mut from = &held;
+        std::io::Seek::seek(&mut from, std::io::SeekFrom::Start(0))
+            .and_then(|_| std::io::copy(&mut from, &mut copy))
+            .with_context(|| format!("cannot copy {}", self.path.display()))?;
+        fetched.check_now()?;
+        Ok(fetched)
     }
 }
 
@@ -282,7 +296,8 @@ fn looks_like_session_id(s: &str) -> bool {
     s.len() == 36 && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
-fn download(store: &Store, key: &str) -> Result<Fetched> {
+/// A new file only this user can read, in the temporary directory, with a random name.
+fn private_temp() -> Result<(PathBuf, std::fs::File)> {
     let mut nonce = [0u8; 8];
     getrandom::fill(&mut nonce)
         .map_err(|e| anyhow::anyhow!("no randomness for a temporary file name: {e}"))?;
@@ -290,18 +305,23 @@ fn download(store: &Store, key: &str) -> Result<Fetched> {
         "sessrec-{}.cast.zst",
         sessrec_store::manifest::hex(&nonce)
     ));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode_private()
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok((path, file))
+}
+
+fn download(store: &Store, key: &str) -> Result<Fetched> {
+    let (path, mut file) = private_temp()?;
     let fetched = Fetched {
         path,
         temporary: true,
         _held: None,
         expected: None,
     };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode_private()
-        .open(&fetched.path)
-        .with_context(|| format!("cannot create {}", fetched.path.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -188,7 +188,12 @@ fn keygen_sign_verify_and_every_verdict_exit_status() {
         || {
             // convert writes one frame for a file this small; a cut needs several, as a live
             // recording has them: the same events, signed with the same key, in small frames.
-            let framed = small_frames(&signed, &key);
+            let framed = crate::util::recording::small_frames(&signed, &key);
+            assert!(
+                framed.len() > 3000,
+                "several frames: {} bytes",
+                framed.len()
+            );
             let cut = dir.path().join("cut.cast.zst");
             std::fs::write(&cut, &framed[..framed.len() * 2 / 3]).unwrap();
             let v = run(&["verify", s(&cut), "--key", s(&public)]);
@@ -264,29 +269,6 @@ fn keygen_sign_verify_and_every_verdict_exit_status() {
         assert_eq!(doc["verdict"], "unsigned");
         assert_eq!(doc["exit_status"], 5);
     });
-}
-
-/// The recording at `path` rewritten with 1 KiB frames, signed with the key at `key`.
-fn small_frames(path: &std::path::Path, key: &std::path::Path) -> Vec<u8> {
-    use sessrec_formats::container::{ContainerWriter, WriterOptions};
-    let signer =
-        sessrec_formats::keys::SigningKey::from_pem(&std::fs::read_to_string(key).unwrap())
-            .unwrap();
-    let mut reader =
-        sessrec_formats::open_path(path, &sessrec_formats::OpenOptions::default()).unwrap();
-    let header = reader.header().clone();
-    let options = WriterOptions {
-        frame_bytes: 1024,
-        ..WriterOptions::default()
-    };
-    let mut out = Vec::new();
-    let mut w = ContainerWriter::new(&mut out, &header, Some(signer), options).unwrap();
-    for event in &mut reader {
-        w.write_event(&event.unwrap()).unwrap();
-    }
-    w.finish(None).unwrap();
-    assert!(out.len() > 3000, "several frames: {} bytes", out.len());
-    out
 }
 
 fn zstd_cli_decodes_the_container_into_plain_asciicast_v3() {

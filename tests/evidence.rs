@@ -22,7 +22,6 @@ pub fn tests() -> Vec<crate::util::Test> {
 /// A signed recording of a short incident, in several frames (as a live recording has them):
 /// the commands at 2 s and 4 s, each frame ending at 1 KiB.
 fn signed_incident(dir: &Path, key: &Key) -> PathBuf {
-    use sessrec_formats::container::{ContainerWriter, WriterOptions};
     let cast = dir.join("incident.cast");
     let mut lines = vec![r#"{"version": 2, "width": 80, "height": 24}"#.to_string()];
     for i in 0..60 {
@@ -39,24 +38,9 @@ fn signed_incident(dir: &Path, key: &Key) -> PathBuf {
             .status
             .success()
     );
-    // Again in small frames, with the same header and key.
-    let signer =
-        sessrec_formats::keys::SigningKey::from_pem(&std::fs::read_to_string(&key.path).unwrap())
-            .unwrap();
-    let mut reader =
-        sessrec_formats::open_path(&signed, &sessrec_formats::OpenOptions::default()).unwrap();
-    let header = reader.header().clone();
-    let options = WriterOptions {
-        frame_bytes: 1024,
-        ..WriterOptions::default()
-    };
-    let mut out = Vec::new();
-    let mut w = ContainerWriter::new(&mut out, &header, Some(signer), options).unwrap();
-    for event in &mut reader {
-        w.write_event(&event.unwrap()).unwrap();
-    }
-    w.finish(None).unwrap();
-    std::fs::write(&signed, out).unwrap();
+    // Again in small frames (as a live recording has them), with the same header and key.
+    let framed = crate::util::recording::small_frames(&signed, &key.path);
+    std::fs::write(&signed, framed).unwrap();
     signed
 }
 
@@ -137,7 +121,7 @@ fn cut_and_append_is_an_unsigned_tail_to_verify_convert_and_dump() {
     assert!(String::from_utf8_lossy(&d.stdout).contains("INVENTED"));
     assert_eq!(d.status.code(), Some(3), "{}", stderr(&d));
     assert!(
-        stderr(&d).contains("is in the unsigned tail"),
+        stderr(&d).contains("the unsigned tail starts at"),
         "{}",
         stderr(&d)
     );

@@ -21,6 +21,10 @@ pub fn tests() -> Vec<crate::util::Test> {
         spool_attacks_are_quarantined_on_garage => [Req::Tool("garage")],
         edited_or_moved_manifests_never_show_a_verdict,
         a_link_in_a_file_store_is_never_written_through,
+        keys_with_escapes_list_verified_and_refuse_links => [
+            Req::Root,
+            Req::Tool("/usr/bin/unshare"),
+        ],
         a_file_claiming_a_live_session_never_reaches_its_live_parts,
         a_recording_stopped_early_is_listed_and_verified_incomplete,
         a_cut_after_sealing_is_told_from_a_crash_by_the_audit_trail => [
@@ -496,4 +500,53 @@ fn a_cut_after_sealing_is_told_from_a_crash_by_the_audit_trail() {
         "{}",
         stderr(&up)
     );
+}
+
+/// Records into the bastion's spool on a host named `host` (a UTS namespace of its own).
+fn record_on_host(b: &Bastion, host: &str) -> PathBuf {
+    let before = b.spool_names();
+    let line = format!(
+        "printf '{host}' > /proc/sys/kernel/hostname && exec {} rec -q -o {} --sign-key {} -- echo on-{host}",
+        crate::util::BIN,
+        s(&b.path("spool")),
+        b.key.arg()
+    );
+    let o = std::process::Command::new("/usr/bin/unshare")
+        .args(["-u", "sh", "-c", &line])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let new = b
+        .spool_names()
+        .into_iter()
+        .find(|n| !before.contains(n))
+        .unwrap();
+    b.path("spool").join(new)
+}
+
+/// A host name the layout escapes (`bastion%201`): its genuine manifest lists as intact and
+/// verifies by id, and a link planted at the directory the store really writes is refused.
+fn keys_with_escapes_list_verified_and_refuse_links() {
+    let b = Bastion::file_store();
+    let r = record_on_host(&b, "bastion 1");
+    assert!(b.upload().status.success());
+    let listed = b.ls(&["--refresh"]);
+    assert_eq!(listed[0]["verdict"], "intact", "{listed:?}");
+    assert!(listed[0]["key"].as_str().unwrap().contains("/bastion%201/"));
+    assert_eq!(verify_id(&b, &id_of(&r)).0, Some(0));
+
+    let b = Bastion::file_store();
+    let r = record_on_host(&b, "bastion 1");
+    let key = sessrec_store::manifest::from_header(&r).unwrap().key;
+    let day = key.rsplitn(4, '/').nth(3).unwrap();
+    let physical = b.path("store").join(day).join("bastion%25201");
+    std::fs::create_dir_all(physical.parent().unwrap()).unwrap();
+    let elsewhere = b.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &physical).unwrap();
+    let out = b.upload();
+    assert!(stderr(&out).contains("is a link"), "{}", stderr(&out));
+    assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+    assert!(r.exists());
 }

@@ -26,7 +26,10 @@ impl Play {
         }
         sessrec_player::keep_heap_compact();
         let (trusted, _) = trusted_keys(&self.keys, &self.config)?;
-        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref(), &self.config)?;
+        // A store's file is read several times (hash, load, verification): from a private copy,
+        // so it cannot be rewritten in place between the reads.
+        let fetched = crate::fetch::resolve(&self.file, self.store.as_deref(), &self.config)?
+            .private_copy()?;
         let path = fetched.path().to_path_buf();
         let reader = if self.follow {
             let tail = Tail::open(&path)
@@ -88,17 +91,24 @@ impl Play {
                 .and_then(|()| out.flush())
                 .context("writing the screen")?;
             let moment = at.unwrap_or(t.duration);
-            if let Ok(Some(from)) = checking.join()
-                && moment >= from
-            {
-                print::warn(format_args!(
-                    "{}: this moment ({}) is in the unsigned tail, after the last checkpoint \
-                     ({}): no signature covers what is shown",
-                    self.file.display(),
-                    sessrec_formats::time::clock(moment),
-                    sessrec_formats::time::clock(from)
-                ));
-                return Ok(Status::Truncated);
+            match checking.join() {
+                Ok(Some((altered, from))) if moment >= from => {
+                    let clock = sessrec_formats::time::clock;
+                    let (what, status) = if altered {
+                        ("the recording is altered from", Status::Altered)
+                    } else {
+                        ("the unsigned tail starts at", Status::Truncated)
+                    };
+                    print::warn(format_args!(
+                        "{}: this moment ({}) is past the last checkpoint: {what} {}, so no \
+                         signature covers what is shown",
+                        self.file.display(),
+                        clock(moment),
+                        clock(from)
+                    ));
+                    return Ok(status);
+                }
+                _ => {}
             }
             if let Some(e) = loading.error() {
                 print::note(format_args!(
@@ -201,13 +211,19 @@ fn check_in_background(path: &Path, trusted: Vec<PublicKey>, meta: &Meta, sessio
     }
 }
 
-/// Where the unsigned tail of the recording at `path` starts (µs), if it has one.
-fn tail_of(path: &Path, trusted: Vec<PublicKey>) -> Option<u64> {
+/// Where what no signature covers starts (µs) in the recording at `path`, and whether it is
+/// an alteration (else an unsigned tail).
+fn tail_of(path: &Path, trusted: Vec<PublicKey>) -> Option<(bool, u64)> {
     let mut file = std::fs::File::open(path).ok()?;
     if !super::verify::is_container(&mut file).ok()? {
         return None;
     }
-    unsigned_from(&verify(file, trusted).ok()?)
+    let r = verify(file, trusted).ok()?;
+    let altered = r.verdict == container::Verdict::Altered;
+    if altered {
+        return Some((true, r.integrity.verified_end_ms.unwrap_or(0) * 1000));
+    }
+    unsigned_from(&r).map(|from| (false, from))
 }
 
 /// Where a verified recording's unsigned tail starts: after the last event a checkpoint

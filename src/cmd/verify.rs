@@ -38,8 +38,11 @@ impl Verify {
         }
         let report = verify(file, trusted)
             .with_context(|| format!("cannot verify {}", self.file.display()))?;
-        // Named by session id or key: the header this very pass read must be that session's.
-        if let Err(s) = fetched.check_verified(report.integrity.meta.as_ref()) {
+        // Named by session id or key: the header this very pass read must be that session's
+        // (an altered file already has its verdict, with the reason).
+        if report.verdict != Verdict::Altered
+            && let Err(s) = fetched.check_verified(report.integrity.meta.as_ref())
+        {
             return self.print_verdict(ShippedVerdict::Altered, Status::Altered, &s);
         }
         let (status, line) = describe(&report, keys_named);

@@ -31,9 +31,10 @@ pub fn no_links(store: &Store, key: &str) -> Result<()> {
     let Some(root) = store.local_dir() else {
         return Ok(());
     };
+    // The very path the local store writes: each part as the object path encodes it.
     let mut at = root.to_path_buf();
-    for part in key.split('/') {
-        at.push(part);
+    for part in store.path(key).parts() {
+        at.push(part.as_ref());
         match std::fs::symlink_metadata(&at) {
             Ok(m) if m.file_type().is_symlink() => {
                 return Err(StoreError::Exists(format!(

@@ -130,6 +130,16 @@ impl Store {
         self.url.strip_prefix("file://").map(std::path::Path::new)
     }
 
+    /// For a `file://` store: the file that holds `key`, as the local store names it (each
+    /// part of the key as the object path encodes it, so `%` in a key is `%25` on disk).
+    pub fn local_file(&self, key: &str) -> Option<std::path::PathBuf> {
+        let mut at = self.local_dir()?.to_path_buf();
+        for part in self.path(key).parts() {
+            at.push(part.as_ref());
+        }
+        Some(at)
+    }
+
     /// The object store.
     pub fn inner(&self) -> &Arc<dyn ObjectStore> {
         &self.inner
@@ -146,9 +156,10 @@ impl Store {
 
     /// The key of `path` relative to the prefix.
     pub fn key_of(&self, path: &Path) -> String {
+        // Each part as the key had it: the object path percent-encodes (`%` itself as `%25`).
         match path.prefix_match(&self.prefix) {
             Some(parts) => parts
-                .map(|p| p.as_ref().to_string())
+                .map(|p| percent_decoded(p.as_ref()))
                 .collect::<Vec<_>>()
                 .join("/"),
             None => path.to_string(),
@@ -156,8 +167,52 @@ impl Store {
     }
 }
 
+/// `%XX` sequences decoded (what `object_store` encodes in a path part).
+fn percent_decoded(part: &str) -> String {
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_key_with_percent_escapes_round_trips_through_its_object_path() {
+        let store = super::Store::open(
+            &format!(
+                "file://{}",
+                tempfile::TempDir::new().unwrap().path().display()
+            ),
+            &crate::StoreSettings::default(),
+        )
+        .unwrap();
+        let key = "sessions/2026/12/01/bastion%201/DOMAIN%5Cuser/x.cast.zst";
+        assert_eq!(store.key_of(&store.path(key)), key);
+        let file = store.local_file(key).unwrap();
+        assert!(
+            file.to_string_lossy()
+                .ends_with("bastion%25201/DOMAIN%255Cuser/x.cast.zst")
+        );
+    }
+
     use super::*;
 
     fn error(url: &str) -> String {

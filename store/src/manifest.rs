@@ -104,10 +104,16 @@ impl StoredManifest {
     }
 }
 
-/// Reads a stored manifest found at `location` (a store key), checking its signature against
-/// `trusted` and that it is stored where its session's manifest belongs. Older, unsigned
-/// manifests (format 1) are read with the verdict "unverified".
-pub fn parse_stored(bytes: &[u8], location: &str, trusted: &[PublicKey]) -> Result<Manifest> {
+/// Reads a stored manifest found at `location` (shown in messages), checking its signature
+/// against `trusted` and, with `stored_where_it_belongs` (the store compares object paths, as
+/// encoded), that it is stored where its session's manifest belongs. Older, unsigned manifests
+/// (format 1) are read with the verdict "unverified".
+pub fn parse_stored(
+    bytes: &[u8],
+    location: &str,
+    stored_where_it_belongs: impl FnOnce(&Manifest) -> bool,
+    trusted: &[PublicKey],
+) -> Result<Manifest> {
     let invalid = |e: serde_json::Error| {
         StoreError::Recording(format!("the manifest {location} is not valid: {e}"))
     };
@@ -133,7 +139,7 @@ pub fn parse_stored(bytes: &[u8], location: &str, trusted: &[PublicKey]) -> Resu
     let mut attestation = attested.check(trusted);
     let mut m = flatten(body, attestation.clone(), &stored.shipped);
     let belongs = m.keys().manifest;
-    if belongs != location {
+    if !stored_where_it_belongs(&m) {
         attestation = Attestation::Invalid {
             reason: format!(
                 "stored at {location}, but it describes session {} (whose manifest belongs at \

@@ -390,7 +390,12 @@ async fn read_manifest(
         return Err(StoreError::Recording(format!("the manifest {at} is empty")));
     }
     let bytes = store.read(at, Some(0..size)).await?;
-    parse_stored(&bytes, &store.key_of(at), trusted)
+    parse_stored(
+        &bytes,
+        &store.key_of(at),
+        |m| store.path(&m.keys().manifest) == *at,
+        trusted,
+    )
 }
 
 async fn manifest_from_recording(store: &Store, at: &ObjectPath) -> Result<Manifest> {

@@ -114,3 +114,25 @@ pub fn assert_wall_clock(path: &Path) -> i64 {
     );
     off
 }
+
+/// The recording at `path` rewritten with 1 KiB frames, signed with the key at `key`.
+pub fn small_frames(path: &std::path::Path, key: &std::path::Path) -> Vec<u8> {
+    use sessrec_formats::container::{ContainerWriter, WriterOptions};
+    let signer =
+        sessrec_formats::keys::SigningKey::from_pem(&std::fs::read_to_string(key).unwrap())
+            .unwrap();
+    let mut reader =
+        sessrec_formats::open_path(path, &sessrec_formats::OpenOptions::default()).unwrap();
+    let header = reader.header().clone();
+    let options = WriterOptions {
+        frame_bytes: 1024,
+        ..WriterOptions::default()
+    };
+    let mut out = Vec::new();
+    let mut w = ContainerWriter::new(&mut out, &header, Some(signer), options).unwrap();
+    for event in &mut reader {
+        w.write_event(&event.unwrap()).unwrap();
+    }
+    w.finish(None).unwrap();
+    out
+}
