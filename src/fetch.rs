@@ -343,3 +343,55 @@ impl PrivateMode for std::fs::OpenOptions {
         self.mode(0o600)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(id: &str, host: &str) -> SessrecMeta {
+        SessrecMeta {
+            format: 2,
+            session_id: id.into(),
+            host: Some(host.into()),
+            start: Some("2026-12-01T10:00:00Z".into()),
+            identity: Some(serde_json::json!({"user": "alice"})),
+            ..SessrecMeta::default()
+        }
+    }
+
+    /// What the verification pass read decides, whatever the first look at the file said: a
+    /// file swapped or rewritten in between is still caught.
+    #[test]
+    fn the_header_a_pass_read_must_be_the_named_sessions() {
+        let a = "01a20000-0000-7000-8000-00000000000a";
+        let b = "01a20000-0000-7000-8000-00000000000b";
+        let mut fetched = Fetched::local(Path::new("x"));
+        let manifest = sessrec_store::manifest::from_meta(&meta(a, "bastion-1"));
+        fetched.expected = Some(Expected {
+            named: format!("session {a}"),
+            session_id: a.into(),
+            fields: Some([
+                manifest.host.clone(),
+                manifest.user.clone(),
+                manifest.grant.clone(),
+                manifest.start.clone(),
+            ]),
+            key: Some(manifest.key.clone()),
+        });
+        assert!(fetched.check_verified(Some(&meta(a, "bastion-1"))).is_ok());
+        let other = fetched
+            .check_verified(Some(&meta(b, "bastion-1")))
+            .unwrap_err();
+        assert!(
+            other.to_string().contains(&format!("holds session {b}")),
+            "{other}"
+        );
+        let moved = fetched
+            .check_verified(Some(&meta(a, "bastion-2")))
+            .unwrap_err();
+        assert!(moved.to_string().contains("host bastion-2"), "{moved}");
+        assert!(fetched.check_verified(None).is_err());
+        // A file named as a path is not bound to any session.
+        assert!(Fetched::local(Path::new("x")).check_verified(None).is_ok());
+    }
+}
