@@ -107,6 +107,31 @@ pub fn read_sealed_manifest(file: &Path) -> Option<Result<Vec<u8>, String>> {
     })
 }
 
+/// A spool recording opened once, for every later read: never through a link, never a FIFO or
+/// device (the open does not block), and from then on reached through its descriptor
+/// (`/proc/self/fd/N`), so the file that was checked is the file that is shipped.
+pub struct Opened {
+    _file: fs::File,
+    /// The path that reaches this very file.
+    pub path: PathBuf,
+}
+
+/// Opens the spool recording at `path` (see [`Opened`]).
+pub fn open_recording(path: &Path) -> Result<Opened> {
+    use std::os::fd::AsRawFd;
+    let file = open_nofollow(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!("{} is not a regular file", path.display());
+    }
+    Ok(Opened {
+        path: PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd())),
+        _file: file,
+    })
+}
+
 /// Opens `path` for reading without following a link.
 fn open_nofollow(path: &Path) -> std::io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -351,6 +376,28 @@ mod tests {
         ] {
             assert!(!is_recording_name(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_a_recording_is_refused_without_blocking() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let fifo = dir.path().join("01a2.cast.zst");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let err = open_recording(&fifo).err().unwrap();
+        assert!(format!("{err:#}").contains("not a regular file"), "{err:#}");
+        let link = dir.path().join("02b3.cast.zst");
+        std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+        assert!(open_recording(&link).is_err(), "never through a link");
+        let rec = dir.path().join("03c4.cast.zst");
+        fs::write(&rec, b"bytes").unwrap();
+        let opened = open_recording(&rec).unwrap();
+        fs::remove_file(&rec).unwrap();
+        assert_eq!(
+            fs::read(&opened.path).unwrap(),
+            b"bytes",
+            "the file opened, not the name"
+        );
     }
 
     #[test]

@@ -133,6 +133,26 @@ fn cut_and_append_is_an_unsigned_tail_to_verify_convert_and_dump() {
         stderr(&early)
     );
 
+    // A whole recording that no trusted key signed is no evidence either, however whole.
+    let unsigned = dir.path().join("unsigned.cast.zst");
+    let plain = dir.path().join("plain.cast");
+    assert!(
+        sessrec_output(&["convert", s(&signed), s(&plain)])
+            .status
+            .success()
+    );
+    assert!(
+        sessrec_output(&["convert", s(&plain), s(&unsigned)])
+            .status
+            .success()
+    );
+    let d = sessrec_output(&["play", s(&unsigned), "--dump", "--key", s(&key.public_path)]);
+    assert_eq!(d.status.code(), Some(5), "{}", stderr(&d));
+    assert!(stderr(&d).contains("no signatures"), "{}", stderr(&d));
+    let other = Key::at(&dir.path().join("other-key"));
+    let d = sessrec_output(&["play", s(&signed), "--dump", "--key", s(&other.public_path)]);
+    assert_eq!(d.status.code(), Some(6), "{}", stderr(&d));
+
     // The genuine recording has no tail at all.
     let d = sessrec_output(&["play", s(&signed), "--dump", "--key", s(&key.public_path)]);
     assert_eq!(d.status.code(), Some(0), "{}", stderr(&d));

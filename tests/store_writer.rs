@@ -2,6 +2,7 @@
 //! of the store, or at another session's genuine recording), another session's recording put
 //! in this one's place, and junk objects beside real ones.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -163,6 +164,10 @@ fn one_junk_object_does_not_hide_the_other_sessions() {
         b"not a recording",
     )
     .unwrap();
+    // A link loop, and a name that is not UTF-8: named, skipped, never fatal.
+    std::os::unix::fs::symlink(".", manifest.with_file_name("loop")).unwrap();
+    let bad = std::ffi::OsStr::from_bytes(b"bad\xff");
+    std::fs::write(manifest.with_file_name(bad), b"x").unwrap();
     let o = b.sessrec(&["ls", "--json", "--refresh"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);

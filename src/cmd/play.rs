@@ -91,24 +91,11 @@ impl Play {
                 .and_then(|()| out.flush())
                 .context("writing the screen")?;
             let moment = at.unwrap_or(t.duration);
-            match checking.join() {
-                Ok(Some((altered, from))) if moment >= from => {
-                    let clock = sessrec_formats::time::clock;
-                    let (what, status) = if altered {
-                        ("the recording is altered from", Status::Altered)
-                    } else {
-                        ("the unsigned tail starts at", Status::Truncated)
-                    };
-                    print::warn(format_args!(
-                        "{}: this moment ({}) is past the last checkpoint: {what} {}, so no \
-                         signature covers what is shown",
-                        self.file.display(),
-                        clock(moment),
-                        clock(from)
-                    ));
-                    return Ok(status);
-                }
-                _ => {}
+            if let Ok(Some(unproven)) = checking.join()
+                && let Some((why, status)) = unproven.at(moment)
+            {
+                print::warn(format_args!("{}: {why}", self.file.display()));
+                return Ok(status);
             }
             if let Some(e) = loading.error() {
                 print::note(format_args!(
@@ -211,19 +198,67 @@ fn check_in_background(path: &Path, trusted: Vec<PublicKey>, meta: &Meta, sessio
     }
 }
 
-/// Where what no signature covers starts (µs) in the recording at `path`, and whether it is
-/// an alteration (else an unsigned tail).
-fn tail_of(path: &Path, trusted: Vec<PublicKey>) -> Option<(bool, u64)> {
+/// What of a `.cast.zst` no trusted signature covers.
+enum Unproven {
+    /// Events after the last checkpoint, from this time (µs).
+    Tail(u64),
+    /// Altered from this time (µs).
+    Altered(u64),
+    /// No signatures at all.
+    Unsigned,
+    /// Signed by a key not trusted here.
+    Untrusted,
+}
+
+impl Unproven {
+    /// Why the screen at `moment` (µs) is no evidence, and the exit status, if it is not.
+    fn at(&self, moment: u64) -> Option<(String, Status)> {
+        let clock = sessrec_formats::time::clock;
+        let past = |what: &str, from: u64| {
+            format!(
+                "this moment ({}) is past the last checkpoint: {what} {}, so no signature covers \
+                 what is shown",
+                clock(moment),
+                clock(from)
+            )
+        };
+        match *self {
+            Unproven::Tail(from) if moment >= from => {
+                Some((past("the unsigned tail starts at", from), Status::Truncated))
+            }
+            Unproven::Altered(from) if moment >= from => {
+                Some((past("the recording is altered from", from), Status::Altered))
+            }
+            Unproven::Unsigned => Some((
+                "the recording carries no signatures: nothing shown is proven".into(),
+                Status::Unsigned,
+            )),
+            Unproven::Untrusted => Some((
+                "the recording is signed by a key not trusted here (--key, trusted_keys): \
+                 nothing shown is proven"
+                    .into(),
+                Status::UntrustedKey,
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// What no trusted signature covers in the recording at `path`, if it is a `.cast.zst`.
+fn tail_of(path: &Path, trusted: Vec<PublicKey>) -> Option<Unproven> {
     let mut file = std::fs::File::open(path).ok()?;
     if !super::verify::is_container(&mut file).ok()? {
         return None;
     }
     let r = verify(file, trusted).ok()?;
-    let altered = r.verdict == container::Verdict::Altered;
-    if altered {
-        return Some((true, r.integrity.verified_end_ms.unwrap_or(0) * 1000));
+    match r.verdict {
+        container::Verdict::Altered => Some(Unproven::Altered(
+            r.integrity.verified_end_ms.unwrap_or(0) * 1000,
+        )),
+        container::Verdict::Unsigned => Some(Unproven::Unsigned),
+        container::Verdict::UntrustedKey => Some(Unproven::Untrusted),
+        _ => unsigned_from(&r).map(Unproven::Tail),
     }
-    unsigned_from(&r).map(|from| (false, from))
 }
 
 /// Where a verified recording's unsigned tail starts: after the last event a checkpoint

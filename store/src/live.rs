@@ -32,7 +32,12 @@ pub async fn parts(store: &Store, session_id: &str) -> Result<Vec<(u64, u64)>> {
     let mut list = store.inner().list(Some(&prefix));
     let mut ranges = Vec::new();
     while let Some(meta) = list.next().await {
-        let meta = meta.map_err(|e| StoreError::store(format!("listing {prefix}"), e))?;
+        let meta = match meta {
+            Ok(m) => m,
+            // A junk entry planted in a local store is not a part: skipped, not fatal.
+            Err(_) if store.local_dir().is_some() => continue,
+            Err(e) => return Err(StoreError::store(format!("listing {prefix}"), e)),
+        };
         let name = meta.location.filename().unwrap_or_default();
         let range = name.strip_suffix(".part").and_then(|r| r.split_once('-'));
         if let Some((a, b)) = range

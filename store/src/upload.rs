@@ -254,7 +254,16 @@ pub async fn manifests(store: &Store, trusted: &[PublicKey]) -> Result<Listing> 
     let mut recordings = Vec::new();
     let mut unreadable = Vec::new();
     while let Some(meta) = list.next().await {
-        let meta = meta.map_err(|e| StoreError::store(format!("listing {prefix}"), e))?;
+        let meta = match meta {
+            Ok(m) => m,
+            // In a local store, one entry that cannot be listed (a link loop, a name that is not
+            // UTF-8) is named and skipped: it never hides every other session.
+            Err(e) if store.local_dir().is_some() => {
+                unreadable.push(format!("an entry under {prefix} cannot be listed: {e}"));
+                continue;
+            }
+            Err(e) => return Err(StoreError::store(format!("listing {prefix}"), e)),
+        };
         let name = meta.location.as_ref();
         if let Some(stem) = name.strip_suffix(".manifest.json") {
             if meta.size > MAX_SEALED {

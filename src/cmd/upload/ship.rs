@@ -29,8 +29,17 @@ pub(super) async fn ship_file(
     audit: &mut Audit,
     path: &Path,
 ) -> Result<bool> {
+    // One open for every read below: the file checked is the file shipped.
+    let opened = match spool::open_recording(path) {
+        Ok(o) => o,
+        Err(e) => {
+            give_up_or_wait(config, path, &format!("{e:#}"), audit)?;
+            return Ok(false);
+        }
+    };
+    let source = opened.path.as_path();
     // A file that cannot be read as a recording will not get better by retrying.
-    let header = match from_header(path) {
+    let header = match from_header(source) {
         Ok(m) => m,
         Err(e) => {
             give_up_or_wait(config, path, &format!("{e}"), audit)?;
@@ -46,7 +55,7 @@ pub(super) async fn ship_file(
         return refuse(config, path, audit, "upload.misnamed", &why);
     }
     let checked = {
-        let (p, t) = (path.to_path_buf(), trusted.to_vec());
+        let (p, t) = (source.to_path_buf(), trusted.to_vec());
         tokio::task::spawn_blocking(move || check(&p, &t))
             .await
             .context("the verification thread failed")?
@@ -73,15 +82,27 @@ pub(super) async fn ship_file(
                     json!({"file": path, "session": header.session_id}),
                 );
             }
-            describe_unsealed(path, &checked)?
+            describe_unsealed(source, &checked)?
         }
         Err(why) => return refuse(config, path, audit, "upload.not_as_sealed", &why),
     };
     let key = header.key.clone();
-    let shipped = match retried(|| guard::compare_with_file(store, &key, path)).await {
+    let shipped = match retried(|| guard::compare_with_file(store, &key, source)).await {
         Ok(Existing::Absent) => {
             let checkpoint = spool::multipart_checkpoint(&config.spool, path);
-            retried(|| upload::put_and_confirm(store, path, &key, &checkpoint)).await
+            let put = retried(|| upload::put_and_confirm(store, source, &key, &checkpoint)).await;
+            // A link planted in a `file://` store while the upload ran: the bytes may have gone
+            // outside it. Said loudly; the spool copy stays.
+            if let Err(e) = guard::no_links(store, &key) {
+                let why = format!("{e}; the recording may have been written outside the store");
+                audit.event(
+                    Level::Alert,
+                    "upload.link",
+                    json!({"file": path, "error": why}),
+                );
+                return failed(config, path, audit, json!({"key": key}), &e);
+            }
+            put
         }
         // An earlier attempt stored these very bytes.
         Ok(Existing::Same(sha256)) => Ok(Shipped {
