@@ -382,7 +382,10 @@ mod tests {
     fn a_fifo_in_place_of_a_recording_is_refused_without_blocking() {
         let dir = tempfile::TempDir::new().unwrap();
         let fifo = dir.path().join("01a2.cast.zst");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(made.success());
         let err = open_recording(&fifo).err().unwrap();
         assert!(format!("{err:#}").contains("not a regular file"), "{err:#}");
