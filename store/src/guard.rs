@@ -110,6 +110,15 @@ pub async fn put_new(
             )));
         }
     }
+    if let Some((root, parts)) = store.local_parts(key) {
+        return match crate::local::put_bytes(&root, &parts, &bytes, crate::local::Place::New) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::Exists(
+                format!("{key} appeared in the store meanwhile; it is not replaced"),
+            )),
+            Err(e) => Err(StoreError::io(format!("storing {key}"), e)),
+        };
+    }
     store
         .inner()
         .put(&at, bytes.into())

@@ -10,6 +10,7 @@ mod clouds;
 pub mod guard;
 pub mod layout;
 pub mod live;
+mod local;
 pub mod location;
 pub mod manifest;
 mod resumable;

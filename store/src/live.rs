@@ -78,12 +78,19 @@ pub async fn ship_tail(store: &Store, path: &Path, session_id: &str, from: u64) 
         file.seek(SeekFrom::Start(at))
             .and_then(|_| file.read_exact(&mut buf))
             .map_err(|e| StoreError::io(what(), e))?;
-        let key = store.path(&format!("{}/{at:020}-{end:020}.part", dir(session_id)));
-        store
-            .inner()
-            .put(&key, buf.into())
-            .await
-            .map_err(|e| StoreError::store(format!("storing {key}"), e))?;
+        let name = format!("{}/{at:020}-{end:020}.part", dir(session_id));
+        if let Some((root, parts)) = store.local_parts(&name) {
+            // The same part again (after a lost checkpoint) holds the same bytes.
+            crate::local::put_bytes(&root, &parts, &buf, crate::local::Place::Replace)
+                .map_err(|e| StoreError::io(format!("storing {name}"), e))?;
+        } else {
+            let key = store.path(&name);
+            store
+                .inner()
+                .put(&key, buf.into())
+                .await
+                .map_err(|e| StoreError::store(format!("storing {key}"), e))?;
+        }
         at = end;
     }
     Ok(at)
@@ -93,7 +100,13 @@ pub async fn ship_tail(store: &Store, path: &Path, session_id: &str, from: u64) 
 pub async fn remove(store: &Store, session_id: &str) -> Result<()> {
     crate::guard::no_links(store, &format!("{}/x", dir(session_id)))?;
     for (a, b) in parts(store, session_id).await? {
-        let key = store.path(&format!("{}/{a:020}-{b:020}.part", dir(session_id)));
+        let name = format!("{}/{a:020}-{b:020}.part", dir(session_id));
+        if let Some((root, parts)) = store.local_parts(&name) {
+            crate::local::remove(&root, &parts)
+                .map_err(|e| StoreError::io(format!("removing {name}"), e))?;
+            continue;
+        }
+        let key = store.path(&name);
         store
             .inner()
             .delete(&key)

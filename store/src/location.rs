@@ -130,6 +130,18 @@ impl Store {
         self.url.strip_prefix("file://").map(std::path::Path::new)
     }
 
+    /// For a `file://` store: its directory and the names on disk of `key`'s parts (see
+    /// [`crate::local`], which writes them without following links).
+    pub fn local_parts(&self, key: &str) -> Option<(std::path::PathBuf, Vec<String>)> {
+        let root = self.local_dir()?.to_path_buf();
+        let parts = self
+            .path(key)
+            .parts()
+            .map(|p| p.as_ref().to_string())
+            .collect();
+        Some((root, parts))
+    }
+
     /// For a `file://` store: the file that holds `key`, as the local store names it (each
     /// part of the key as the object path encodes it, so `%` in a key is `%25` on disk).
     pub fn local_file(&self, key: &str) -> Option<std::path::PathBuf> {

@@ -81,6 +81,9 @@ pub async fn put_and_confirm(
             };
             resumable::put(multipart, path, &dest, &plan).await?
         }
+        None if store.local_dir().is_some() => {
+            (put_local(store, path, key)?, None, Resumed::default())
+        }
         None => {
             let (sent, etag) = put_file(store, path, &dest).await?;
             (sent, etag, Resumed::default())
@@ -143,7 +146,39 @@ pub async fn finish(store: &Store, stored: &StoredManifest, remove_live: bool) -
     Ok(())
 }
 
-/// Uploads `path` to `dest` in parts (a local directory: no resuming); returns what was sent
+/// Copies `path` into a `file://` store, never through a link and never over an existing file
+/// (see [`crate::local`]), hashing it on the way.
+fn put_local(store: &Store, path: &Path, key: &str) -> Result<Sent> {
+    struct Hashing<R> {
+        inner: R,
+        hashing: SentHasher,
+    }
+    impl<R: std::io::Read> std::io::Read for Hashing<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.hashing.update(&buf[..n]);
+            Ok(n)
+        }
+    }
+    let (root, parts) = store
+        .local_parts(key)
+        .ok_or_else(|| StoreError::Config("not a file:// store".into()))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+    let mut source = Hashing {
+        inner: std::io::BufReader::with_capacity(READ, file),
+        hashing: SentHasher::new(PART),
+    };
+    match crate::local::put_file(&root, &parts, &mut source, crate::local::Place::New) {
+        Ok(_) => Ok(source.hashing.finish()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::Exists(
+            format!("{key} appeared in the store meanwhile; it is not replaced"),
+        )),
+        Err(e) => Err(StoreError::io(format!("storing {key}"), e)),
+    }
+}
+
+/// Uploads `path` to `dest` in parts; returns what was sent
 /// and the ETag the store answered.
 async fn put_file(store: &Store, path: &Path, dest: &ObjectPath) -> Result<(Sent, Option<String>)> {
     let what = || format!("reading {}", path.display());
