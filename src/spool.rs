@@ -111,9 +111,28 @@ pub fn read_sealed_manifest(file: &Path) -> Option<Result<Vec<u8>, String>> {
 /// device (the open does not block), and from then on reached through its descriptor
 /// (`/proc/self/fd/N`), so the file that was checked is the file that is shipped.
 pub struct Opened {
-    _file: fs::File,
+    file: fs::File,
     /// The path that reaches this very file.
     pub path: PathBuf,
+}
+
+impl Opened {
+    /// Removes `name` from the spool if it still is this file (a file put in its place since
+    /// is left alone).
+    pub fn remove(&self, name: &Path) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let mine = self.file.metadata().context("reading the shipped file")?;
+        let there = fs::symlink_metadata(name)
+            .with_context(|| format!("cannot read {}", name.display()))?;
+        if (there.dev(), there.ino()) != (mine.dev(), mine.ino()) {
+            anyhow::bail!(
+                "{} is no longer the file that was shipped; it is left in the spool",
+                name.display()
+            );
+        }
+        fs::remove_file(name)
+            .with_context(|| format!("cannot remove the shipped {}", name.display()))
+    }
 }
 
 /// Opens the spool recording at `path` (see [`Opened`]).
@@ -128,7 +147,7 @@ pub fn open_recording(path: &Path) -> Result<Opened> {
     }
     Ok(Opened {
         path: PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd())),
-        _file: file,
+        file,
     })
 }
 

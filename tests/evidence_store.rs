@@ -535,6 +535,19 @@ fn keys_with_escapes_list_verified_and_refuse_links() {
     assert_eq!(listed[0]["verdict"], "intact", "{listed:?}");
     assert!(listed[0]["key"].as_str().unwrap().contains("/bastion%201/"));
     assert_eq!(verify_id(&b, &id_of(&r)).0, Some(0));
+    // The longest host name the kernel takes, all escaped: over 255 bytes on disk, unless
+    // shortened. Shipped, listed and verified like any other.
+    let r = record_on_host(&b, &" ".repeat(64));
+    let out = b.upload();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = b.ls(&["--refresh"]);
+    let row = listed
+        .iter()
+        .find(|m| m["session_id"] == id_of(&r).as_str())
+        .unwrap();
+    assert_eq!(row["verdict"], "intact", "{row}");
+    assert_eq!(row["host"], " ".repeat(64).as_str());
+    assert_eq!(verify_id(&b, &id_of(&r)).0, Some(0));
 
     let b = Bastion::file_store();
     let r = record_on_host(&b, "bastion 1");

@@ -61,12 +61,34 @@ pub fn component(s: &str) -> String {
     if out.is_empty() {
         out.push_str("%00");
     }
+    // A file name has at most 255 bytes, and the object path encodes `%` again (`%25`): a long
+    // value keeps its first 100 characters and a hash of the whole (the manifest keeps it all).
+    if out.len() > MAX_COMPONENT {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(s.as_bytes());
+        out.truncate(100);
+        out.push('~');
+        out.push_str(&crate::manifest::hex(&digest[..8]));
+    }
     out
 }
+
+/// The longest key component kept whole (encoded, at most 5/3 longer on disk: under 255).
+const MAX_COMPONENT: usize = 120;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_value_makes_a_short_stable_component() {
+        let long = " ".repeat(100);
+        let c = component(&long);
+        assert!(c.len() <= 120, "{c}");
+        assert_eq!(c, component(&long), "stable");
+        assert_ne!(c, component(&" ".repeat(101)), "distinct");
+        assert_eq!(component("bastion-1"), "bastion-1");
+    }
 
     #[test]
     fn keys_by_day_host_user_and_grant() {

@@ -128,7 +128,10 @@ async fn pass(
 /// Ships what a live recording gained since the last pass, resuming from the local checkpoint
 /// or, when that is lost, from what the store holds.
 async fn ship_live(store: &Store, config: &Config, path: &Path) -> Result<()> {
-    let header = match open_path(path, &OpenOptions::default()) {
+    // One open, never through a link, never a FIFO: what is read is the file checked.
+    let opened = spool::open_recording(path)?;
+    let source = opened.path.as_path();
+    let header = match open_path(source, &OpenOptions::default()) {
         Ok(r) => r.header().clone(),
         // Not even the header is on disk yet: next pass.
         Err(_) => return Ok(()),
@@ -152,7 +155,7 @@ async fn ship_live(store: &Store, config: &Config, path: &Path) -> Result<()> {
         Some(offset) => offset,
         None => live::confirmed(store, &meta.session_id).await?,
     };
-    let to = live::ship_tail(store, path, &meta.session_id, from).await?;
+    let to = live::ship_tail(store, source, &meta.session_id, from).await?;
     if to != from {
         spool::set_live_checkpoint(&config.spool, path, to)?;
     }

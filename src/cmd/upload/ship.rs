@@ -166,8 +166,7 @@ pub(super) async fn ship_file(
     if checked.verdict == ShippedVerdict::Truncated {
         check_ending(config, audit, &header.session_id, &fields);
     }
-    std::fs::remove_file(path)
-        .with_context(|| format!("cannot remove the shipped {}", path.display()))?;
+    opened.remove(path)?;
     let _ = std::fs::remove_file(spool::sealed_manifest_path(path));
     spool::clear_failures(&config.spool, path);
     // This host signs its recordings: one that is not signed by its key was replaced in the
