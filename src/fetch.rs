@@ -22,6 +22,23 @@ pub struct Fetched {
     expected: Option<Expected>,
 }
 
+impl Expected {
+    /// The session a manifest describes, as its recording must show it.
+    fn of(manifest: &Manifest) -> Expected {
+        Expected {
+            named: format!("the recording of session {}", manifest.session_id),
+            session_id: manifest.session_id.clone(),
+            fields: Some([
+                manifest.host.clone(),
+                manifest.user.clone(),
+                manifest.grant.clone(),
+                manifest.start.clone(),
+            ]),
+            key: Some(manifest.key.clone()),
+        }
+    }
+}
+
 impl Drop for Fetched {
     fn drop(&mut self) {
         if self.temporary {
@@ -60,7 +77,7 @@ impl Fetched {
                 expected.named
             )));
         };
-        let held = described(meta);
+        let held = sessrec_store::manifest::from_meta(meta);
         if held.session_id != expected.session_id {
             return Err(Substituted(format!(
                 "the file holds session {}, not session {}",
@@ -114,11 +131,6 @@ impl std::fmt::Display for Substituted {
 }
 
 impl std::error::Error for Substituted {}
-
-/// What a header says about whose session it is, laid out as a manifest.
-fn described(meta: &SessrecMeta) -> Manifest {
-    sessrec_store::manifest::from_meta(meta)
-}
 
 /// Resolves `name`: `-`; `s3://BUCKET/KEY` (or `az://`, `gs://`); a session id (36 characters
 /// of hex digits and dashes), looked up in the catalog of `store` (default: the policy's
@@ -204,17 +216,7 @@ pub fn resolve(name: &Path, store: Option<&str>, config: &Path) -> Result<Fetche
         Some(file) => Fetched::held(&file)?,
         None => download(&store, &manifest.key)?,
     };
-    fetched.expected = Some(Expected {
-        named: format!("the recording of session {text}"),
-        session_id: text.to_string(),
-        fields: Some([
-            manifest.host.clone(),
-            manifest.user.clone(),
-            manifest.grant.clone(),
-            manifest.start.clone(),
-        ]),
-        key: Some(manifest.key.clone()),
-    });
+    fetched.expected = Some(Expected::of(&manifest));
     fetched.check_now()?;
     Ok(fetched)
 }
@@ -367,17 +369,7 @@ mod tests {
         let b = "01a20000-0000-7000-8000-00000000000b";
         let mut fetched = Fetched::local(Path::new("x"));
         let manifest = sessrec_store::manifest::from_meta(&meta(a, "bastion-1"));
-        fetched.expected = Some(Expected {
-            named: format!("session {a}"),
-            session_id: a.into(),
-            fields: Some([
-                manifest.host.clone(),
-                manifest.user.clone(),
-                manifest.grant.clone(),
-                manifest.start.clone(),
-            ]),
-            key: Some(manifest.key.clone()),
-        });
+        fetched.expected = Some(Expected::of(&manifest));
         assert!(fetched.check_verified(Some(&meta(a, "bastion-1"))).is_ok());
         let other = fetched
             .check_verified(Some(&meta(b, "bastion-1")))

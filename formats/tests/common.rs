@@ -4,8 +4,8 @@
 use std::io::Cursor;
 
 use proptest::prelude::*;
-use sessrec_formats::container::{ContainerWriter, WriterOptions};
-use sessrec_formats::keys::SigningKey;
+use sessrec_formats::container::{ContainerWriter, VerifyReport, WriterOptions, verify};
+use sessrec_formats::keys::{PublicKey, SigningKey};
 use sessrec_formats::{Event, EventData, Header, OpenOptions, SessrecMeta, open_reader};
 
 /// Any event payload, including bytes that are not valid UTF-8.
@@ -147,4 +147,16 @@ pub fn session(n: usize) -> Vec<Event> {
         data: EventData::Exit(3),
     });
     events
+}
+
+/// A new key pair.
+pub fn key() -> (SigningKey, PublicKey) {
+    let k = SigningKey::generate().unwrap();
+    let p = k.public();
+    (k, p)
+}
+
+/// Verifies `bytes` against `trusted`.
+pub fn check(bytes: &[u8], trusted: &PublicKey) -> VerifyReport {
+    verify(Cursor::new(bytes.to_vec()), vec![trusted.clone()]).expect("verify runs")
 }

@@ -5,21 +5,8 @@ mod common;
 use std::io::Cursor;
 
 use common::*;
-use sessrec_formats::container::{
-    ContainerWriter, SeekIndex, Verdict, VerifyReport, WriterOptions, open_at, verify,
-};
-use sessrec_formats::keys::{PublicKey, SigningKey};
+use sessrec_formats::container::{ContainerWriter, SeekIndex, Verdict, WriterOptions, open_at};
 use sessrec_formats::{Event, EventData};
-
-fn key() -> (SigningKey, PublicKey) {
-    let k = SigningKey::generate().unwrap();
-    let p = k.public();
-    (k, p)
-}
-
-fn check(bytes: &[u8], trusted: &PublicKey) -> VerifyReport {
-    verify(Cursor::new(bytes.to_vec()), vec![trusted.clone()]).expect("verify runs")
-}
 
 /// (offset, len) of each data frame and of the checkpoint after it.
 fn layout(bytes: &[u8]) -> Vec<((usize, usize), (usize, usize))> {

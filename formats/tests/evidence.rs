@@ -7,21 +7,10 @@ use std::io::Cursor;
 
 use common::*;
 use sessrec_formats::container::{
-    CHECKPOINT_MAGIC, ContainerWriter, SeekIndex, Stopped, TRAILER_MAGIC, Verdict, VerifyReport,
-    WriterOptions, verify,
+    CHECKPOINT_MAGIC, ContainerWriter, SeekIndex, Stopped, TRAILER_MAGIC, Verdict, WriterOptions,
 };
-use sessrec_formats::keys::{PublicKey, SigningKey};
+use sessrec_formats::keys::PublicKey;
 use sessrec_formats::{Event, OpenOptions, open_reader};
-
-fn key() -> (SigningKey, PublicKey) {
-    let k = SigningKey::generate().unwrap();
-    let p = k.public();
-    (k, p)
-}
-
-fn check(bytes: &[u8], trusted: &PublicKey) -> VerifyReport {
-    verify(Cursor::new(bytes.to_vec()), vec![trusted.clone()]).expect("verify runs")
-}
 
 /// Offsets of every skippable frame with `magic`.
 fn skippables(bytes: &[u8], magic: u32) -> Vec<(usize, usize)> {
@@ -172,7 +161,7 @@ fn format_1_recordings_still_verify_and_their_records_cannot_grow_fields() {
     let bytes = std::fs::read(dir.join("signed.cast.zst")).unwrap();
     let r = check(&bytes, &key);
     assert_eq!(r.verdict, Verdict::Intact, "{r:?}");
-    assert_eq!(r.integrity.format, Some(1));
+    assert_eq!(r.integrity.format(), Some(1));
     let reader = open_reader(
         Box::new(Cursor::new(bytes.clone())),
         &OpenOptions::default(),

@@ -96,7 +96,7 @@ impl Info {
                 "signed_by": i.signer,
                 "cut_at_byte": i.cut.as_ref().map(|c| c.offset),
                 "damage": i.damage.as_ref().map(|d| format!("frame {}: {}", d.frame, d.reason)),
-                "format": i.format,
+                "format": i.format(),
                 "stopped": i.stopped().map(|s| json!({"at_ms": s.at_ms, "reason": s.reason, "session_continued": s.session_continued})),
             })),
             "warning": warning,

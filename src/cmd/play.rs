@@ -72,7 +72,8 @@ impl Play {
             // Checked beside the load: a moment after the last checkpoint is no evidence.
             let checking = {
                 let (p, t) = (path.clone(), trusted.clone());
-                std::thread::spawn(move || tail_of(&p, t))
+                let session = header.session_id().map(str::to_owned);
+                std::thread::spawn(move || tail_of(&p, t, session.as_deref()))
             };
             loading.wait();
             let t = loading.timeline();
@@ -244,13 +245,29 @@ impl Unproven {
     }
 }
 
-/// What no trusted signature covers in the recording at `path`, if it is a `.cast.zst`.
-fn tail_of(path: &Path, trusted: Vec<PublicKey>) -> Option<Unproven> {
-    let mut file = std::fs::File::open(path).ok()?;
-    if !super::verify::is_container(&mut file).ok()? {
-        return None;
+/// Verifies the recording at `path`: `Ok(None)` when it is not a `.cast.zst`. A pass whose
+/// header names another session than `session` (the one shown; the file was rewritten since)
+/// is reported as altered from the start.
+fn report_of(
+    path: &Path,
+    trusted: Vec<PublicKey>,
+    session: Option<&str>,
+) -> Result<Option<container::VerifyReport>> {
+    let mut file = std::fs::File::open(path)?;
+    if !super::verify::is_container(&mut file)? {
+        return Ok(None);
     }
-    let r = verify(file, trusted).ok()?;
+    let mut r = verify(file, trusted)?;
+    if session.is_some() && r.integrity.session_id.as_deref() != session {
+        r.verdict = container::Verdict::Altered;
+        r.integrity.verified_end_ms = Some(0);
+    }
+    Ok(Some(r))
+}
+
+/// What no trusted signature covers in the recording at `path`, if it is a `.cast.zst`.
+fn tail_of(path: &Path, trusted: Vec<PublicKey>, session: Option<&str>) -> Option<Unproven> {
+    let r = report_of(path, trusted, session).ok()??;
     match r.verdict {
         container::Verdict::Altered => Some(Unproven::Altered(
             r.integrity.verified_end_ms.unwrap_or(0) * 1000,
@@ -287,19 +304,9 @@ fn verdict_of(
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return (Verdict::NotVerified, None);
-    };
-    match super::verify::is_container(&mut file) {
-        Ok(true) => {}
-        Ok(false) => return (Verdict::Unsigned, None),
-        Err(_) => return (Verdict::NotVerified, None),
-    }
-    match verify(file, trusted) {
-        Ok(r) if session.is_some() && r.integrity.session_id.as_deref() != session => {
-            (Verdict::Altered, None)
-        }
-        Ok(r) => (
+    match report_of(path, trusted, session) {
+        Ok(None) => (Verdict::Unsigned, None),
+        Ok(Some(r)) => (
             match r.verdict {
                 container::Verdict::Intact => Verdict::Signed,
                 container::Verdict::UntrustedKey => Verdict::UntrustedKey,

@@ -61,7 +61,7 @@ impl Verify {
                 "verified_until_ms": i.verified_end_ms,
                 "unverified_tail_ms": report.unverified_tail_ms(),
                 "unverified_tail_events": report.unverified_tail_events(),
-                "format": i.format,
+                "format": i.format(),
                 "stopped": i.stopped().map(|s| json!({"at_ms": s.at_ms, "reason": s.reason, "session_continued": s.session_continued})),
                 "events": report.events,
                 "last_event_ms": report.last_event_ms,
@@ -124,7 +124,7 @@ pub(super) fn is_container(file: &mut File) -> Result<bool> {
 /// The exit status and the one-line verdict.
 fn describe(r: &VerifyReport, keys_given: bool) -> (Status, String) {
     let i = &r.integrity;
-    let older = match i.format {
+    let older = match i.format() {
         Some(f) if f < FORMAT => format!(" (container format {f}, an older recording)"),
         _ => String::new(),
     };

@@ -32,8 +32,6 @@ pub struct Integrity {
     pub session_id: Option<String>,
     /// Key id the header names.
     pub header_key_id: Option<String>,
-    /// The container format the header names (1: older recordings, 2: current).
-    pub format: Option<u32>,
     /// The header's sessrec metadata, as read in this pass (covered by the chain from frame 0).
     pub meta: Option<SessrecMeta>,
     /// Complete data frames read.
@@ -86,6 +84,11 @@ pub enum Verdict {
 }
 
 impl Integrity {
+    /// The container format the header names (1: older recordings, 2: current).
+    pub fn format(&self) -> Option<u32> {
+        self.meta.as_ref().map(|m| m.format)
+    }
+
     /// When and why the recording stopped before its session ended, as its signed trailer says.
     pub fn stopped(&self) -> Option<&Stopped> {
         self.trailer.as_ref().and_then(|t| t.stopped.as_ref())
@@ -181,7 +184,6 @@ impl Tracker {
         self.first_line = Vec::new();
         if let Some(meta) = meta {
             self.integ.meta = Some(meta.clone());
-            self.integ.format = Some(meta.format);
             self.header_key = meta
                 .public_key
                 .as_deref()
@@ -332,7 +334,7 @@ impl Tracker {
 
     /// Reads a record in the header's format (1 when the header names none).
     fn decode<T: Signed>(&self, payload: &[u8]) -> Result<StoredRecord<T>, String> {
-        let format = self.integ.format.unwrap_or(1);
+        let format = self.integ.format().unwrap_or(1);
         if format > FORMAT {
             return Err(format!(
                 "the header says container format {format}, newer than this sessrec reads \

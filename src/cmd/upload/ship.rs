@@ -166,9 +166,6 @@ pub(super) async fn ship_file(
     if checked.verdict == ShippedVerdict::Truncated {
         check_ending(config, audit, &header.session_id, &fields);
     }
-    opened.remove(path)?;
-    let _ = std::fs::remove_file(spool::sealed_manifest_path(path));
-    spool::clear_failures(&config.spool, path);
     // This host signs its recordings: one that is not signed by its key was replaced in the
     // spool (or made without the service), however consistent it is.
     let level = match checked.verdict {
@@ -179,6 +176,11 @@ pub(super) async fn ship_file(
         _ => Level::Info,
     };
     audit.event(level, "upload.ok", fields);
+    // Stored and described: the spool copy goes, and only if it still is the file shipped (a
+    // file put in its place since stays, and is looked at on the next pass).
+    opened.remove(path)?;
+    let _ = std::fs::remove_file(spool::sealed_manifest_path(path));
+    spool::clear_failures(&config.spool, path);
     let kept = match shipped.resumed.parts_kept {
         0 => String::new(),
         n => format!(
