@@ -16,6 +16,7 @@ pub fn tests() -> Vec<crate::util::Test> {
         cut_and_append_is_an_unsigned_tail_to_verify_convert_and_dump,
         in_tmux_the_unsigned_tail_is_marked_on_the_timeline_and_status_bar => [Req::Tool("tmux")],
         fields_added_to_records_are_alterations_and_older_files_still_verify,
+        a_hostile_stop_reason_never_reaches_the_terminal,
     ]
 }
 
@@ -242,4 +243,35 @@ fn fields_added_to_records_are_alterations_and_older_files_still_verify() {
     payload.extend_from_slice(&old_bytes[at + 9..at + len]);
     let (code, line) = verify(&with_payload(&old_bytes, at, len, &payload), &old_key);
     assert_eq!(code, Some(4), "{line}");
+}
+
+/// An unsigned recording (anyone can write one) whose trailer says it stopped, with terminal
+/// escapes and a bidi override as the reason: verify and info show them as visible escapes.
+fn a_hostile_stop_reason_never_reaches_the_terminal() {
+    use sessrec_formats::container::{ContainerWriter, Stopped, WriterOptions};
+    let dir = TempDir::new().unwrap();
+    let key = Key::in_dir(dir.path());
+    let signed = signed_incident(dir.path(), &key);
+    let reader =
+        sessrec_formats::open_path(&signed, &sessrec_formats::OpenOptions::default()).unwrap();
+    let w =
+        ContainerWriter::new(Vec::new(), reader.header(), None, WriterOptions::default()).unwrap();
+    let bytes = w
+        .finish_stopped(Stopped {
+            at_ms: 1,
+            reason: "\u{1b}]0;PWNED\u{7}\u{202e} evil".into(),
+            session_continued: true,
+        })
+        .unwrap();
+    let hostile = dir.path().join("hostile.cast.zst");
+    std::fs::write(&hostile, bytes).unwrap();
+    for args in [vec!["verify", s(&hostile)], vec!["info", s(&hostile)]] {
+        let o = sessrec_output(&args);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(out.contains("PWNED"), "{args:?}: {out}");
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\u{202e}'),
+            "{args:?}: {out:?}"
+        );
+    }
 }

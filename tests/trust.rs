@@ -408,19 +408,37 @@ fn files_out_of_reach(b: &Sshd) {
         "user",
         &format!(
             "ln -s /etc/shadow {d}/spool/planted.cast.zst; echo x >> {d}/log/audit.log; \
-             cat {d}/etc/signing.key; ls {d}/run/sessions"
+             cat {d}/etc/signing.key; ls {d}/run/sessions; cat {d}/log/audit.log; \
+             cat {d}/spool/*.manifest.json"
         ),
     );
     b.settle();
     assert_eq!(
         stderr(&o).matches("Permission denied").count(),
-        4,
+        6,
         "{}",
         stderr(&o)
     );
     for p in b.recordings() {
         let r = verify(std::fs::File::open(&p).unwrap(), vec![b.public_key()]).unwrap();
         assert_eq!(r.verdict, Verdict::Intact, "{p:?}");
+        // Sealed by the service with the host key: a manifest that describes these bytes.
+        let name = p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".cast.zst", ".manifest.json");
+        let sealed: sessrec_store::Attested =
+            serde_json::from_slice(&std::fs::read(p.with_file_name(name)).unwrap()).unwrap();
+        assert!(
+            matches!(
+                sealed.check(&[b.public_key()]),
+                sessrec_store::Attestation::Signed { .. }
+            ),
+            "{p:?}"
+        );
+        let body = sealed.body().unwrap();
+        assert_eq!(body.size, std::fs::metadata(&p).unwrap().len());
     }
 }
 
