@@ -63,6 +63,19 @@ impl Audit {
         }
     }
 
+    /// A second writer to the same log and syslog, with the same common fields (for events
+    /// raised while the session runs, from the recording side).
+    pub fn try_clone(&self) -> Audit {
+        Audit {
+            file: self.file.as_ref().and_then(|f| f.try_clone().ok()),
+            path: self.path.clone(),
+            syslog: self.syslog.as_ref().and_then(|s| s.try_clone().ok()),
+            common: self.common.clone(),
+            problems: Vec::new(),
+            told_write_failure: false,
+        }
+    }
+
     /// Adds a field every later event carries.
     pub fn set(&mut self, key: &str, value: Value) {
         self.common.insert(key.into(), value);
@@ -75,6 +88,32 @@ impl Audit {
 
     /// Writes one event.
     pub fn event(&mut self, level: Level, event: &str, fields: Value) {
+        let failures = self.write(level, event, fields);
+        // Losing the audit trail must be visible: said once, on standard error.
+        if !failures.is_empty() && !self.told_write_failure {
+            self.told_write_failure = true;
+            crate::print::warn(format_args!(
+                "{}; an audit event was lost",
+                failures.join("; ")
+            ));
+        }
+    }
+
+    /// Writes one event that must reach the audit log: what it records (a reviewer unsealing
+    /// escrowed input) may happen only once it is on record. `Err` says why it is not.
+    pub fn must(&mut self, level: Level, event: &str, fields: Value) -> Result<(), String> {
+        if self.file.is_none() {
+            return Err(self.problems.join("; "));
+        }
+        let failures = self.write(level, event, fields);
+        match failures.iter().find(|f| f.contains("audit log")) {
+            Some(f) => Err(f.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes one event to the log and syslog; returns what failed.
+    fn write(&mut self, level: Level, event: &str, fields: Value) -> Vec<String> {
         let mut obj = Map::new();
         obj.insert(
             "time".into(),
@@ -112,17 +151,9 @@ impl Audit {
                 failures.push(format!("cannot send an audit event to syslog: {e}"));
             }
         }
-        // Losing the audit trail must be visible: said once, on standard error.
-        if !failures.is_empty() && !self.told_write_failure {
-            self.told_write_failure = true;
-            crate::print::warn(format_args!(
-                "{}; an audit event was lost",
-                failures.join("; ")
-            ));
-        }
+        failures
     }
 }
-
 /// What the audit trail says of how a session ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ending {

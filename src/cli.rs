@@ -25,7 +25,37 @@ pub enum Command {
     Index(Index),
     Doctor(Doctor),
     Play(Play),
+    Unseal(Unseal),
     Daemon(Daemon),
+}
+
+/// Show the escrowed keystrokes of a recording: what was typed at its password prompts,
+/// encrypted to the policy's escrow recipients.
+///
+/// Needs an identity of one of the recipients (the security team's age key, kept offline).
+/// The recording is verified first: only escrowed input a trusted signature covers is shown.
+/// Before anything is shown, an `escrow.unsealed` audit event says who unsealed what; when it
+/// cannot be written, nothing is shown.
+#[derive(Debug, clap::Args)]
+pub struct Unseal {
+    /// Recording file, a store URL, or a session id from the catalog.
+    pub file: PathBuf,
+    /// The age identity file (AGE-SECRET-KEY-1... lines, as `age-keygen` writes it).
+    #[arg(long, short = 'i', value_name = "KEYFILE")]
+    pub identity: PathBuf,
+    /// A trusted public key of the recorder; repeatable (default: the policy's `trusted_keys`).
+    #[arg(long = "key", value_name = "PUBKEY")]
+    pub keys: Vec<PathBuf>,
+    /// The store to look session ids up in (default: `storage` of the policy).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// The audit log to write the `escrow.unsealed` event to (default: the policy's
+    /// `audit_log`).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// The policy file.
+    #[arg(long, value_name = "FILE", default_value = "/etc/sessrec/config.toml")]
+    pub config: PathBuf,
 }
 
 /// Run the recording service (root): login shells hand their sessions to it.
@@ -85,6 +115,27 @@ pub struct Play {
     pub no_cache: bool,
 }
 
+/// What suspicious withheld runs get.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SuspiciousArg {
+    /// Recorded in the clear.
+    Record,
+    /// Escrowed (dropped without escrow recipients).
+    Escrow,
+    /// Dropped.
+    Drop,
+}
+
+impl From<SuspiciousArg> for crate::record::withhold::SuspiciousPolicy {
+    fn from(a: SuspiciousArg) -> Self {
+        match a {
+            SuspiciousArg::Record => Self::Record,
+            SuspiciousArg::Escrow => Self::Escrow,
+            SuspiciousArg::Drop => Self::Drop,
+        }
+    }
+}
+
 /// Record a terminal session into a signed .cast.zst.
 ///
 /// Starts CMD (default: $SHELL) on a pseudo-terminal and records what it prints, what is typed
@@ -102,6 +153,15 @@ pub struct Rec {
     /// Do not record keystrokes.
     #[arg(long)]
     pub no_input: bool,
+    /// Encrypt withheld keystrokes (password prompts) to this age recipient (age1..., from
+    /// `age-keygen`) instead of dropping them; repeatable. `sessrec unseal` shows them.
+    #[arg(long = "escrow-to", value_name = "RECIPIENT")]
+    pub escrow_to: Vec<String>,
+    /// What withheld runs that look like work rather than a password get (echo off at a shell
+    /// prompt, several lines, over 256 bytes or 60 s): always marked as suspicious, and
+    /// escrowed (dropped without --escrow-to), recorded in the clear, or dropped.
+    #[arg(long, value_enum, value_name = "HOW", default_value = "escrow")]
+    pub withhold_suspicious: SuspiciousArg,
     /// Replace the output if it exists.
     #[arg(long)]
     pub force: bool,

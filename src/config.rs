@@ -126,6 +126,15 @@ pub struct Config {
     /// Extra password-prompt patterns (regular expressions matched against the end of the
     /// output); the built-in pattern stays.
     pub password_prompts: Vec<String>,
+    /// age X25519 recipients (`age1...`, from `age-keygen`) withheld keystrokes are encrypted
+    /// to, so the security team can recover them with `sessrec unseal`; empty: withheld
+    /// keystrokes are dropped.
+    pub escrow_recipients: Vec<String>,
+    /// What withheld runs that look like work rather than a password (echo off at a shell
+    /// prompt, several lines, over 256 bytes or 60 s) get: `escrow` (the default; dropped
+    /// without recipients), `record` (in the clear) or `drop`. They are always marked and
+    /// alerted on.
+    pub withhold_suspicious: crate::record::withhold::SuspiciousPolicy,
     /// Refuse sessions without a valid grant.
     pub require_grant: bool,
     /// Instead of refusing, ask for a reason, record it and raise an alert.
@@ -174,6 +183,8 @@ impl Default for Config {
             failure_policy: FailurePolicy::Strict,
             capture_input: true,
             password_prompts: Vec::new(),
+            escrow_recipients: Vec::new(),
+            withhold_suspicious: crate::record::withhold::SuspiciousPolicy::Escrow,
             require_grant: false,
             break_glass: false,
             grant_dir: PathBuf::from("/run/sessrec/grants"),
@@ -213,7 +224,20 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        toml::from_str(&text).with_context(|| format!("{} is invalid", path.display()))
+        let config: Config =
+            toml::from_str(&text).with_context(|| format!("{} is invalid", path.display()))?;
+        config
+            .escrow()
+            .with_context(|| format!("{} is invalid", path.display()))?;
+        Ok(config)
+    }
+
+    /// The escrow recipients, parsed (`None` when there are none).
+    pub fn escrow(&self) -> Result<Option<crate::escrow::Recipients>> {
+        if self.escrow_recipients.is_empty() {
+            return Ok(None);
+        }
+        crate::escrow::Recipients::parse(&self.escrow_recipients).map(Some)
     }
 }
 

@@ -23,6 +23,7 @@ use crate::print;
 use crate::record::header::Start;
 use crate::record::session::{self, Child, End, RunAs, Served};
 use crate::record::tape::Tape;
+use crate::record::withhold::SuspiciousRun;
 use crate::record::{pipe, recording, tty};
 use crate::service::account::Account;
 use crate::service::contain::Containment;
@@ -305,7 +306,7 @@ pub fn run(login: Login<'_>) -> Result<i32> {
         // Not knowing the free space is not a reason to refuse: creating the file will tell.
         Err(e) => print::warn(format_args!("{e:#}")),
     }
-    let tape = match open_recording(config, &mut start) {
+    let mut tape = match open_recording(config, &mut start) {
         Ok(t) => Some(t),
         Err(e) if config.failure_policy == FailurePolicy::Strict => {
             audit.event(
@@ -329,6 +330,9 @@ pub fn run(login: Login<'_>) -> Result<i32> {
             None
         }
     };
+    if let Some(t) = tape.as_mut() {
+        t.on_suspicious(suspicious_alert(audit.try_clone()));
+    }
     audit.event(
         Level::Info,
         "session.start",
@@ -393,6 +397,24 @@ pub fn run(login: Login<'_>) -> Result<i32> {
     Ok(code)
 }
 
+/// The alert a suspicious withheld run raises as it ends: what and when, never the keystrokes.
+fn suspicious_alert(mut audit: Audit) -> Box<dyn FnMut(&SuspiciousRun) + Send> {
+    Box::new(move |run| {
+        audit.event(
+            Level::Alert,
+            "input.withheld_suspicious",
+            json!({
+                "at": format!("{:.3}s", run.time as f64 / 1e6),
+                "keystrokes": run.keystrokes,
+                "lines": run.lines,
+                "seconds": (run.seconds * 1000.0).round() / 1000.0,
+                "why": run.why,
+                "action": run.action,
+            }),
+        )
+    })
+}
+
 fn pipe_end(ended: &pipe::Ended) -> End {
     if ended.grant_expired {
         End::GrantExpired
@@ -428,6 +450,8 @@ fn open_recording(config: &Config, start: &mut Start) -> Result<Tape> {
         signer,
         capture_input: config.capture_input,
         extra_prompts: config.password_prompts.clone(),
+        escrow: config.escrow()?,
+        suspicious: config.withhold_suspicious,
         failure_policy: config.failure_policy,
         spool_path: Some(path),
     };

@@ -6,6 +6,7 @@ mod cli;
 mod cmd;
 mod config;
 mod deadline;
+mod escrow;
 mod exit;
 mod fetch;
 mod follow;

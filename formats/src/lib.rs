@@ -27,7 +27,7 @@ pub mod time;
 mod utf8;
 
 pub use error::{FormatError, Result};
-pub use marker::MarkerKind;
+pub use marker::{ESCROW_CODE, MarkerKind};
 pub use model::{Event, EventData, Header, Micros, SessrecMeta};
 pub use open::{EventReader, EventSource, Format, OpenOptions, open_path, open_reader};
 pub use text::{json_safe, terminal_safe, terminal_safe_lines};

@@ -11,7 +11,15 @@ pub enum MarkerKind {
     Withheld,
     /// A grant warning or the grant's expiry.
     Grant,
+    /// Input that was withheld, or would have been, but looks like work rather than a
+    /// password (echo off at a shell prompt, many lines, a long run): possible evasion.
+    Suspicious,
 }
+
+/// The event code of escrowed input: the keystrokes of a withheld run, encrypted to the
+/// policy's escrow recipients (an age file, base64), recorded right after the run's marker.
+/// Players that do not know it skip it (asciicast's rule for unknown codes).
+pub const ESCROW_CODE: &str = "sessrec.escrow";
 
 impl MarkerKind {
     /// The prefix the recorder writes, `""` for a note.
@@ -20,6 +28,7 @@ impl MarkerKind {
             MarkerKind::Note => "",
             MarkerKind::Withheld => "input withheld: ",
             MarkerKind::Grant => "grant ",
+            MarkerKind::Suspicious => "suspicious input: ",
         }
     }
 
@@ -30,10 +39,14 @@ impl MarkerKind {
 
     /// The kind of a marker with this label.
     pub fn of(label: &str) -> MarkerKind {
-        [MarkerKind::Withheld, MarkerKind::Grant]
-            .into_iter()
-            .find(|k| label.starts_with(k.prefix()))
-            .unwrap_or(MarkerKind::Note)
+        [
+            MarkerKind::Withheld,
+            MarkerKind::Grant,
+            MarkerKind::Suspicious,
+        ]
+        .into_iter()
+        .find(|k| label.starts_with(k.prefix()))
+        .unwrap_or(MarkerKind::Note)
     }
 }
 
@@ -43,7 +56,12 @@ mod tests {
 
     #[test]
     fn kinds_come_from_the_prefix_only() {
-        for kind in [MarkerKind::Note, MarkerKind::Withheld, MarkerKind::Grant] {
+        for kind in [
+            MarkerKind::Note,
+            MarkerKind::Withheld,
+            MarkerKind::Grant,
+            MarkerKind::Suspicious,
+        ] {
             assert_eq!(MarkerKind::of(&kind.label("x 8 keystrokes")), kind);
         }
         assert_eq!(

@@ -133,6 +133,7 @@ fn write_timeline(w: &mut impl Write, t: &Timeline) -> io::Result<()> {
             MarkerKind::Note => 0,
             MarkerKind::Withheld => 1,
             MarkerKind::Grant => 2,
+            MarkerKind::Suspicious => 3,
         };
         u64s(w, &[m.time, kind])?;
         bytes(w, m.label.as_bytes())?;
@@ -165,6 +166,7 @@ fn read_timeline(r: &mut BufReader<&File>, file: &Arc<File>) -> io::Result<Timel
             0 => MarkerKind::Note,
             1 => MarkerKind::Withheld,
             2 => MarkerKind::Grant,
+            3 => MarkerKind::Suspicious,
             _ => return Err(bad()),
         };
         markers.push(Marker { time, label, kind });

@@ -201,13 +201,21 @@ fn draw_timeline(app: &App, frame: &mut Frame, area: Rect) {
     for hit in &app.hits {
         cells[column(hit.time)] = ('•', Style::default().fg(Color::Cyan));
     }
-    for m in &t.markers {
-        let colour = match m.kind {
-            MarkerKind::Note => Color::Yellow,
-            MarkerKind::Withheld => Color::Magenta,
-            MarkerKind::Grant => Color::Red,
+    // Suspicious input is drawn last, so no other mark in its column hides it.
+    let mut marks: Vec<_> = t.markers.iter().collect();
+    marks.sort_by_key(|m| m.kind == MarkerKind::Suspicious);
+    for m in marks {
+        cells[column(m.time)] = match m.kind {
+            MarkerKind::Note => ('◆', Style::default().fg(Color::Yellow)),
+            MarkerKind::Withheld => ('◆', Style::default().fg(Color::Magenta)),
+            MarkerKind::Grant => ('◆', Style::default().fg(Color::Red)),
+            MarkerKind::Suspicious => (
+                '▲',
+                Style::default()
+                    .fg(Color::LightRed)
+                    .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+            ),
         };
-        cells[column(m.time)] = ('◆', Style::default().fg(colour));
     }
     cells[played] = (
         '●',

@@ -8,6 +8,7 @@ mod keygen;
 mod ls;
 mod play;
 mod rec;
+mod unseal;
 mod upload;
 
 mod verify;
@@ -31,6 +32,7 @@ impl Command {
             Command::Index(c) => c.run(),
             Command::Doctor(c) => c.run(),
             Command::Play(c) => c.run(),
+            Command::Unseal(c) => c.run(),
             Command::Daemon(c) => c.run(),
         }
     }

@@ -61,6 +61,11 @@ impl Rec {
             signer,
             capture_input: !self.no_input,
             extra_prompts: Vec::new(),
+            escrow: (!self.escrow_to.is_empty())
+                .then(|| crate::escrow::Recipients::parse(&self.escrow_to))
+                .transpose()
+                .context("--escrow-to")?,
+            suspicious: self.withhold_suspicious.into(),
             failure_policy: if self.keep_going {
                 FailurePolicy::BestEffort
             } else {

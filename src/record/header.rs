@@ -17,6 +17,10 @@ pub struct Start {
     pub grant: Option<Value>,
     /// Whether keystrokes are recorded.
     pub capture_input: bool,
+    /// The escrow recipients of withheld input, if any.
+    pub escrow: Option<Vec<String>>,
+    /// What suspicious withheld runs get.
+    pub suspicious: crate::record::withhold::SuspiciousPolicy,
     /// The session id of an enclosing sessrec session.
     pub parent: Option<String>,
     /// The terminal size.
@@ -33,6 +37,8 @@ impl Start {
             identity,
             grant: None,
             capture_input: true,
+            escrow: None,
+            suspicious: crate::record::withhold::SuspiciousPolicy::Escrow,
             parent: None,
             size,
         }
@@ -64,7 +70,13 @@ impl Start {
             recorder: Some(concat!("sessrec ", env!("CARGO_PKG_VERSION")).into()),
             capture: Some(json!({
                 "input": self.capture_input,
-                "redaction": "input withheld while the terminal reads with echo off, and after password prompts",
+                "redaction": "input withheld while the terminal reads with echo off, and after secret prompts, until Enter; echoed secrets masked",
+                "escrow": self.escrow.as_ref().map(|r| json!({"recipients": r, "event": sessrec_formats::ESCROW_CODE})),
+                "suspicious": match self.suspicious {
+                    crate::record::withhold::SuspiciousPolicy::Record => "record",
+                    crate::record::withhold::SuspiciousPolicy::Escrow if self.escrow.is_some() => "escrow",
+                    _ => "drop",
+                },
             })),
             other,
             ..SessrecMeta::default()

@@ -95,7 +95,7 @@ pub fn run(
         let failed = t.lock().ok().and_then(|mut t| {
             let t = t.as_mut()?;
             match data {
-                EventData::Input(b) => t.input(&b, || false).and_then(|()| t.flush()).err(),
+                EventData::Input(b) => t.piped_input(&b).err(),
                 other => t.event(other).err(),
             }
         });

@@ -11,11 +11,12 @@ use sessrec_formats::container::WriterOptions;
 use sessrec_formats::keys::SigningKey;
 
 use super::header::Start;
-use super::redact::Redactor;
 use super::seal::SealNote;
 use super::sink::Sink;
-use super::tape::Tape;
+use super::tape::{Tape, Withholding};
+use super::withhold::{Policy, Prompts, SuspiciousPolicy, Withholder};
 use crate::config::FailurePolicy;
+use crate::escrow::Recipients;
 
 /// Container settings for live recording, measured on the 200 MB benchmark session: zstd level 1
 /// with a 4 MiB window and a 1 MiB match table compresses as well as level 3 there (7x) for less
@@ -60,6 +61,10 @@ pub struct Settings {
     pub capture_input: bool,
     /// Password-prompt patterns on top of the built-in one (from the policy).
     pub extra_prompts: Vec<String>,
+    /// Withheld keystrokes are encrypted to these (none: they are dropped).
+    pub escrow: Option<Recipients>,
+    /// What withheld runs that look like work get.
+    pub suspicious: SuspiciousPolicy,
     /// What happens when the recording cannot be written.
     pub failure_policy: FailurePolicy,
     /// For a spool recording: its path, so that a signed sealed manifest is written beside it.
@@ -70,13 +75,27 @@ pub struct Settings {
 /// break-glass reason being typed, the grant look-up) does not shift the recording's times.
 /// `start.at` becomes that moment.
 pub fn start(file: File, start: &mut Start, settings: Settings) -> Result<Tape> {
-    let mut prompts = Redactor::default_prompts()
-        .context("the built-in password prompt pattern does not compile")?;
-    for p in &settings.extra_prompts {
-        prompts.push(
-            Regex::new(p).with_context(|| format!("invalid password_prompts pattern {p:?}"))?,
-        );
-    }
+    let extra = settings
+        .extra_prompts
+        .iter()
+        .map(|p| Regex::new(p).with_context(|| format!("invalid password_prompts pattern {p:?}")))
+        .collect::<Result<Vec<_>>>()?;
+    let prompts =
+        Prompts::new(extra).context("the built-in password prompt patterns do not compile")?;
+    start.escrow = settings.escrow.as_ref().map(|r| r.as_text().to_vec());
+    start.suspicious = settings.suspicious;
+    let withholder = Withholder::new(
+        prompts,
+        Policy {
+            escrow: settings.escrow.is_some(),
+            suspicious: settings.suspicious,
+        },
+        start.size.1,
+    );
+    let withholding = Withholding {
+        withholder,
+        escrow: settings.escrow.map(|r| (r, start.session_id.clone())),
+    };
     let clock = Clock::now();
     start.at = clock.wall;
     let header = start.header();
@@ -95,7 +114,7 @@ pub fn start(file: File, start: &mut Start, settings: Settings) -> Result<Tape> 
     Ok(Tape::new(
         sink,
         clock.mono,
-        Redactor::new(prompts),
+        withholding,
         settings.capture_input,
         settings.failure_policy,
     ))

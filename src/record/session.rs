@@ -122,6 +122,7 @@ pub fn run(
     let _raw = tty::RawMode::enable()?;
     let term = tty::Terminal::new()?;
     let mut s = Loop {
+        shells: vec![child.program.clone()],
         master,
         term,
         tape,
@@ -221,6 +222,8 @@ pub fn run(
 /// The session loop's state.
 struct Loop<'t> {
     master: OwnedFd,
+    /// The session's shell, for telling a shell prompt from a program asking for a secret.
+    shells: Vec<std::path::PathBuf>,
     term: tty::Terminal,
     tape: &'t mut Tape,
     /// Output read from the PTY; `out[written..filled]` is still owed to the terminal.
@@ -389,6 +392,11 @@ impl Loop<'_> {
     }
 
     fn on_timers(&mut self) {
+        let probe = tty::PtyProbe {
+            master: self.master.as_fd(),
+            shells: &self.shells,
+        };
+        self.tape.tick(&probe);
         let now = Instant::now();
         if self
             .tape

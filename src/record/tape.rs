@@ -8,8 +8,9 @@ use sessrec_formats::{Event, EventData};
 
 use crate::config::FailurePolicy;
 
-use super::redact::{Redactor, Verdict};
 use super::sink::{SealInfo, Sink};
+use super::withhold::{Out, Probe, SuspiciousRun, Withholder};
+use crate::escrow::Recipients;
 
 /// Where a sealed recording's [`SealInfo`] appears.
 pub type SealHandle = std::sync::Arc<std::sync::Mutex<Option<SealInfo>>>;
@@ -43,10 +44,25 @@ pub struct Tape {
     queue: Vec<Event>,
     queued_bytes: usize,
     queued_at: u64,
-    redactor: Redactor,
+    withholder: Withholder,
+    /// Where withheld keystrokes are escrowed to, and the session they belong to.
+    escrow: Option<(Recipients, String)>,
+    /// Told of each suspicious run (the audit log's alert).
+    on_suspicious: Option<Box<dyn FnMut(&SuspiciousRun) + Send>>,
+    /// The time of the last event queued: keystrokes typed ahead are decided later and keep
+    /// their own time only where that does not put them before an event already queued.
+    last_time: u64,
     capture_input: bool,
     policy: FailurePolicy,
     failure: Option<String>,
+}
+
+/// How a tape withholds secrets.
+pub struct Withholding {
+    /// Decides what input is recorded.
+    pub withholder: Withholder,
+    /// Escrow recipients, and the session id the escrowed input is bound to.
+    pub escrow: Option<(Recipients, String)>,
 }
 
 /// The writer failed; under the strict policy the session must end.
@@ -62,7 +78,7 @@ impl Tape {
     pub fn new(
         sink: Sink,
         start: Instant,
-        redactor: Redactor,
+        withholding: Withholding,
         capture_input: bool,
         policy: FailurePolicy,
     ) -> Tape {
@@ -74,7 +90,10 @@ impl Tape {
             queue: Vec::new(),
             queued_bytes: 0,
             queued_at: 0,
-            redactor,
+            withholder: withholding.withholder,
+            escrow: withholding.escrow,
+            on_suspicious: None,
+            last_time: 0,
             capture_input,
             policy,
             failure: None,
@@ -91,7 +110,17 @@ impl Tape {
             queue: Vec::new(),
             queued_bytes: 0,
             queued_at: 0,
-            redactor: Redactor::new(Vec::new()),
+            withholder: Withholder::new(
+                super::withhold::Prompts::none(),
+                super::withhold::Policy {
+                    escrow: false,
+                    suspicious: super::withhold::SuspiciousPolicy::Drop,
+                },
+                24,
+            ),
+            escrow: None,
+            on_suspicious: None,
+            last_time: 0,
             capture_input: false,
             policy: FailurePolicy::BestEffort,
             failure: None,
@@ -102,6 +131,11 @@ impl Tape {
     /// that records nothing).
     pub fn seal_info(&self) -> Option<SealHandle> {
         self.sink.as_ref().map(Sink::seal_info)
+    }
+
+    /// Calls `hook` for each suspicious run of withheld input, as it ends.
+    pub fn on_suspicious(&mut self, hook: Box<dyn FnMut(&SuspiciousRun) + Send>) {
+        self.on_suspicious = Some(hook);
     }
 
     /// When the session clock started.
@@ -115,9 +149,19 @@ impl Tape {
     }
 
     /// Output the user saw. It is batched: call [`Tape::flush`] at [`Tape::handoff_due`].
-    pub fn output(&mut self, bytes: &[u8]) -> Result<(), Failed> {
-        self.redactor.output(bytes);
+    pub fn output(&mut self, bytes: &[u8], probe: &dyn Probe) -> Result<(), Failed> {
         let now = self.now();
+        let masked = if self.capture_input {
+            let masked = self.withholder.output(bytes, now, probe);
+            if self.withholder.has_out() {
+                self.close_batch();
+                self.drain_withheld();
+            }
+            masked
+        } else {
+            None
+        };
+        let bytes = masked.as_deref().unwrap_or(bytes);
         let full = self.batch.as_ref().is_some_and(|b| {
             now.saturating_sub(b.start_us) >= BATCH_US || b.bytes.len() >= BATCH_BYTES
         });
@@ -140,7 +184,21 @@ impl Tape {
     pub fn handoff_due(&self) -> Option<u64> {
         let batch = self.batch.as_ref().map(|b| b.start_us);
         let queue = (!self.queue.is_empty()).then_some(self.queued_at);
-        batch.into_iter().chain(queue).min().map(|t| t + HANDOFF_US)
+        let handoff = batch.into_iter().chain(queue).min().map(|t| t + HANDOFF_US);
+        let typed_ahead = self.withholder.due().map(|d| self.now() + d);
+        handoff.into_iter().chain(typed_ahead).min()
+    }
+
+    /// Looks again at keystrokes typed ahead (due at [`Tape::handoff_due`] too).
+    pub fn tick(&mut self, probe: &dyn Probe) {
+        if self.withholder.due().is_some() {
+            let now = self.now();
+            self.withholder.tick(now, probe);
+            if self.withholder.has_out() {
+                self.close_batch();
+                self.drain_withheld();
+            }
+        }
     }
 
     /// Sends the pending output batch and queued events to the writer, keeping back an
@@ -182,28 +240,79 @@ impl Tape {
         if self.queue.is_empty() {
             self.queued_at = self.now();
         }
+        let time = time.max(self.last_time);
+        self.last_time = time;
         self.queue.push(Event { time, data });
     }
 
-    /// Input the user typed; `secret` tells whether the PTY is reading with echo off in canonical
-    /// mode, asked only when input is recorded (it costs a system call per keystroke).
-    pub fn input(&mut self, bytes: &[u8], secret: impl FnOnce() -> bool) -> Result<(), Failed> {
+    /// Input the user typed at the terminal; `probe` answers what the withholder asks of the
+    /// PTY (its mode costs a system call per keystroke, and is asked only when input is
+    /// recorded).
+    pub fn input(&mut self, bytes: &[u8], probe: &dyn Probe) -> Result<(), Failed> {
         if !self.capture_input {
             return Ok(());
         }
-        let secret = secret();
         self.close_batch();
         let now = self.now();
-        match self.redactor.input(bytes, now, secret) {
-            Verdict::Record => self.enqueue(now, EventData::Input(bytes.to_vec())),
-            Verdict::Withhold(Some(label)) => self.enqueue(now, EventData::Marker(label)),
-            Verdict::Withhold(None) => {}
-        }
+        self.withholder.input(bytes, now, probe);
+        self.drain_withheld();
         Ok(())
+    }
+
+    /// Input of a session without a terminal: no prompt can hide it, so it is recorded as is.
+    pub fn piped_input(&mut self, bytes: &[u8]) -> Result<(), Failed> {
+        if !self.capture_input {
+            return Ok(());
+        }
+        self.event(EventData::Input(bytes.to_vec()))
+    }
+
+    /// Queues what the withholder decided: keystrokes, markers, escrowed input; tells the hook
+    /// of suspicious runs.
+    fn drain_withheld(&mut self) {
+        let decided: Vec<Out> = self.withholder.take().collect();
+        for out in decided {
+            match out {
+                Out::Input(t, b) => self.enqueue(t, EventData::Input(b)),
+                Out::Marker(t, label) => self.enqueue(t, EventData::Marker(label)),
+                Out::Escrow { time, marker, keys } => {
+                    let sealed = match &self.escrow {
+                        Some((r, session)) => r.seal(session, &marker, &keys),
+                        None => Err(anyhow::anyhow!("no escrow recipient")),
+                    };
+                    let mut keys = keys;
+                    keys.iter_mut()
+                        .for_each(|(_, k)| zeroize::Zeroize::zeroize(k));
+                    match sealed {
+                        Ok(data) => self.enqueue(
+                            time,
+                            EventData::Other {
+                                code: sessrec_formats::ESCROW_CODE.into(),
+                                data,
+                            },
+                        ),
+                        Err(e) => self.enqueue(
+                            time,
+                            EventData::Marker(sessrec_formats::MarkerKind::Withheld.label(
+                                &format!("escrow failed ({e:#}): the keystrokes were dropped"),
+                            )),
+                        ),
+                    }
+                }
+                Out::Alert(run) => {
+                    if let Some(hook) = &mut self.on_suspicious {
+                        hook(&run);
+                    }
+                }
+            }
+        }
     }
 
     /// Anything else: resize, marker, exit status; sent at once with everything queued.
     pub fn event(&mut self, data: EventData) -> Result<(), Failed> {
+        if let EventData::Resize { rows, .. } = data {
+            self.withholder.resize(rows);
+        }
         self.close_batch();
         let now = self.now();
         self.enqueue(now, data);
@@ -226,6 +335,11 @@ impl Tape {
     /// mistake a broken recording for a whole one.
     pub fn finish(mut self) -> Result<()> {
         self.close_batch();
+        if self.capture_input {
+            let now = self.now();
+            self.withholder.finish(now);
+            self.drain_withheld();
+        }
         let rest = std::mem::take(&mut self.carry);
         if !rest.is_empty() {
             let now = self.now();

@@ -41,12 +41,37 @@ pub fn size() -> Option<(u16, u16)> {
     (ws.ws_col > 0 && ws.ws_row > 0).then_some((ws.ws_col, ws.ws_row))
 }
 
-/// Whether the terminal behind `fd` (the PTY master reports its slave's settings) is in
-/// canonical mode with echo off: a program is reading a secret.
-pub fn reading_secret(fd: impl AsFd) -> bool {
-    termios::tcgetattr(fd).is_ok_and(|t| {
-        t.local_modes.contains(LocalModes::ICANON) && !t.local_modes.contains(LocalModes::ECHO)
-    })
+/// The mode of the terminal behind `fd` (the PTY master reports its slave's settings).
+pub fn mode(fd: impl AsFd) -> crate::record::withhold::Mode {
+    match termios::tcgetattr(fd) {
+        Ok(t) => crate::record::withhold::Mode {
+            canonical: t.local_modes.contains(LocalModes::ICANON),
+            echo: t.local_modes.contains(LocalModes::ECHO),
+        },
+        // Unknown: neither a secret nor raw.
+        Err(_) => crate::record::withhold::Mode {
+            canonical: true,
+            echo: true,
+        },
+    }
+}
+
+/// What the withholder asks of the session's PTY.
+pub struct PtyProbe<'a> {
+    /// The PTY's master side.
+    pub master: std::os::fd::BorrowedFd<'a>,
+    /// Shells beyond /etc/shells (the policy's shell).
+    pub shells: &'a [std::path::PathBuf],
+}
+
+impl crate::record::withhold::Probe for PtyProbe<'_> {
+    fn mode(&self) -> crate::record::withhold::Mode {
+        mode(self.master)
+    }
+
+    fn reader(&self) -> crate::record::withhold::Reader {
+        crate::record::withhold::reader(self.master, self.shells)
+    }
 }
 
 /// The user's terminal as the session loop uses it: non-blocking while the session runs

@@ -1,6 +1,8 @@
 //! The relay itself: keystrokes from the user's terminal to the PTY, output from the PTY to
 //! the terminal, each recorded on the way.
 
+use std::os::fd::AsFd;
+
 use rustix::io::Errno;
 
 use super::{DRAIN_QUIET, End, Loop, SHORT_READ};
@@ -14,8 +16,11 @@ impl Loop<'_> {
         match self.term.read(keys) {
             Ok(n) if n > 0 => {
                 let typed = &keys[..n];
-                let master = &self.master;
-                if let Err(f) = self.tape.input(typed, || tty::reading_secret(master)) {
+                let probe = tty::PtyProbe {
+                    master: self.master.as_fd(),
+                    shells: &self.shells,
+                };
+                if let Err(f) = self.tape.input(typed, &probe) {
                     self.ending.recording_failed(f, &self.term);
                 }
                 let written = if self.pending.is_empty() {
@@ -59,7 +64,11 @@ impl Loop<'_> {
                 Ok(0) => self.pty_open = false,
                 Ok(n) => {
                     let read = &self.out[self.filled..self.filled + n];
-                    if let Err(f) = self.tape.output(read) {
+                    let probe = tty::PtyProbe {
+                        master: self.master.as_fd(),
+                        shells: &self.shells,
+                    };
+                    if let Err(f) = self.tape.output(read, &probe) {
                         self.ending.recording_failed(f, &self.term);
                     }
                     self.filled += n;

@@ -1,0 +1,341 @@
+//! Keeps secrets typed at password prompts out of the recording, without giving the recorded
+//! user a place to hide commands.
+//!
+//! Input is withheld while the PTY reads in canonical mode with echo off (`read -s`, sudo,
+//! ssh, getpass, psql), or after output whose text left of the cursor is a secret prompt (echo
+//! on, raw-mode dialogs such as pinentry, masked prompts, `vim -x`), until Enter. Keystrokes
+//! typed ahead (after an Enter in the same read) are decided once the program's reaction is
+//! seen: withheld if it turns echo off or shows a secret prompt, recorded once they are echoed
+//! (or after [`TYPEAHEAD_WAIT`]). A run that looks like work rather than a password is
+//! suspicious: its own marker, an alert, and the policy's treatment (record, escrow, drop).
+//! A run's keystrokes are escrowed (encrypted to the policy's recipients) or dropped.
+
+mod foreground;
+mod mask;
+mod prompt;
+mod runs;
+mod screen;
+
+use std::collections::VecDeque;
+
+pub use foreground::reader;
+pub use prompt::Prompts;
+pub use runs::{Reason, SuspiciousRun};
+
+use mask::Mask;
+use runs::Run;
+use screen::Screen;
+
+/// Keystrokes typed ahead wait at most this long (µs) for the program's reaction.
+pub const TYPEAHEAD_WAIT: u64 = 1_500_000;
+/// While keystrokes typed ahead wait, the terminal's mode is looked at this often (µs).
+pub const TYPEAHEAD_POLL: u64 = 10_000;
+
+/// The PTY's line discipline settings that matter here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode {
+    /// Canonical (line-by-line) input.
+    pub canonical: bool,
+    /// The terminal echoes what is typed.
+    pub echo: bool,
+}
+
+/// A terminal's usual mode.
+const COOKED: Mode = Mode {
+    canonical: true,
+    echo: true,
+};
+
+impl Mode {
+    /// Canonical mode with echo off: a program is reading a secret.
+    pub fn secret(self) -> bool {
+        self.canonical && !self.echo
+    }
+}
+
+/// The process group reading the PTY.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reader {
+    /// Its id (0: unknown).
+    pub pgid: i32,
+    /// Its leader is a shell.
+    pub shell: bool,
+}
+
+/// What the withholder asks of the PTY, only when it needs to.
+pub trait Probe {
+    /// The PTY's mode now (a system call).
+    fn mode(&self) -> Mode;
+    /// Who reads the PTY now (a few system calls; once per withheld run).
+    fn reader(&self) -> Reader;
+}
+
+/// What suspicious runs get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspiciousPolicy {
+    /// Recorded in the clear, like any input.
+    Record,
+    /// Escrowed (where escrow recipients are configured; else dropped).
+    Escrow,
+    /// Dropped, leaving the marker.
+    Drop,
+}
+
+/// How withheld input is treated.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Escrow recipients are configured.
+    pub escrow: bool,
+    /// What suspicious runs get.
+    pub suspicious: SuspiciousPolicy,
+}
+
+/// What the recording gets, in order.
+#[derive(Debug)]
+pub enum Out {
+    /// Keystrokes to record as they are, typed at this time.
+    Input(u64, Vec<u8>),
+    /// A marker.
+    Marker(u64, String),
+    /// Keystrokes to escrow (with their times), next to the marker `marker`.
+    Escrow {
+        /// When the run ended.
+        time: u64,
+        /// The run's marker.
+        marker: String,
+        /// The keystrokes.
+        keys: Vec<(u64, Vec<u8>)>,
+    },
+    /// A suspicious run, for the audit log.
+    Alert(SuspiciousRun),
+}
+
+/// Decides, chunk by chunk, which input may be recorded.
+pub struct Withholder {
+    prompts: Prompts,
+    screen: Screen,
+    mask: Mask,
+    policy: Policy,
+    /// The text left of the cursor is a secret prompt.
+    armed: bool,
+    run: Option<Run>,
+    runs: runs::History,
+    /// Keystrokes typed ahead, waiting for the program's reaction.
+    deferred: VecDeque<(u64, Vec<u8>)>,
+    /// Who read the PTY, in which mode, when keystrokes were deferred; and whether another
+    /// reader or mode was seen since (the shell handed the terminal to a program).
+    deferred_from: (Reader, Mode),
+    handed_over: bool,
+    /// The last input chunk: output that ends with it is the terminal echoing what was typed,
+    /// not a program asking for a password.
+    last_input: Vec<u8>,
+    out: Vec<Out>,
+}
+
+fn is_enter(b: &u8) -> bool {
+    matches!(b, b'\r' | b'\n' | 3 | 4)
+}
+
+impl Withholder {
+    /// A withholder matching `prompts` on a screen `rows` high.
+    pub fn new(prompts: Prompts, policy: Policy, rows: u16) -> Self {
+        Withholder {
+            prompts,
+            screen: Screen::new(rows),
+            mask: Mask::new(),
+            policy,
+            armed: false,
+            run: None,
+            runs: runs::History::default(),
+            deferred: VecDeque::new(),
+            deferred_from: (Reader::default(), COOKED),
+            handed_over: false,
+            last_input: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// What the recording gets since the last call.
+    pub fn take(&mut self) -> std::vec::Drain<'_, Out> {
+        self.out.drain(..)
+    }
+
+    /// Whether [`Withholder::take`] has anything (cheap; checked on every chunk).
+    pub fn has_out(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// The terminal changed size.
+    pub fn resize(&mut self, rows: u16) {
+        self.screen.resize(rows);
+    }
+
+    /// When [`Withholder::tick`] is due (µs), while keystrokes typed ahead wait.
+    pub fn due(&self) -> Option<u64> {
+        self.deferred.front().map(|_| TYPEAHEAD_POLL)
+    }
+
+    /// Notes output from the session at `now`. Returns the form to record when it differs (an
+    /// echoed secret, masked).
+    pub fn output(&mut self, bytes: &[u8], now: u64, probe: &dyn Probe) -> Option<Vec<u8>> {
+        let masked = self.mask.on().then(|| self.mask.apply(bytes));
+        self.screen.feed(bytes);
+        let echo = !self.last_input.is_empty() && bytes.ends_with(&self.last_input);
+        if !echo {
+            let (line, fresh) = self.screen.before_cursor(3);
+            self.armed = fresh && self.prompts.is_secret(&line);
+            if bytes.iter().any(u8::is_ascii_graphic) {
+                self.runs.output_seen(now);
+            }
+        }
+        if self.armed && !self.deferred.is_empty() {
+            self.resolve(now, probe);
+        }
+        masked
+    }
+
+    /// Looks again at keystrokes typed ahead (the program may have turned echo off).
+    pub fn tick(&mut self, now: u64, probe: &dyn Probe) {
+        if !self.deferred.is_empty() {
+            self.resolve(now, probe);
+        }
+    }
+
+    /// Classifies an input chunk typed at `now`.
+    pub fn input(&mut self, bytes: &[u8], now: u64, probe: &dyn Probe) {
+        self.last_input.clear();
+        self.last_input
+            .extend_from_slice(&bytes[..bytes.len().min(64)]);
+        if !self.deferred.is_empty() {
+            self.deferred.push_back((now, bytes.to_vec()));
+            self.resolve(now, probe);
+            return;
+        }
+        let mode = probe.mode();
+        self.classify(now, bytes, mode, probe, false);
+    }
+
+    /// The session ended: an open run leaves its marker, keystrokes still waiting are recorded.
+    pub fn finish(&mut self, now: u64) {
+        self.end_run(now);
+        while let Some((t, b)) = self.deferred.pop_front() {
+            self.out.push(Out::Input(t, b));
+        }
+    }
+
+    /// Classifies `bytes` (typed at `time`), segment by segment: what follows an Enter is typed
+    /// ahead and waits.
+    fn classify(&mut self, time: u64, bytes: &[u8], mode: Mode, probe: &dyn Probe, ahead: bool) {
+        let cut = bytes
+            .iter()
+            .position(is_enter)
+            .map_or(bytes.len(), |i| i + 1);
+        let (seg, rest) = bytes.split_at(cut);
+        let enter = seg.last().is_some_and(is_enter);
+        // An echo-off run whose terminal echoes again without an Enter (the program gave up).
+        if self
+            .run
+            .as_ref()
+            .is_some_and(|r| r.reason == Reason::EchoOff && !mode.secret() && !self.armed)
+        {
+            self.end_run(time);
+        }
+        if self.run.is_some() || mode.secret() || self.armed {
+            if self.run.is_none() {
+                let reason = if mode.secret() {
+                    Reason::EchoOff
+                } else {
+                    Reason::Prompt
+                };
+                self.mask.set(reason == Reason::Prompt);
+                self.run = Some(Run::new(time, reason, probe.reader(), mode, ahead));
+            }
+            let run = self.run.as_mut().expect("a run was started above");
+            run.push(time, seg);
+            if enter {
+                self.end_run(time);
+            } else if run.full() {
+                let reason = run.reason;
+                self.end_run(time);
+                // A secret longer than a run holds goes on being withheld.
+                self.armed = reason == Reason::Prompt;
+            }
+        } else {
+            self.out.push(Out::Input(time, seg.to_vec()));
+            if enter {
+                self.runs.clear_line();
+            }
+        }
+        if !rest.is_empty() {
+            if self.deferred.is_empty() {
+                self.deferred_from = (probe.reader(), mode);
+                self.handed_over = false;
+            }
+            self.deferred.push_front((time, rest.to_vec()));
+        }
+    }
+
+    /// Decides keystrokes typed ahead, a line at a time, as far as what is known allows.
+    fn resolve(&mut self, now: u64, probe: &dyn Probe) {
+        while let Some(&(since, _)) = self.deferred.front() {
+            let mode = probe.mode();
+            if mode.secret() || self.armed {
+                // The program now reads a secret: the next line typed ahead was for it. What
+                // follows it waits for what the program does next.
+                let line = self.pop_line();
+                for (t, b) in line {
+                    self.classify(t, &b, mode, probe, true);
+                }
+                if !self.deferred.is_empty() && self.run.is_none() {
+                    return;
+                }
+                continue;
+            }
+            let reader = probe.reader();
+            if (reader.pgid, mode) != (self.deferred_from.0.pgid, self.deferred_from.1) {
+                self.handed_over = true;
+            }
+            let back_at_shell = self.handed_over && reader.shell;
+            if back_at_shell || now.saturating_sub(since) >= TYPEAHEAD_WAIT {
+                for (t, b) in self.pop_line() {
+                    self.out.push(Out::Input(t, b));
+                }
+                self.runs.clear_line();
+                continue;
+            }
+            return;
+        }
+    }
+
+    /// Takes the deferred keystrokes up to and including the first Enter.
+    fn pop_line(&mut self) -> Vec<(u64, Vec<u8>)> {
+        let mut line = Vec::new();
+        while let Some((t, mut b)) = self.deferred.pop_front() {
+            if let Some(i) = b.iter().position(is_enter) {
+                let rest = b.split_off(i + 1);
+                line.push((t, b));
+                if !rest.is_empty() {
+                    self.deferred.push_front((t, rest));
+                }
+                break;
+            }
+            line.push((t, b));
+        }
+        line
+    }
+
+    /// Ends the open run, if any: its marker, and its keystrokes escrowed, recorded or dropped.
+    fn end_run(&mut self, now: u64) {
+        let Some(run) = self.run.take() else {
+            return;
+        };
+        self.mask.set(false);
+        self.armed = false;
+        let verdict = self.runs.judge(&run, now);
+        self.out.extend(run.into_out(now, verdict, self.policy));
+    }
+}
+
+#[cfg(test)]
+mod tests;

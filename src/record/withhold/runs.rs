@@ -1,0 +1,241 @@
+//! Withheld runs: what one holds, whether it looks like a password or like work, and what the
+//! recording gets for it.
+
+use sessrec_formats::MarkerKind;
+use zeroize::Zeroize;
+
+use super::{Mode, Out, Policy, Reader, SuspiciousPolicy};
+
+/// A run holds at most this many bytes; a longer one is ended and the next begins.
+const RUN_LIMIT: usize = 64 * 1024;
+/// A password is shorter than this.
+const SUSPICIOUS_BYTES: usize = 256;
+/// ... typed faster than this (µs).
+const SUSPICIOUS_US: u64 = 60_000_000;
+/// One program asking for this many secrets in a row is reading commands, not passwords.
+const SAME_READER_RUNS: u32 = 4;
+
+/// Why input is being withheld.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The terminal is in canonical mode with echo off.
+    EchoOff,
+    /// The text left of the cursor is a secret prompt.
+    Prompt,
+}
+
+/// One withheld run of keystrokes, up to its Enter.
+pub struct Run {
+    /// Why.
+    pub reason: Reason,
+    first: u64,
+    /// When its last keystroke was typed.
+    last: u64,
+    keys: Vec<(u64, Vec<u8>)>,
+    bytes: usize,
+    enters: u32,
+    reader: Reader,
+    /// Raw mode: a line editor or a full-screen program reads it.
+    raw: bool,
+    /// Typed ahead of the program that read it.
+    ahead: bool,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        for (_, k) in &mut self.keys {
+            k.zeroize();
+        }
+    }
+}
+
+/// A suspicious run, as the audit log gets it (never its keystrokes).
+#[derive(Debug, Clone)]
+pub struct SuspiciousRun {
+    /// When it ended (µs since the session started).
+    pub time: u64,
+    /// How many bytes were typed.
+    pub keystrokes: usize,
+    /// How many lines (Enters) in a row were withheld.
+    pub lines: u32,
+    /// How long it took (s).
+    pub seconds: f64,
+    /// Why it is suspicious.
+    pub why: Vec<&'static str>,
+    /// What the recording got: "recorded in the clear", "escrowed" or "dropped".
+    pub action: &'static str,
+}
+
+/// What a run looked like.
+pub struct Verdict {
+    why: Vec<&'static str>,
+    lines: u32,
+}
+
+impl Run {
+    /// A run starting at `time`.
+    pub fn new(time: u64, reason: Reason, reader: Reader, mode: Mode, ahead: bool) -> Run {
+        Run {
+            reason,
+            first: time,
+            last: time,
+            keys: Vec::new(),
+            bytes: 0,
+            enters: 0,
+            reader,
+            raw: !mode.canonical,
+            ahead,
+        }
+    }
+
+    /// Adds keystrokes typed at `time`.
+    pub fn push(&mut self, time: u64, bytes: &[u8]) {
+        self.bytes += bytes.len();
+        self.last = time;
+        self.enters += bytes.iter().filter(|b| super::is_enter(b)).count() as u32;
+        self.keys.push((time, bytes.to_vec()));
+    }
+
+    /// The run holds as much as a run may.
+    pub fn full(&self) -> bool {
+        self.bytes >= RUN_LIMIT
+    }
+
+    /// The events for this run, ended at `now`.
+    pub fn into_out(mut self, now: u64, verdict: Verdict, policy: Policy) -> Vec<Out> {
+        let keys = std::mem::take(&mut self.keys);
+        let seconds = now.saturating_sub(self.first) as f64 / 1e6;
+        let suspicious = !verdict.why.is_empty();
+        let treatment = if suspicious {
+            policy.suspicious
+        } else {
+            SuspiciousPolicy::Escrow
+        };
+        let action = match treatment {
+            SuspiciousPolicy::Record => "recorded in the clear",
+            SuspiciousPolicy::Escrow if policy.escrow => "escrowed",
+            _ => "dropped",
+        };
+        let why = match (self.reason, self.ahead) {
+            (Reason::EchoOff, false) => "echo off",
+            (Reason::EchoOff, true) => "echo off, typed ahead",
+            (Reason::Prompt, false) => "password prompt",
+            (Reason::Prompt, true) => "password prompt, typed ahead",
+        };
+        let label = if suspicious {
+            MarkerKind::Suspicious.label(&format!(
+                "{} keystrokes, {} line{} over {seconds:.3} s ({why}; {}); {action}",
+                self.bytes,
+                verdict.lines,
+                if verdict.lines == 1 { "" } else { "s" },
+                verdict.why.join(", ")
+            ))
+        } else {
+            let escrowed = if action == "escrowed" {
+                ", escrowed"
+            } else {
+                ""
+            };
+            MarkerKind::Withheld.label(&format!(
+                "{} keystrokes over {seconds:.3} s ({why}){escrowed}",
+                self.bytes
+            ))
+        };
+        let mut out = Vec::with_capacity(keys.len() + 3);
+        match action {
+            "recorded in the clear" => {
+                out.extend(keys.into_iter().map(|(t, b)| Out::Input(t, b)));
+                out.push(Out::Marker(now, label));
+            }
+            "escrowed" => {
+                out.push(Out::Marker(now, label.clone()));
+                out.push(Out::Escrow {
+                    time: now,
+                    marker: label,
+                    keys,
+                });
+            }
+            _ => {
+                let mut keys = keys;
+                keys.iter_mut().for_each(|(_, k)| k.zeroize());
+                out.push(Out::Marker(now, label));
+            }
+        }
+        if suspicious {
+            out.push(Out::Alert(SuspiciousRun {
+                time: now,
+                keystrokes: self.bytes,
+                lines: verdict.lines,
+                seconds,
+                why: verdict.why,
+                action,
+            }));
+        }
+        out
+    }
+}
+
+/// What recent runs were like: evasion shows over several of them.
+#[derive(Default)]
+pub struct History {
+    /// Lines withheld since the last output that was not an echo.
+    lines: u32,
+    /// When that output came (µs).
+    last_output: u64,
+    /// Runs read by a shell since the last line recorded in the clear.
+    shell_runs: u32,
+    /// The process group that read the last runs, and how many in a row.
+    reader: (i32, u32),
+}
+
+impl History {
+    /// Output other than an echo arrived (a program answered, a prompt was shown).
+    pub fn output_seen(&mut self, now: u64) {
+        self.lines = 0;
+        self.last_output = now;
+    }
+
+    /// A line was recorded in the clear: whatever reads it has echo again.
+    pub fn clear_line(&mut self) {
+        self.shell_runs = 0;
+        self.reader = (0, 0);
+    }
+
+    /// Judges `run`, ended at `now`.
+    pub fn judge(&mut self, run: &Run, now: u64) -> Verdict {
+        // Keystrokes typed ahead of output that came since belong before it.
+        if run.last >= self.last_output {
+            self.lines += run.enters;
+        }
+        if run.reader.shell {
+            self.shell_runs += 1;
+        }
+        if run.reader.pgid != 0 && run.reader.pgid == self.reader.0 {
+            self.reader.1 += 1;
+        } else {
+            self.reader = (run.reader.pgid, 1);
+        }
+        let mut why = Vec::new();
+        if run.enters > 1 || self.lines > 1 {
+            why.push("more than one line");
+        }
+        if run.bytes > SUSPICIOUS_BYTES {
+            why.push("over 256 bytes");
+        }
+        if now.saturating_sub(run.first) > SUSPICIOUS_US {
+            why.push("over 60 s");
+        }
+        if run.reader.shell && run.raw {
+            why.push("a shell's line editor read it");
+        } else if run.reader.shell && self.shell_runs > 1 {
+            why.push("echo off at a shell prompt");
+        }
+        if self.reader.1 >= SAME_READER_RUNS {
+            why.push("one program read 4 secrets in a row");
+        }
+        Verdict {
+            why,
+            lines: self.lines.max(run.enters),
+        }
+    }
+}
