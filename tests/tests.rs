@@ -24,6 +24,7 @@ mod ship;
 mod ssh;
 mod store_writer;
 mod trust;
+mod withhold;
 
 fn main() {
     let tests = [
@@ -42,6 +43,7 @@ fn main() {
         ssh::tests(),
         store_writer::tests(),
         trust::tests(),
+        withhold::tests(),
         util::azurite::tests(),
         tests![every_test_file_is_a_registered_module],
     ];

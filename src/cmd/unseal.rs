@@ -143,12 +143,21 @@ impl Unseal {
                     )
                 }
                 Ok(p) => {
-                    let mut text = format!("{at}  {}", print::safe(&p.marker));
-                    for (t, keys) in p.keystrokes()? {
-                        let keys = sessrec_player::time::keys(&keys);
-                        text.push_str(&format!("\n  {}  {keys}", sessrec_formats::time::clock(t)));
-                    }
-                    text
+                    // The run's keys on one line, from its first keystroke to its last.
+                    let keys = p.keystrokes()?;
+                    let bytes: Vec<u8> = keys.iter().flat_map(|(_, k)| k.iter().copied()).collect();
+                    let bytes = zeroize::Zeroizing::new(bytes);
+                    let (first, last) = (
+                        keys.first().map_or(0, |k| k.0),
+                        keys.last().map_or(0, |k| k.0),
+                    );
+                    format!(
+                        "{at}  {}\n  typed {} to {}: {}",
+                        print::safe(&p.marker),
+                        sessrec_formats::time::clock(first),
+                        sessrec_formats::time::clock(last),
+                        sessrec_player::time::keys(&bytes)
+                    )
                 }
                 Err(e) => {
                     status = Status::Error;

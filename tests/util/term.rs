@@ -74,6 +74,11 @@ impl Term {
         }
     }
 
+    /// Types `bytes` in one write, as a paste or a fast typist's type-ahead arrives.
+    pub fn type_at_once(&mut self, bytes: &[u8]) {
+        self.pty.write_all(bytes).expect("type");
+    }
+
     /// Resizes the terminal (the program gets SIGWINCH).
     pub fn resize(&self, cols: u16, rows: u16) {
         self.pty

@@ -15,8 +15,7 @@ mod mask;
 mod prompt;
 mod runs;
 mod screen;
-
-use std::collections::VecDeque;
+mod typeahead;
 
 pub use foreground::reader;
 pub use prompt::Prompts;
@@ -25,11 +24,9 @@ pub use runs::{Reason, SuspiciousRun};
 use mask::Mask;
 use runs::Run;
 use screen::Screen;
-
-/// Keystrokes typed ahead wait at most this long (µs) for the program's reaction.
-pub const TYPEAHEAD_WAIT: u64 = 1_500_000;
-/// While keystrokes typed ahead wait, the terminal's mode is looked at this often (µs).
-pub const TYPEAHEAD_POLL: u64 = 10_000;
+#[cfg(test)]
+use typeahead::TYPEAHEAD_WAIT;
+use typeahead::{Settled, Window};
 
 /// The PTY's line discipline settings that matter here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,12 +36,6 @@ pub struct Mode {
     /// The terminal echoes what is typed.
     pub echo: bool,
 }
-
-/// A terminal's usual mode.
-const COOKED: Mode = Mode {
-    canonical: true,
-    echo: true,
-};
 
 impl Mode {
     /// Canonical mode with echo off: a program is reading a secret.
@@ -121,12 +112,8 @@ pub struct Withholder {
     armed: bool,
     run: Option<Run>,
     runs: runs::History,
-    /// Keystrokes typed ahead, waiting for the program's reaction.
-    deferred: VecDeque<(u64, Vec<u8>)>,
-    /// Who read the PTY, in which mode, when keystrokes were deferred; and whether another
-    /// reader or mode was seen since (the shell handed the terminal to a program).
-    deferred_from: (Reader, Mode),
-    handed_over: bool,
+    /// After an Enter: keystrokes typed ahead of the program's reaction.
+    ahead: Option<Window>,
     /// The last input chunk: output that ends with it is the terminal echoing what was typed,
     /// not a program asking for a password.
     last_input: Vec<u8>,
@@ -148,9 +135,7 @@ impl Withholder {
             armed: false,
             run: None,
             runs: runs::History::default(),
-            deferred: VecDeque::new(),
-            deferred_from: (Reader::default(), COOKED),
-            handed_over: false,
+            ahead: None,
             last_input: Vec::new(),
             out: Vec::new(),
         }
@@ -173,7 +158,7 @@ impl Withholder {
 
     /// When [`Withholder::tick`] is due (µs), while keystrokes typed ahead wait.
     pub fn due(&self) -> Option<u64> {
-        self.deferred.front().map(|_| TYPEAHEAD_POLL)
+        self.ahead.as_ref().map(|_| typeahead::TYPEAHEAD_POLL)
     }
 
     /// Notes output from the session at `now`. Returns the form to record when it differs (an
@@ -187,9 +172,12 @@ impl Withholder {
             self.armed = fresh && self.prompts.is_secret(&line);
             if bytes.iter().any(u8::is_ascii_graphic) {
                 self.runs.output_seen(now);
+                if let Some(w) = &mut self.ahead {
+                    w.answered();
+                }
             }
         }
-        if self.armed && !self.deferred.is_empty() {
+        if self.armed && self.ahead.is_some() {
             self.resolve(now, probe);
         }
         masked
@@ -197,7 +185,7 @@ impl Withholder {
 
     /// Looks again at keystrokes typed ahead (the program may have turned echo off).
     pub fn tick(&mut self, now: u64, probe: &dyn Probe) {
-        if !self.deferred.is_empty() {
+        if self.ahead.is_some() {
             self.resolve(now, probe);
         }
     }
@@ -207,8 +195,8 @@ impl Withholder {
         self.last_input.clear();
         self.last_input
             .extend_from_slice(&bytes[..bytes.len().min(64)]);
-        if !self.deferred.is_empty() {
-            self.deferred.push_back((now, bytes.to_vec()));
+        if let Some(w) = &mut self.ahead {
+            w.keys.push_back((now, bytes.to_vec()));
             self.resolve(now, probe);
             return;
         }
@@ -219,8 +207,9 @@ impl Withholder {
     /// The session ended: an open run leaves its marker, keystrokes still waiting are recorded.
     pub fn finish(&mut self, now: u64) {
         self.end_run(now);
-        while let Some((t, b)) = self.deferred.pop_front() {
-            self.out.push(Out::Input(t, b));
+        if let Some(mut w) = self.ahead.take() {
+            self.out
+                .extend(w.keys.drain(..).map(|(t, b)| Out::Input(t, b)));
         }
     }
 
@@ -265,64 +254,60 @@ impl Withholder {
             self.out.push(Out::Input(time, seg.to_vec()));
             if enter {
                 self.runs.clear_line();
+                // What is typed next waits until the program this Enter started shows what
+                // it does.
+                if self.ahead.is_none() {
+                    self.ahead = Some(Window::open(time, probe.reader(), mode));
+                }
             }
         }
         if !rest.is_empty() {
-            if self.deferred.is_empty() {
-                self.deferred_from = (probe.reader(), mode);
-                self.handed_over = false;
-            }
-            self.deferred.push_front((time, rest.to_vec()));
+            let w = self
+                .ahead
+                .get_or_insert_with(|| Window::open(time, probe.reader(), mode));
+            w.keys.push_front((time, rest.to_vec()));
         }
     }
 
     /// Decides keystrokes typed ahead, a line at a time, as far as what is known allows.
     fn resolve(&mut self, now: u64, probe: &dyn Probe) {
-        while let Some(&(since, _)) = self.deferred.front() {
+        while let Some(w) = &mut self.ahead {
             let mode = probe.mode();
             if mode.secret() || self.armed {
                 // The program now reads a secret: the next line typed ahead was for it. What
                 // follows it waits for what the program does next.
-                let line = self.pop_line();
+                if w.keys.is_empty() {
+                    self.ahead = None;
+                    return;
+                }
+                let line = w.pop_line();
+                let rest_waits = !w.keys.is_empty();
                 for (t, b) in line {
                     self.classify(t, &b, mode, probe, true);
                 }
-                if !self.deferred.is_empty() && self.run.is_none() {
+                if rest_waits && self.run.is_none() {
                     return;
                 }
+                if self.ahead.as_ref().is_some_and(|w| w.keys.is_empty()) {
+                    self.ahead = None;
+                }
                 continue;
             }
-            let reader = probe.reader();
-            if (reader.pgid, mode) != (self.deferred_from.0.pgid, self.deferred_from.1) {
-                self.handed_over = true;
-            }
-            let back_at_shell = self.handed_over && reader.shell;
-            if back_at_shell || now.saturating_sub(since) >= TYPEAHEAD_WAIT {
-                for (t, b) in self.pop_line() {
-                    self.out.push(Out::Input(t, b));
+            match w.settle(now, probe.reader(), mode) {
+                Settled::No => return,
+                Settled::Record => {
+                    let keys: Vec<_> = w.keys.drain(..).collect();
+                    self.ahead = None;
+                    let enter = keys.iter().any(|(_, b)| b.iter().any(is_enter));
+                    self.out
+                        .extend(keys.into_iter().map(|(t, b)| Out::Input(t, b)));
+                    if enter {
+                        self.runs.clear_line();
+                    }
+                    return;
                 }
-                self.runs.clear_line();
-                continue;
             }
-            return;
         }
-    }
-
-    /// Takes the deferred keystrokes up to and including the first Enter.
-    fn pop_line(&mut self) -> Vec<(u64, Vec<u8>)> {
-        let mut line = Vec::new();
-        while let Some((t, mut b)) = self.deferred.pop_front() {
-            if let Some(i) = b.iter().position(is_enter) {
-                let rest = b.split_off(i + 1);
-                line.push((t, b));
-                if !rest.is_empty() {
-                    self.deferred.push_front((t, rest));
-                }
-                break;
-            }
-            line.push((t, b));
-        }
-        line
     }
 
     /// Ends the open run, if any: its marker, and its keystrokes escrowed, recorded or dropped.

@@ -1,0 +1,92 @@
+//! Keystrokes typed ahead: after an Enter, whatever is typed before the program that Enter
+//! started has shown what it does (turned echo off or shown a secret prompt: withheld; answered
+//! otherwise and kept echo on for a moment: recorded) waits here. Each time the shell gets
+//! the terminal back, the watch starts again: it may start the next program from the keys. Their echo proves nothing: the terminal echoes
+//! type-ahead as the shell hands it over, before the next program turns echo off.
+
+use std::collections::VecDeque;
+
+use super::{Mode, Reader, is_enter};
+
+/// Keystrokes typed ahead wait at most this long (µs) for the program's reaction.
+pub const TYPEAHEAD_WAIT: u64 = 1_500_000;
+/// While a window is open, the terminal is looked at this often (µs).
+pub const TYPEAHEAD_POLL: u64 = 10_000;
+/// A reader that answered (a prompt, a builtin's output, the next question) and this long (µs)
+/// after the Enter showed no secret prompt and kept echo on is not asking for a secret.
+const SETTLE: u64 = 100_000;
+
+/// The time after an Enter until the program it started has shown what it does.
+pub struct Window {
+    since: u64,
+    from: (i32, Mode),
+    /// Output other than an echo came since the Enter.
+    answered: bool,
+    /// The keystrokes waiting.
+    pub keys: VecDeque<(u64, Vec<u8>)>,
+}
+
+/// What is known now.
+pub enum Settled {
+    /// Not yet.
+    No,
+    /// A program other than a secret reader has it, or the shell is back: record them.
+    Record,
+}
+
+impl Window {
+    /// A window opened by an Enter at `since`, while `reader` read in `mode`.
+    pub fn open(since: u64, reader: Reader, mode: Mode) -> Window {
+        Window {
+            since,
+            from: (reader.pgid, mode),
+            answered: false,
+            keys: VecDeque::new(),
+        }
+    }
+
+    /// Output other than an echo arrived.
+    pub fn answered(&mut self) {
+        self.answered = true;
+    }
+
+    /// Whether the keystrokes waiting may be recorded, given who reads the PTY now (not a
+    /// secret reader: the caller checked that first).
+    pub fn settle(&mut self, now: u64, reader: Reader, mode: Mode) -> Settled {
+        if (reader.pgid, mode) != self.from {
+            if reader.shell {
+                // The shell has the terminal back: the keys may still be for the next program
+                // it starts from them. Watch again from here.
+                *self = Window {
+                    keys: std::mem::take(&mut self.keys),
+                    ..Window::open(now, reader, mode)
+                };
+                return Settled::No;
+            }
+            self.from = (reader.pgid, mode);
+        }
+        let elapsed = now.saturating_sub(self.since);
+        if (self.answered && elapsed >= SETTLE) || elapsed >= TYPEAHEAD_WAIT {
+            Settled::Record
+        } else {
+            Settled::No
+        }
+    }
+
+    /// Takes the keystrokes up to and including the first Enter.
+    pub fn pop_line(&mut self) -> Vec<(u64, Vec<u8>)> {
+        let mut line = Vec::new();
+        while let Some((t, mut b)) = self.keys.pop_front() {
+            if let Some(i) = b.iter().position(is_enter) {
+                let rest = b.split_off(i + 1);
+                line.push((t, b));
+                if !rest.is_empty() {
+                    self.keys.push_front((t, rest));
+                }
+                break;
+            }
+            line.push((t, b));
+        }
+        line
+    }
+}
