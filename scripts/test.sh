@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh Debian machine with a Rust toolchain, as root.
 # Installs what the tests need, idempotently: the peer recorders from Debian (asciinema 2, ttyrec,
 # termrec, tlog, util-linux script), zstd/gzip, OpenSSH for the end-to-end test and tmux for the
-# player; asciinema 3 and the S3 test servers s3s-fs and Garage from crates.io, built once, and
+# player; the programs whose password prompts the withholding tests type into (sudo, psql,
+# mariadb, openssl, pinentry-curses, vim) and age for the escrow key; asciinema 3 and the S3 test servers s3s-fs and Garage from crates.io, built once, and
 # the Azure emulator Azurite from the npm registry, all cached in ~/.cache/sessrec-test. Then runs
 # every test of the workspace with the peers required.
 set -euo pipefail
@@ -19,7 +20,10 @@ for pair in asciinema:/usr/bin/asciinema ttyrec:/usr/bin/ttyplay termrec:/usr/bi
             bsdutils:/usr/bin/scriptreplay openssh-server:/usr/sbin/sshd openssh-client:/usr/bin/ssh \
             openssh-sftp-server:/usr/lib/openssh/sftp-server procps:/usr/bin/pgrep \
             util-linux:/usr/bin/unshare passwd:/usr/sbin/useradd nodejs:/usr/bin/node npm:/usr/bin/npm \
-            tmux:/usr/bin/tmux strace:/usr/bin/strace e2fsprogs:/usr/bin/chattr python3:/usr/bin/python3; do
+            tmux:/usr/bin/tmux strace:/usr/bin/strace e2fsprogs:/usr/bin/chattr python3:/usr/bin/python3 \
+            age:/usr/bin/age-keygen sudo:/usr/bin/sudo postgresql-client:/usr/bin/psql \
+            mariadb-client:/usr/bin/mariadb openssl:/usr/bin/openssl pinentry-curses:/usr/bin/pinentry-curses \
+            vim:/usr/bin/vim less:/usr/bin/less htop:/usr/bin/htop; do
     [ -e "${pair#*:}" ] || missing+=("${pair%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

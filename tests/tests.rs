@@ -25,6 +25,7 @@ mod ssh;
 mod store_writer;
 mod trust;
 mod withhold;
+mod withhold_ssh;
 
 fn main() {
     let tests = [
@@ -44,6 +45,7 @@ fn main() {
         store_writer::tests(),
         trust::tests(),
         withhold::tests(),
+        withhold_ssh::tests(),
         util::azurite::tests(),
         tests![every_test_file_is_a_registered_module],
     ];

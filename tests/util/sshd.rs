@@ -66,6 +66,11 @@ impl Sshd {
 
     /// The same, for the recorded user `user`.
     pub fn start_as(user: &'static str) -> Sshd {
+        Sshd::start_with(user, |c| c)
+    }
+
+    /// The same, with the policy changed by `policy` (after the settings every test needs).
+    pub fn start_with(user: &'static str, policy: impl FnOnce(Config) -> Config) -> Sshd {
         let dir = std::env::temp_dir().join(format!("{user}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -88,7 +93,7 @@ impl Sshd {
             installed.contains("# Where 'sessrec upload' ships recordings: file:///DIR"),
             "{installed}"
         );
-        Config::new(&dir)
+        let config = Config::new(&dir)
             .set("shell", "/bin/bash")
             .path("signing_key", &dir.join("etc/signing.key"))
             .path("audit_log", &dir.join("log/audit.log"))
@@ -98,8 +103,8 @@ impl Sshd {
             .table(
                 "service",
                 service_table(&dir.join("run/sessrec.sock"), &[], &[dir.join("ca.pub")]),
-            )
-            .write(&dir.join("etc/config.toml"));
+            );
+        policy(config).write(&dir.join("etc/config.toml"));
         sh(&format!(
             "id {user} >/dev/null 2>&1 || useradd -m {user}; usermod -s {d}/bin/sessrec -p '*' -aG sessrec-recorded {user}; \
              mkdir -p /run/sshd; \
