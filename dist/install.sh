@@ -69,6 +69,10 @@ signing_key = "$etc/signing.key"
 audit_log = "$log/audit.log"
 failure_policy = "strict"      # or "best_effort": the session runs unrecorded, with an alert
 capture_input = true           # never at password prompts
+# Withheld keystrokes (password prompts) encrypted to the security team's age keys, for
+# 'sessrec unseal' (age-keygen -o team.key; keep team.key offline). Empty: dropped.
+escrow_recipients = []
+withhold_suspicious = "escrow" # or "record" (in the clear) or "drop"; always marked and alerted
 require_grant = false
 break_glass = false
 grant_dir = "$run/grants"
