@@ -215,3 +215,29 @@ fn a_click_on_the_timeline_seeks_there() {
     a.mouse(click(0));
     assert_eq!(a.position(), 0);
 }
+
+#[test]
+fn suspicious_input_has_its_own_mark_over_any_other() {
+    let mut events = incident();
+    // A suspicious run and a note in the same column of the timeline: the warning wins.
+    events.push(ev(
+        20 * S,
+        EventData::Marker("a note the session left".into()),
+    ));
+    events.push(ev(
+        20 * S + 1000,
+        EventData::Marker(
+            "suspicious input: 16 keystrokes, 1 line over 0.300 s (echo off; echo off at a shell prompt); escrowed"
+                .into(),
+        ),
+    ));
+    events.sort_by_key(|e| e.time);
+    let mut a = app(events);
+    a.tick(Duration::ZERO);
+    let shown = frame(&mut a);
+    assert_eq!(shown.matches('▲').count(), 1, "{shown}");
+    let plain = frame(&mut app(incident()));
+    assert!(!plain.contains('▲'), "{plain}");
+    typed(&mut a, "]]");
+    assert_eq!(a.position(), 20 * S);
+}

@@ -102,6 +102,15 @@ impl Doctor {
                 ),
             );
         }
+        // The policy parsed, so the recipients are valid age keys.
+        match config.escrow_recipients.len() {
+            0 => f.ok(
+                "withheld keystrokes are dropped (no escrow_recipients: nobody can recover them)",
+            ),
+            n => f.ok(&format!(
+                "withheld keystrokes are escrowed to {n} age recipient(s), for sessrec unseal"
+            )),
+        }
         host::check_binary(&mut f);
         host::check_shell(&mut f, &config.shell);
         host::check_spool(&mut f, &config.spool);
