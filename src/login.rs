@@ -23,7 +23,6 @@ use crate::print;
 use crate::record::header::Start;
 use crate::record::session::{self, Child, End, RunAs, Served};
 use crate::record::tape::Tape;
-use crate::record::withhold::SuspiciousRun;
 use crate::record::{pipe, recording, tty};
 use crate::service::account::Account;
 use crate::service::contain::Containment;
@@ -398,7 +397,7 @@ pub fn run(login: Login<'_>) -> Result<i32> {
 }
 
 /// The alert a suspicious withheld run raises as it ends: what and when, never the keystrokes.
-fn suspicious_alert(mut audit: Audit) -> Box<dyn FnMut(&SuspiciousRun) + Send> {
+fn suspicious_alert(mut audit: Audit) -> crate::record::tape::SuspiciousHook {
     Box::new(move |run| {
         audit.event(
             Level::Alert,

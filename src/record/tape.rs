@@ -12,6 +12,9 @@ use super::sink::{SealInfo, Sink};
 use super::withhold::{Out, Probe, SuspiciousRun, Withholder};
 use crate::escrow::Recipients;
 
+/// Told of each suspicious run of withheld input (the audit log's alert).
+pub type SuspiciousHook = Box<dyn FnMut(&SuspiciousRun) + Send>;
+
 /// Where a sealed recording's [`SealInfo`] appears.
 pub type SealHandle = std::sync::Arc<std::sync::Mutex<Option<SealInfo>>>;
 use super::utf8carry::incomplete_tail;
@@ -48,7 +51,7 @@ pub struct Tape {
     /// Where withheld keystrokes are escrowed to, and the session they belong to.
     escrow: Option<(Recipients, String)>,
     /// Told of each suspicious run (the audit log's alert).
-    on_suspicious: Option<Box<dyn FnMut(&SuspiciousRun) + Send>>,
+    on_suspicious: Option<SuspiciousHook>,
     /// The time of the last event queued: keystrokes typed ahead are decided later and keep
     /// their own time only where that does not put them before an event already queued.
     last_time: u64,
@@ -134,7 +137,7 @@ impl Tape {
     }
 
     /// Calls `hook` for each suspicious run of withheld input, as it ends.
-    pub fn on_suspicious(&mut self, hook: Box<dyn FnMut(&SuspiciousRun) + Send>) {
+    pub fn on_suspicious(&mut self, hook: SuspiciousHook) {
         self.on_suspicious = Some(hook);
     }
 
