@@ -26,6 +26,7 @@ pub fn tests() -> Vec<crate::util::Test> {
             Req::Tool("python3"),
         ],
         echoed_and_typed_ahead_secrets_are_caught => [Req::Tool("age-keygen"), Req::Tool("python3")],
+        without_input_capture_an_echoed_secret_is_still_masked => [Req::Tool("age-keygen")],
         shells_and_full_screen_programs_are_never_withheld => [
             Req::Tool("age-keygen"), Req::Tool("vim"), Req::Tool("less"), Req::Tool("htop"),
         ],
@@ -557,5 +558,26 @@ fn unseal_refuses_the_wrong_identity_and_altered_recordings() {
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("nothing is shown"),
         "{o:?}"
+    );
+}
+
+fn without_input_capture_an_echoed_secret_is_still_masked() {
+    let s = setup();
+    let mut t = s.rec("no-input.cast.zst", &["--no-input"], BASH);
+    t.at("$ ", "read -p 'Pass''word: ' pw; echo \"got ${#pw}\"\r")
+        .at("Password: ", "Sec-noinput-1\r")
+        .at("got 13", "");
+    let (path, events) = t.end(&s);
+    assert!(input_text(&events).is_empty());
+    assert!(!plain_text(&path).contains("Sec-noinput-1"));
+    assert!(
+        output_text(&events).contains("Password: *************"),
+        "{}",
+        output_text(&events)
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(&e.data, EventData::Other { code, .. } if code == ESCROW_CODE))
     );
 }

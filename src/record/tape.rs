@@ -154,7 +154,7 @@ impl Tape {
     /// Output the user saw. It is batched: call [`Tape::flush`] at [`Tape::handoff_due`].
     pub fn output(&mut self, bytes: &[u8], probe: &dyn Probe) -> Result<(), Failed> {
         let now = self.now();
-        let masked = if self.capture_input {
+        let masked = if self.sink.is_some() {
             let masked = self.withholder.output(bytes, now, probe);
             if self.withholder.has_out() {
                 self.close_batch();
@@ -249,10 +249,10 @@ impl Tape {
     }
 
     /// Input the user typed at the terminal; `probe` answers what the withholder asks of the
-    /// PTY (its mode costs a system call per keystroke, and is asked only when input is
-    /// recorded).
+    /// PTY (its mode costs a system call per keystroke). Without input capture the withholder
+    /// still follows it: an echoed secret must be masked in the output all the same.
     pub fn input(&mut self, bytes: &[u8], probe: &dyn Probe) -> Result<(), Failed> {
-        if !self.capture_input {
+        if self.sink.is_none() {
             return Ok(());
         }
         self.close_batch();
@@ -276,6 +276,11 @@ impl Tape {
         let decided: Vec<Out> = self.withholder.take().collect();
         for out in decided {
             match out {
+                // Keystrokes (clear or escrowed) only when input is recorded at all.
+                Out::Input(..) if !self.capture_input => {}
+                Out::Escrow { mut keys, .. } if !self.capture_input => keys
+                    .iter_mut()
+                    .for_each(|(_, k)| zeroize::Zeroize::zeroize(k)),
                 Out::Input(t, b) => self.enqueue(t, EventData::Input(b)),
                 Out::Marker(t, label) => self.enqueue(t, EventData::Marker(label)),
                 Out::Escrow { time, marker, keys } => {
@@ -338,7 +343,7 @@ impl Tape {
     /// mistake a broken recording for a whole one.
     pub fn finish(mut self) -> Result<()> {
         self.close_batch();
-        if self.capture_input {
+        if self.sink.is_some() {
             let now = self.now();
             self.withholder.finish(now);
             self.drain_withheld();
