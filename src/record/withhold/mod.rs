@@ -106,6 +106,9 @@ pub enum Out {
 pub struct Withholder {
     prompts: Prompts,
     screen: Screen,
+    /// Output not drawn on the screen yet, and whether its newest chunk was an echo.
+    unseen: Vec<u8>,
+    unseen_echo: bool,
     mask: Mask,
     policy: Policy,
     /// The text left of the cursor is a secret prompt.
@@ -120,6 +123,9 @@ pub struct Withholder {
     out: Vec<Out>,
 }
 
+/// Output kept for the screen before it is drawn; more is cut to the model's tail.
+const UNSEEN_LIMIT: usize = 4 * screen::MODEL_TAIL;
+
 fn is_enter(b: &u8) -> bool {
     matches!(b, b'\r' | b'\n' | 3 | 4)
 }
@@ -130,6 +136,8 @@ impl Withholder {
         Withholder {
             prompts,
             screen: Screen::new(rows),
+            unseen: Vec::new(),
+            unseen_echo: false,
             mask: Mask::new(),
             policy,
             armed: false,
@@ -165,26 +173,47 @@ impl Withholder {
     /// echoed secret, masked).
     pub fn output(&mut self, bytes: &[u8], now: u64, probe: &dyn Probe) -> Option<Vec<u8>> {
         let masked = self.mask.on().then(|| self.mask.apply(bytes));
-        self.screen.feed(bytes);
+        // The screen is brought up to date only when it matters (the next keystroke): of bulk
+        // output, only the end is ever drawn on it.
+        self.unseen.extend_from_slice(bytes);
+        if self.unseen.len() > UNSEEN_LIMIT {
+            self.unseen
+                .drain(..self.unseen.len() - screen::MODEL_TAIL - 1);
+        }
         let echo = !self.last_input.is_empty() && bytes.ends_with(&self.last_input);
-        if !echo {
-            let (line, fresh) = self.screen.before_cursor(3);
-            self.armed = fresh && self.prompts.is_secret(&line);
-            if bytes.iter().any(u8::is_ascii_graphic) {
-                self.runs.output_seen(now);
-                if let Some(w) = &mut self.ahead {
-                    w.answered();
-                }
+        self.unseen_echo = echo;
+        if !echo && bytes.iter().any(u8::is_ascii_graphic) {
+            self.runs.output_seen(now);
+            if let Some(w) = &mut self.ahead {
+                w.answered();
             }
         }
-        if self.armed && self.ahead.is_some() {
-            self.resolve(now, probe);
+        if self.ahead.is_some() {
+            self.catch_up();
+            if self.armed {
+                self.resolve(now, probe);
+            }
         }
         masked
     }
 
+    /// Draws the output not yet drawn, and looks at the text left of the cursor: a secret
+    /// prompt arms the withholding (unless the newest output was the echo of a keystroke).
+    fn catch_up(&mut self) {
+        if self.unseen.is_empty() {
+            return;
+        }
+        self.screen.feed(&self.unseen);
+        self.unseen.clear();
+        if !self.unseen_echo {
+            let (line, fresh) = self.screen.before_cursor(2);
+            self.armed = fresh && self.prompts.is_secret(&line);
+        }
+    }
+
     /// Looks again at keystrokes typed ahead (the program may have turned echo off).
     pub fn tick(&mut self, now: u64, probe: &dyn Probe) {
+        self.catch_up();
         if self.ahead.is_some() {
             self.resolve(now, probe);
         }
@@ -192,6 +221,7 @@ impl Withholder {
 
     /// Classifies an input chunk typed at `now`.
     pub fn input(&mut self, bytes: &[u8], now: u64, probe: &dyn Probe) {
+        self.catch_up();
         self.last_input.clear();
         self.last_input
             .extend_from_slice(&bytes[..bytes.len().min(64)]);

@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 
-/// Of a read longer than this, only the last this many bytes are modelled.
-const MODEL_TAIL: usize = 4096;
+/// Of a read longer than this, only the last this many bytes are modelled (a curses dialog
+/// such as pinentry's is drawn in about 1.5 KB).
+pub const MODEL_TAIL: usize = 2048;
 /// Columns kept per row.
 const MAX_COLS: usize = 512;
 /// Rows kept (a curses dialog fits; more rows are forgotten, oldest first).
@@ -27,7 +28,7 @@ enum State {
     Esc,
     /// An ESC ( X style designation: one more byte.
     Designate,
-    Csi(Vec<u8>),
+    Csi([u8; MAX_SEQ], usize),
     /// OSC, DCS and the like: until BEL or ESC \.
     String {
         esc: bool,
@@ -77,8 +78,22 @@ impl Screen {
         } else {
             bytes
         };
-        for &b in bytes {
-            self.byte(b);
+        let mut i = 0;
+        while i < bytes.len() {
+            if matches!(self.state, State::Ground) {
+                // Plain text, the bulk of most output, is written a run at a time.
+                let run = bytes[i..]
+                    .iter()
+                    .take_while(|b| (0x20..0x7f).contains(*b))
+                    .count();
+                if run > 0 {
+                    self.put_ascii(&bytes[i..i + run]);
+                    i += run;
+                    continue;
+                }
+            }
+            self.byte(bytes[i]);
+            i += 1;
         }
     }
 
@@ -105,12 +120,12 @@ impl Screen {
             State::Ground => self.ground(b),
             State::Esc => self.escape(b),
             State::Designate => {}
-            State::Csi(mut seq) => {
+            State::Csi(mut seq, len) => {
                 if (0x40..=0x7e).contains(&b) {
-                    self.csi(&seq, b);
-                } else if seq.len() < MAX_SEQ {
-                    seq.push(b);
-                    self.state = State::Csi(seq);
+                    self.csi(&seq[..len], b);
+                } else if len < MAX_SEQ {
+                    seq[len] = b;
+                    self.state = State::Csi(seq, len + 1);
                 }
             }
             State::String { esc } => {
@@ -155,7 +170,7 @@ impl Screen {
 
     fn escape(&mut self, b: u8) {
         match b {
-            b'[' => self.state = State::Csi(Vec::new()),
+            b'[' => self.state = State::Csi([0; MAX_SEQ], 0),
             b']' | b'P' | b'_' | b'^' | b'X' => self.state = State::String { esc: false },
             b'(' | b')' | b'*' | b'+' | b'#' | b'%' => self.state = State::Designate,
             b'7' => self.saved = (self.row, self.col),
@@ -264,11 +279,35 @@ impl Screen {
         }
     }
 
-    fn put(&mut self, ch: char) {
+    fn put_ascii(&mut self, text: &[u8]) {
         let col = usize::from(self.col);
-        if col >= MAX_COLS {
+        let room = MAX_COLS.saturating_sub(col).min(text.len());
+        if room == 0 {
             return;
         }
+        let written = self.reads;
+        let cells = self.row_cells();
+        if cells.len() < col + room {
+            cells.resize(
+                col + room,
+                Cell {
+                    ch: ' ',
+                    written: 0,
+                },
+            );
+        }
+        for (c, &b) in cells[col..col + room].iter_mut().zip(text) {
+            *c = Cell {
+                ch: b as char,
+                written,
+            };
+        }
+        self.col += room as u16;
+    }
+
+    /// The cells of the cursor's row, made if need be (the row farthest away is forgotten
+    /// when too many are kept).
+    fn row_cells(&mut self) -> &mut Vec<Cell> {
         if !self.rows.contains_key(&self.row) && self.rows.len() >= MAX_ROWS {
             let far = *self
                 .rows
@@ -277,7 +316,16 @@ impl Screen {
                 .expect("rows is not empty");
             self.rows.remove(&far);
         }
-        let cells = self.rows.entry(self.row).or_default();
+        self.rows.entry(self.row).or_default()
+    }
+
+    fn put(&mut self, ch: char) {
+        let col = usize::from(self.col);
+        if col >= MAX_COLS {
+            return;
+        }
+        let written = self.reads;
+        let cells = self.row_cells();
         let blank = Cell {
             ch: ' ',
             written: 0,
@@ -285,10 +333,7 @@ impl Screen {
         if cells.len() <= col {
             cells.resize(col + 1, blank);
         }
-        cells[col] = Cell {
-            ch,
-            written: self.reads,
-        };
+        cells[col] = Cell { ch, written };
         self.col += 1;
     }
 }
