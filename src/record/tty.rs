@@ -72,6 +72,10 @@ impl crate::record::withhold::Probe for PtyProbe<'_> {
     fn reader(&self) -> crate::record::withhold::Reader {
         crate::record::withhold::reader(self.master, self.shells)
     }
+
+    fn foreground(&self) -> i32 {
+        termios::tcgetpgrp(self.master).map_or(0, |p| p.as_raw_nonzero().get())
+    }
 }
 
 /// The user's terminal as the session loop uses it: non-blocking while the session runs

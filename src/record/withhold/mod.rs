@@ -59,6 +59,8 @@ pub trait Probe {
     fn mode(&self) -> Mode;
     /// Who reads the PTY now (a few system calls; once per withheld run).
     fn reader(&self) -> Reader;
+    /// The PTY's foreground process group now (one system call; at each Enter).
+    fn foreground(&self) -> i32;
 }
 
 /// What suspicious runs get.
@@ -287,14 +289,14 @@ impl Withholder {
                 // What is typed next waits until the program this Enter started shows what
                 // it does.
                 if self.ahead.is_none() {
-                    self.ahead = Some(Window::open(time, probe.reader(), mode));
+                    self.ahead = Some(Window::open(time, probe.foreground(), mode));
                 }
             }
         }
         if !rest.is_empty() {
             let w = self
                 .ahead
-                .get_or_insert_with(|| Window::open(time, probe.reader(), mode));
+                .get_or_insert_with(|| Window::open(time, probe.foreground(), mode));
             w.keys.push_front((time, rest.to_vec()));
         }
     }

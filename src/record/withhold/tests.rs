@@ -36,6 +36,9 @@ impl Probe for Fake {
     fn reader(&self) -> Reader {
         self.reader.get()
     }
+    fn foreground(&self) -> i32 {
+        self.reader.get().pgid
+    }
 }
 
 fn setup(escrow: bool, suspicious: SuspiciousPolicy) -> (Withholder, Fake) {

@@ -35,11 +35,11 @@ pub enum Settled {
 }
 
 impl Window {
-    /// A window opened by an Enter at `since`, while `reader` read in `mode`.
-    pub fn open(since: u64, reader: Reader, mode: Mode) -> Window {
+    /// A window opened by an Enter at `since`, while the process group `pgid` read in `mode`.
+    pub fn open(since: u64, pgid: i32, mode: Mode) -> Window {
         Window {
             since,
-            from: (reader.pgid, mode),
+            from: (pgid, mode),
             answered: false,
             keys: VecDeque::new(),
         }
@@ -59,7 +59,7 @@ impl Window {
                 // it starts from them. Watch again from here.
                 *self = Window {
                     keys: std::mem::take(&mut self.keys),
-                    ..Window::open(now, reader, mode)
+                    ..Window::open(now, reader.pgid, mode)
                 };
                 return Settled::No;
             }
