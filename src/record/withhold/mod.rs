@@ -325,7 +325,7 @@ impl Withholder {
                 }
                 continue;
             }
-            match w.settle(now, probe.reader(), mode) {
+            match w.settle(now, probe.foreground(), mode, || probe.reader().shell) {
                 Settled::No => return,
                 Settled::Record => {
                     let keys: Vec<_> = w.keys.drain(..).collect();

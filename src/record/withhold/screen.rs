@@ -105,7 +105,8 @@ impl Screen {
             return (String::new(), false);
         };
         let upto = cells.len().min(usize::from(self.col));
-        let cells = &cells[..upto];
+        // A prompt is short: the last 200 cells are all that is ever matched.
+        let cells = &cells[upto.saturating_sub(200)..upto];
         let text: String = cells.iter().map(|c| c.ch).collect();
         let fresh = cells
             .iter()

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Mode, Reader, is_enter};
+use super::{Mode, is_enter};
 
 /// Keystrokes typed ahead wait at most this long (µs) for the program's reaction.
 pub const TYPEAHEAD_WAIT: u64 = 1_500_000;
@@ -50,20 +50,27 @@ impl Window {
         self.answered = true;
     }
 
-    /// Whether the keystrokes waiting may be recorded, given who reads the PTY now (not a
-    /// secret reader: the caller checked that first).
-    pub fn settle(&mut self, now: u64, reader: Reader, mode: Mode) -> Settled {
-        if (reader.pgid, mode) != self.from {
-            if reader.shell {
+    /// Whether the keystrokes waiting may be recorded, given the PTY's foreground process
+    /// group and mode now (not a secret reader: the caller checked that first). `is_shell` is
+    /// asked (it reads /proc) only when the reader or mode changed.
+    pub fn settle(
+        &mut self,
+        now: u64,
+        pgid: i32,
+        mode: Mode,
+        is_shell: impl FnOnce() -> bool,
+    ) -> Settled {
+        if (pgid, mode) != self.from {
+            if is_shell() {
                 // The shell has the terminal back: the keys may still be for the next program
                 // it starts from them. Watch again from here.
                 *self = Window {
                     keys: std::mem::take(&mut self.keys),
-                    ..Window::open(now, reader.pgid, mode)
+                    ..Window::open(now, pgid, mode)
                 };
                 return Settled::No;
             }
-            self.from = (reader.pgid, mode);
+            self.from = (pgid, mode);
         }
         let elapsed = now.saturating_sub(self.since);
         if (self.answered && elapsed >= SETTLE) || elapsed >= TYPEAHEAD_WAIT {
