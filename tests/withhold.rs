@@ -8,7 +8,7 @@ use std::time::Duration;
 use sessrec_formats::{ESCROW_CODE, Event, EventData};
 use tempfile::TempDir;
 
-use crate::util::keys::Key;
+use crate::util::keys::{Key, age_identity};
 use crate::util::recording::{input_text, markers, output_text, verified_events};
 use crate::util::term::Term;
 use crate::util::{BIN, Req, sessrec_output};
@@ -49,19 +49,7 @@ struct Setup {
 fn setup() -> Setup {
     let dir = TempDir::new().unwrap();
     let key = Key::in_dir(dir.path());
-    let identity = dir.path().join("escrow.key");
-    let made = std::process::Command::new("age-keygen")
-        .arg("-o")
-        .arg(&identity)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let public = std::process::Command::new("age-keygen")
-        .arg("-y")
-        .arg(&identity)
-        .output()
-        .unwrap();
-    let recipient = String::from_utf8(public.stdout).unwrap().trim().to_string();
+    let (identity, recipient) = age_identity(&dir.path().join("escrow.key"));
     Setup {
         dir,
         key,
@@ -128,21 +116,34 @@ impl Setup {
 }
 
 impl Session {
+    /// Where `needle` ends on the screen after what the last step waited for.
+    fn find_next(&self, needle: &str) -> Option<usize> {
+        let screen = self.term.output();
+        let rest = &screen[self.seen.min(screen.len())..];
+        memchr::memmem::find(rest, needle.as_bytes()).map(|i| self.seen + i + needle.len())
+    }
+
+    /// Fails the test with the screen since the last step, once `deadline` passed.
+    fn check_deadline(&self, deadline: std::time::Instant, waiting_for: &str) {
+        if std::time::Instant::now() >= deadline {
+            let screen = self.term.output();
+            panic!(
+                "timed out waiting for {waiting_for:?}; screen since the last step: {:?}",
+                String::from_utf8_lossy(&screen[self.seen.min(screen.len())..])
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
     /// Waits for `prompt` to appear after what the last step waited for, then types `keys`.
     fn at(&mut self, prompt: &str, keys: &str) -> &mut Session {
         let deadline = std::time::Instant::now() + T;
         loop {
-            let screen = self.term.output();
-            let rest = String::from_utf8_lossy(&screen[self.seen.min(screen.len())..]).into_owned();
-            if let Some(i) = rest.find(prompt) {
-                self.seen += rest[..i + prompt.len()].len();
+            if let Some(end) = self.find_next(prompt) {
+                self.seen = end;
                 break;
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {prompt:?}; screen since the last step: {rest:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+            self.check_deadline(deadline, prompt);
         }
         // A person reads the prompt before typing (a program flushes what comes sooner).
         std::thread::sleep(Duration::from_millis(150));
@@ -154,21 +155,15 @@ impl Session {
     fn answer_until(&mut self, prompt: &str, keys: &str, done: &str) -> &mut Session {
         let deadline = std::time::Instant::now() + T;
         loop {
-            let screen = self.term.output();
-            let rest = String::from_utf8_lossy(&screen[self.seen.min(screen.len())..]).into_owned();
-            if let Some(i) = rest.find(done) {
-                self.seen += rest[..i + done.len()].len();
+            if let Some(end) = self.find_next(done) {
+                self.seen = end;
                 return self;
             }
-            if rest.contains(prompt) {
+            if self.find_next(prompt).is_some() {
                 self.at(prompt, keys);
                 continue;
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {done:?}: {rest:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+            self.check_deadline(deadline, done);
         }
     }
 
@@ -513,16 +508,7 @@ fn unseal_refuses_the_wrong_identity_and_altered_recordings() {
         .at("Password: ", "Sec-only-1\r");
     let (path, _) = t.end(&s);
     // Another team's identity.
-    let other = s.dir.path().join("other.key");
-    assert!(
-        std::process::Command::new("age-keygen")
-            .arg("-o")
-            .arg(&other)
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    let (other, _) = age_identity(&s.dir.path().join("other.key"));
     let (code, shown, err) = s.unseal(&path, &other);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("is a recipient"), "{err}");

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::util::keys::age_identity;
 use crate::util::recording::{input_text, markers};
 use crate::util::sshd::{NEEDS, Sshd, T};
 use crate::util::{Req, sessrec_output};
@@ -20,24 +21,7 @@ const USER: &str = "sessrec-wh";
 
 fn over_ssh_evasion_raises_the_alert_and_escrow_holds() {
     let keys = tempfile::TempDir::new().unwrap();
-    let identity = keys.path().join("team.key");
-    let made = std::process::Command::new("age-keygen")
-        .arg("-o")
-        .arg(&identity)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let recipient = String::from_utf8(
-        std::process::Command::new("age-keygen")
-            .arg("-y")
-            .arg(&identity)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
+    let (identity, recipient) = age_identity(&keys.path().join("team.key"));
     let b = Sshd::start_with(USER, |c| {
         c.set("escrow_recipients", vec![recipient.clone()])
     });

@@ -60,3 +60,22 @@ fn write(path: &Path, bytes: &[u8], mode: u32) {
         .and_then(|mut f| f.write_all(bytes))
         .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
+
+/// Makes an age identity at `path` with the real `age-keygen`; returns it and its recipient
+/// (`age1...`).
+pub fn age_identity(path: &Path) -> (PathBuf, String) {
+    let made = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let public = std::process::Command::new("age-keygen")
+        .arg("-y")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(public.status.success(), "{public:?}");
+    let recipient = String::from_utf8(public.stdout).unwrap().trim().to_string();
+    (path.to_path_buf(), recipient)
+}

@@ -319,3 +319,21 @@ fn a_password_retyped_is_not_suspicious() {
         assert!(got[0].starts_with("m:input withheld"), "{got:?}");
     }
 }
+
+#[test]
+fn the_shells_own_answer_does_not_decide_keys_typed_ahead_for_a_slow_program() {
+    let (mut w, f) = setup(false, SuspiciousPolicy::Escrow);
+    w.input(b"python3 slow.py\rS3CRET\r", 10, &f);
+    took(&mut w);
+    // The shell's own output after the Enter, then the program takes the terminal.
+    w.output(b"\r\n\x1b[?2004l\r", 1_000, &f);
+    f.mode.set(COOKED);
+    f.reader.set(PROGRAM);
+    w.tick(20_000, &f);
+    // 300 ms later it has printed nothing yet: still waiting.
+    w.tick(300_000, &f);
+    assert!(took(&mut w).is_empty());
+    f.mode.set(SECRET);
+    w.tick(310_000, &f);
+    assert!(took(&mut w)[0].contains("typed ahead"));
+}

@@ -70,7 +70,10 @@ impl Window {
                 };
                 return Settled::No;
             }
+            // Another program has it: only what it answers counts, and the wait starts again.
             self.from = (pgid, mode);
+            self.since = now;
+            self.answered = false;
         }
         let elapsed = now.saturating_sub(self.since);
         if (self.answered && elapsed >= SETTLE) || elapsed >= TYPEAHEAD_WAIT {
