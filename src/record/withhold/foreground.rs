@@ -1,5 +1,7 @@
-//! Who is reading the PTY: its foreground process group, and whether that is a shell (echo
-//! turned off at a shell prompt is evasion, not a password). Asked once per withheld run.
+//! Who is reading the PTY: its foreground process group, and whether that is a shell at its
+//! prompt (withheld input read there is a command hidden, not a password). Asked once per
+//! withheld run. A shell running a script file is not at its prompt: a deploy script's
+//! `read -s` reads a password.
 
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
@@ -12,8 +14,9 @@ const SHELL_NAMES: &[&str] = &[
     "rbash", "busybox", "yash", "posh", "elvish", "nu", "xonsh", "oksh", "loksh",
 ];
 
-/// The PTY's foreground process group, and whether its leader runs a shell (a program named
-/// like one, or the same file as one listed in /etc/shells or `extra`).
+/// The PTY's foreground process group, and whether its leader is a shell (a program named
+/// like one, or the same file as one listed in /etc/shells or `extra`) that runs no script
+/// file (interactive, or `-c`).
 pub fn reader(master: impl AsFd, extra: &[std::path::PathBuf]) -> Reader {
     let Ok(pgid) = rustix::termios::tcgetpgrp(master) else {
         return Reader::default();
@@ -21,7 +24,43 @@ pub fn reader(master: impl AsFd, extra: &[std::path::PathBuf]) -> Reader {
     let pgid = pgid.as_raw_nonzero().get();
     Reader {
         pgid,
-        shell: is_shell(pgid, extra),
+        shell: is_shell(pgid, extra) && !runs_a_script(pgid),
+    }
+}
+
+/// Whether the shell's arguments name a script file: an operand after its options (`-c`
+/// means the commands are on the command line, as good as typed).
+fn runs_a_script(pid: i32) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    script_operand(cmdline.split(|&b| b == 0).skip(1))
+}
+
+fn script_operand<'a>(args: impl Iterator<Item = &'a [u8]>) -> bool {
+    for arg in args {
+        match arg {
+            b"-c" => return false,
+            [] => continue,
+            [b'-' | b'+', ..] => continue,
+            _ => return true,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_operand;
+
+    #[test]
+    fn a_script_file_is_told_from_a_prompt() {
+        let args = |a: &'static str| a.split(' ').map(str::as_bytes).collect::<Vec<_>>();
+        assert!(script_operand(args("./deploy.sh x").into_iter()));
+        assert!(script_operand(args("-e /opt/run.sh").into_iter()));
+        assert!(!script_operand(args("--norc --noprofile -i").into_iter()));
+        assert!(!script_operand(args("-c read").into_iter()));
+        assert!(!script_operand(std::iter::empty()));
     }
 }
 

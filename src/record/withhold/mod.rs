@@ -111,6 +111,8 @@ pub struct Withholder {
     /// Output not drawn on the screen yet, and whether its newest chunk was an echo.
     unseen: Vec<u8>,
     unseen_echo: bool,
+    /// The screen's draw count at the last keystroke: a prompt must be drawn after it.
+    typed_at: u64,
     mask: Mask,
     policy: Policy,
     /// The text left of the cursor is a secret prompt.
@@ -140,6 +142,7 @@ impl Withholder {
             screen: Screen::new(rows),
             unseen: Vec::new(),
             unseen_echo: false,
+            typed_at: 0,
             mask: Mask::new(),
             policy,
             armed: false,
@@ -208,7 +211,7 @@ impl Withholder {
         self.screen.feed(&self.unseen);
         self.unseen.clear();
         if !self.unseen_echo {
-            let (line, fresh) = self.screen.before_cursor(2);
+            let (line, fresh) = self.screen.before_cursor(self.typed_at);
             self.armed = fresh && self.prompts.is_secret(&line);
         }
     }
@@ -224,6 +227,7 @@ impl Withholder {
     /// Classifies an input chunk typed at `now`.
     pub fn input(&mut self, bytes: &[u8], now: u64, probe: &dyn Probe) {
         self.catch_up();
+        self.typed_at = self.screen.drawn();
         self.last_input.clear();
         self.last_input
             .extend_from_slice(&bytes[..bytes.len().min(64)]);

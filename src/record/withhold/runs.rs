@@ -182,8 +182,6 @@ pub struct History {
     lines: u32,
     /// When that output came (µs).
     last_output: u64,
-    /// Runs read by a shell since the last line recorded in the clear.
-    shell_runs: u32,
     /// The process group that read the last runs, and how many in a row.
     reader: (i32, u32),
 }
@@ -197,7 +195,6 @@ impl History {
 
     /// A line was recorded in the clear: whatever reads it has echo again.
     pub fn clear_line(&mut self) {
-        self.shell_runs = 0;
         self.reader = (0, 0);
     }
 
@@ -206,9 +203,6 @@ impl History {
         // Keystrokes typed ahead of output that came since belong before it.
         if run.last >= self.last_output {
             self.lines += run.enters;
-        }
-        if run.reader.shell {
-            self.shell_runs += 1;
         }
         if run.reader.pgid != 0 && run.reader.pgid == self.reader.0 {
             self.reader.1 += 1;
@@ -225,10 +219,12 @@ impl History {
         if now.saturating_sub(run.first) > SUSPICIOUS_US {
             why.push("over 60 s");
         }
-        if run.reader.shell && run.raw {
-            why.push("a shell's line editor read it");
-        } else if run.reader.shell && self.shell_runs > 1 {
-            why.push("echo off at a shell prompt");
+        if run.reader.shell {
+            why.push(match (run.raw, run.reason) {
+                (true, _) => "a shell's line editor read it",
+                (false, Reason::EchoOff) => "echo off at a shell prompt",
+                (false, Reason::Prompt) => "a shell read it after a password-like prompt",
+            });
         }
         if self.reader.1 >= SAME_READER_RUNS {
             why.push("one program read 4 secrets in a row");

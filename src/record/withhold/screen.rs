@@ -97,10 +97,15 @@ impl Screen {
         }
     }
 
+    /// How many times output was drawn so far (a mark for [`Screen::before_cursor`]).
+    pub fn drawn(&self) -> u64 {
+        self.reads
+    }
+
     /// The text left of the cursor on its row, and whether its last visible character was
-    /// drawn by one of the last `recent` reads (a prompt just shown, not old text the cursor
-    /// was moved next to).
-    pub fn before_cursor(&self, recent: u64) -> (String, bool) {
+    /// drawn after the mark `since` (a prompt just shown, not old text the cursor was moved
+    /// next to).
+    pub fn before_cursor(&self, since: u64) -> (String, bool) {
         let Some(cells) = self.rows.get(&self.row) else {
             return (String::new(), false);
         };
@@ -112,7 +117,7 @@ impl Screen {
             .iter()
             .rev()
             .find(|c| c.ch != ' ')
-            .is_some_and(|c| c.written + recent > self.reads);
+            .is_some_and(|c| c.written > since);
         (text, fresh)
     }
 
@@ -346,7 +351,7 @@ mod tests {
     fn shown(bytes: &[u8]) -> String {
         let mut s = Screen::new(24);
         s.feed(bytes);
-        s.before_cursor(1).0
+        s.before_cursor(0).0
     }
 
     #[test]
@@ -373,13 +378,14 @@ mod tests {
     fn old_text_next_to_the_cursor_is_not_fresh() {
         let mut s = Screen::new(24);
         s.feed(b"\x1b[3;1Hdb password: x");
-        for _ in 0..3 {
-            s.feed(b"\x1b[1;1Hredraw");
-        }
+        // A keystroke (the mark), then the program moves the cursor next to the old text.
+        let mark = s.drawn();
         s.feed(b"\x1b[3;14H");
-        let (text, fresh) = s.before_cursor(2);
+        let (text, fresh) = s.before_cursor(mark);
         assert_eq!(text, "db password: ");
         assert!(!fresh);
+        s.feed(b"\x1b[3;1Hdb password: ");
+        assert!(s.before_cursor(mark).1);
     }
 
     #[test]
@@ -390,7 +396,7 @@ mod tests {
         s.feed(&long);
         s.feed(b"\x1b[99999;99999Hx");
         s.feed(b"\rPIN: ");
-        assert_eq!(s.before_cursor(1).0, "PIN: ");
+        assert_eq!(s.before_cursor(0).0, "PIN: ");
         s.feed(&vec![b'\n'; 10_000]);
         s.feed(&[0xff, 0xe2, 0x82]);
     }
