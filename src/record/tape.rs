@@ -322,6 +322,12 @@ impl Tape {
             self.withholder.resize(rows);
         }
         self.close_batch();
+        // The session is over: what is still withheld or waits comes before its exit status.
+        if matches!(data, EventData::Exit(_)) && self.sink.is_some() {
+            let now = self.now();
+            self.withholder.finish(now);
+            self.drain_withheld();
+        }
         let now = self.now();
         self.enqueue(now, data);
         self.flush()

@@ -49,21 +49,6 @@ fn script_operand<'a>(args: impl Iterator<Item = &'a [u8]>) -> bool {
     false
 }
 
-#[cfg(test)]
-mod tests {
-    use super::script_operand;
-
-    #[test]
-    fn a_script_file_is_told_from_a_prompt() {
-        let args = |a: &'static str| a.split(' ').map(str::as_bytes).collect::<Vec<_>>();
-        assert!(script_operand(args("./deploy.sh x").into_iter()));
-        assert!(script_operand(args("-e /opt/run.sh").into_iter()));
-        assert!(!script_operand(args("--norc --noprofile -i").into_iter()));
-        assert!(!script_operand(args("-c read").into_iter()));
-        assert!(!script_operand(std::iter::empty()));
-    }
-}
-
 fn is_shell(pid: i32, extra: &[std::path::PathBuf]) -> bool {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     let comm = comm.trim_end();
@@ -86,4 +71,19 @@ fn is_shell(pid: i32, extra: &[std::path::PathBuf]) -> bool {
         .chain(extra.iter().cloned())
         .filter_map(|p| std::fs::metadata(p).ok())
         .any(|m| m.dev() == exe.dev() && m.ino() == exe.ino())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_operand;
+
+    #[test]
+    fn a_script_file_is_told_from_a_prompt() {
+        let args = |a: &'static str| a.split(' ').map(str::as_bytes).collect::<Vec<_>>();
+        assert!(script_operand(args("./deploy.sh x").into_iter()));
+        assert!(script_operand(args("-e /opt/run.sh").into_iter()));
+        assert!(!script_operand(args("--norc --noprofile -i").into_iter()));
+        assert!(!script_operand(args("-c read").into_iter()));
+        assert!(!script_operand(std::iter::empty()));
+    }
 }

@@ -3,8 +3,9 @@
 //! the echo as `*`. Escape sequences pass unchanged, so the recorded screen keeps its shape.
 
 /// At most this many output bytes are masked once the secret's Enter was typed: the rest of the
-/// echo, up to the end of the line.
-const AFTER_ENTER: usize = 512;
+/// echo, up to the end of the line or the next escape sequence (a full-screen program moving
+/// on).
+const AFTER_ENTER: usize = 64;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Seq {
@@ -61,6 +62,10 @@ impl Mask {
                 self.after -= 1;
             }
             self.seq = match (self.seq, b) {
+                (Seq::None, 0x1b) if !self.active => {
+                    self.after = 0;
+                    Seq::Esc
+                }
                 (Seq::None, 0x1b) => Seq::Esc,
                 (Seq::Esc, b'[') => Seq::Csi,
                 (Seq::Esc, b']' | b'P' | b'_' | b'^') => Seq::Str,

@@ -113,6 +113,8 @@ pub struct Withholder {
     unseen_echo: bool,
     /// The screen's draw count at the last keystroke: a prompt must be drawn after it.
     typed_at: u64,
+    /// The last keystroke was an Enter (or none was typed yet).
+    after_enter: bool,
     mask: Mask,
     policy: Policy,
     /// The text left of the cursor is a secret prompt.
@@ -130,6 +132,12 @@ pub struct Withholder {
 /// Output kept for the screen before it is drawn; more is cut to the model's tail.
 const UNSEEN_LIMIT: usize = 4 * screen::MODEL_TAIL;
 
+/// A prompt line with no words (`> `, `: `): the question is on the line above.
+fn is_bare_prompt(line: &str) -> bool {
+    let t = line.trim();
+    !t.is_empty() && t.len() <= 2 && t.chars().all(|c| matches!(c, '>' | ':' | '?' | '$' | '#'))
+}
+
 fn is_enter(b: &u8) -> bool {
     matches!(b, b'\r' | b'\n' | 3 | 4)
 }
@@ -143,6 +151,7 @@ impl Withholder {
             unseen: Vec::new(),
             unseen_echo: false,
             typed_at: 0,
+            after_enter: true,
             mask: Mask::new(),
             policy,
             armed: false,
@@ -187,6 +196,12 @@ impl Withholder {
         }
         let echo = !self.last_input.is_empty() && bytes.ends_with(&self.last_input);
         self.unseen_echo = echo;
+        if echo
+            && self.last_input.iter().any(u8::is_ascii_alphanumeric)
+            && let Some(run) = &mut self.run
+        {
+            run.echoed();
+        }
         if !echo && bytes.iter().any(u8::is_ascii_graphic) {
             self.runs.output_seen(now);
             if let Some(w) = &mut self.ahead {
@@ -211,8 +226,17 @@ impl Withholder {
         self.screen.feed(&self.unseen);
         self.unseen.clear();
         if !self.unseen_echo {
+            // A prompt comes after an Enter (a command started, an answer was given): text
+            // next to the cursor after any other key is the user's own editing (vim's insert
+            // mode, a cursor moved to the end of a line that says "password:").
             let (line, fresh) = self.screen.before_cursor(self.typed_at);
-            self.armed = fresh && self.prompts.is_secret(&line);
+            self.armed = self.after_enter
+                && fresh
+                && (self.prompts.is_secret(&line)
+                    || (is_bare_prompt(&line)
+                        && self
+                            .prompts
+                            .is_secret(&self.screen.row_above_text(self.typed_at))));
         }
     }
 
@@ -228,6 +252,7 @@ impl Withholder {
     pub fn input(&mut self, bytes: &[u8], now: u64, probe: &dyn Probe) {
         self.catch_up();
         self.typed_at = self.screen.drawn();
+        self.after_enter = bytes.last().is_some_and(is_enter);
         self.last_input.clear();
         self.last_input
             .extend_from_slice(&bytes[..bytes.len().min(64)]);

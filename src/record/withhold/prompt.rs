@@ -7,7 +7,7 @@
 use regex::Regex;
 
 /// The words of a secret, as one alternation.
-const SECRET_WORDS: &str = r"pass ?(word|phrase|code)|\bpin\b|one-time (code|password)|\botp\b|\b2fa\b|\btoken\b|\bsecret\b|\b(api|access|secret|encryption|decryption|private|master|recovery|license|signing|auth|authentication)[ _-]?key\b|\benter (the |your )?key\b|\bcredentials?\b|mot de passe|passwort|contrase(ñ|n)a|пароль";
+const SECRET_WORDS: &str = r"pass ?(word|phrase|code)|\bpasswd\b|\bpass\b|\bpw\b|\bpin\b|one-time (code|password)|\botp\b|\b2fa\b|\bmfa\b|(verification|security|auth|authentication) code|\btoken\b|\bsecret\b|kennwort|\b(api|access|secret|encryption|decryption|private|master|recovery|license|signing|auth|authentication)[ _-]?key\b|\benter (the |your )?key\b|\bcredentials?\b|mot de passe|passwort|contrase(ñ|n)a|пароль";
 
 /// The prompt patterns.
 pub struct Prompts {
@@ -20,7 +20,7 @@ impl Prompts {
     /// compile and exercise; should one ever fail to compile, recording refuses to start
     /// rather than run without it.
     pub fn new(extra: Vec<Regex>) -> Result<Prompts, regex::Error> {
-        let ending = Regex::new(&format!(r"(?i)({SECRET_WORDS})[^:?]{{0,80}}[:?]\s*$"))?;
+        let ending = Regex::new(&format!(r"(?i)({SECRET_WORDS})[^:?>=]{{0,80}}[:?>=]\s*$"))?;
         let question = Regex::new(&format!(r"(?i)^\s*[?!]\s.*({SECRET_WORDS})[^:?]{{0,80}}$"))?;
         let not_secret = Regex::new(
             r"(?i)\bany key\b|\bkey id\b|\bkey (file|path|name|type|size)\b|[(\[]\s*y(es)?\s*/\s*no?\s*[)\]]\s*[:?]?\s*$|\bwhere\b.*\bsave\b",
@@ -39,11 +39,12 @@ impl Prompts {
     }
 
     /// Whether `line` (the text left of the cursor) asks for a secret. Cheap for the common
-    /// case: a line that neither ends in `:`/`?` nor starts with `?` is not matched at all.
+    /// case: a line that neither ends in `:`, `?`, `>` or `=` nor starts with `?` is not
+    /// matched at all.
     pub fn is_secret(&self, line: &str) -> bool {
         let line = line.trim_end();
-        let start = line.trim_start();
-        let maybe = line.ends_with([':', '?']) || start.starts_with(['?', '!']);
+        let maybe =
+            line.ends_with([':', '?', '>', '=']) || line.trim_start().starts_with(['?', '!']);
         if !maybe && self.secret.len() <= 2 {
             return false;
         }
@@ -83,6 +84,13 @@ mod tests {
             "Client secret: ",
             "Enter pass phrase for server.key:",
             "Mot de passe : ",
+            "Password > ",
+            "password=",
+            "passwd: ",
+            "Pass: ",
+            "pw: ",
+            "Kennwort: ",
+            "Verification code: ",
         ] {
             assert!(p.is_secret(yes), "{yes:?}");
         }

@@ -12,7 +12,8 @@ const RUN_LIMIT: usize = 64 * 1024;
 const SUSPICIOUS_BYTES: usize = 256;
 /// ... typed faster than this (µs).
 const SUSPICIOUS_US: u64 = 60_000_000;
-/// One program asking for this many secrets in a row is reading commands, not passwords.
+/// One program asking for this many secrets is reading commands, not passwords (sudo, ssh
+/// and passwd ask 3 times at most).
 const SAME_READER_RUNS: u32 = 4;
 
 /// Why input is being withheld.
@@ -39,6 +40,9 @@ pub struct Run {
     raw: bool,
     /// Typed ahead of the program that read it.
     ahead: bool,
+    /// The program showed what was typed, character for character, in raw mode: a line
+    /// editor, not a password dialog (which shows nothing or `*`).
+    echoed: bool,
 }
 
 impl Drop for Run {
@@ -85,6 +89,7 @@ impl Run {
             reader,
             raw: !mode.canonical,
             ahead,
+            echoed: false,
         }
     }
 
@@ -94,6 +99,11 @@ impl Run {
         self.last = time;
         self.enters += bytes.iter().filter(|b| super::is_enter(b)).count() as u32;
         self.keys.push((time, bytes.to_vec()));
+    }
+
+    /// The output echoed a keystroke of this run verbatim.
+    pub fn echoed(&mut self) {
+        self.echoed = true;
     }
 
     /// The run holds as much as a run may.
@@ -182,8 +192,9 @@ pub struct History {
     lines: u32,
     /// When that output came (µs).
     last_output: u64,
-    /// The process group that read the last runs, and how many in a row.
-    reader: (i32, u32),
+    /// Secrets read per process group (the most recent groups), however much was typed in
+    /// the clear between them.
+    readers: Vec<(i32, u32)>,
 }
 
 impl History {
@@ -193,10 +204,8 @@ impl History {
         self.last_output = now;
     }
 
-    /// A line was recorded in the clear: whatever reads it has echo again.
-    pub fn clear_line(&mut self) {
-        self.reader = (0, 0);
-    }
+    /// A line was recorded in the clear.
+    pub fn clear_line(&mut self) {}
 
     /// Judges `run`, ended at `now`.
     pub fn judge(&mut self, run: &Run, now: u64) -> Verdict {
@@ -204,11 +213,19 @@ impl History {
         if run.last >= self.last_output {
             self.lines += run.enters;
         }
-        if run.reader.pgid != 0 && run.reader.pgid == self.reader.0 {
-            self.reader.1 += 1;
-        } else {
-            self.reader = (run.reader.pgid, 1);
-        }
+        let read = match self.readers.iter_mut().find(|r| r.0 == run.reader.pgid) {
+            Some(r) => {
+                r.1 += 1;
+                r.1
+            }
+            None => {
+                if self.readers.len() >= 64 {
+                    self.readers.remove(0);
+                }
+                self.readers.push((run.reader.pgid, 1));
+                1
+            }
+        };
         let mut why = Vec::new();
         if run.enters > 1 || self.lines > 1 {
             why.push("more than one line");
@@ -219,6 +236,9 @@ impl History {
         if now.saturating_sub(run.first) > SUSPICIOUS_US {
             why.push("over 60 s");
         }
+        if run.raw && run.echoed && !run.reader.shell {
+            why.push("a line editor showed it as typed");
+        }
         if run.reader.shell {
             why.push(match (run.raw, run.reason) {
                 (true, _) => "a shell's line editor read it",
@@ -226,8 +246,8 @@ impl History {
                 (false, Reason::Prompt) => "a shell read it after a password-like prompt",
             });
         }
-        if self.reader.1 >= SAME_READER_RUNS {
-            why.push("one program read 4 secrets in a row");
+        if run.reader.pgid != 0 && read >= SAME_READER_RUNS {
+            why.push("one program read 4 secrets");
         }
         Verdict {
             why,

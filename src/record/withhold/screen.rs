@@ -97,6 +97,24 @@ impl Screen {
         }
     }
 
+    /// The text of the row above the cursor's when it was drawn after the mark `since` (a
+    /// question whose answer line is `> `); empty otherwise.
+    pub fn row_above_text(&self, since: u64) -> String {
+        let Some(cells) = self.row.checked_sub(1).and_then(|r| self.rows.get(&r)) else {
+            return String::new();
+        };
+        let cells = &cells[cells.len().saturating_sub(200)..];
+        let fresh = cells
+            .iter()
+            .rev()
+            .find(|c| c.ch != ' ')
+            .is_some_and(|c| c.written > since);
+        if !fresh {
+            return String::new();
+        }
+        cells.iter().map(|c| c.ch).collect()
+    }
+
     /// How many times output was drawn so far (a mark for [`Screen::before_cursor`]).
     pub fn drawn(&self) -> u64 {
         self.reads

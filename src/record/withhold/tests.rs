@@ -336,3 +336,69 @@ fn the_shells_own_answer_does_not_decide_keys_typed_ahead_for_a_slow_program() {
     w.tick(310_000, &f);
     assert!(took(&mut w)[0].contains("typed ahead"));
 }
+
+#[test]
+fn a_prompt_counts_only_after_an_enter_and_a_bare_one_reads_the_line_above() {
+    let (mut w, f) = setup(false, SuspiciousPolicy::Escrow);
+    f.reader.set(PROGRAM);
+    // vim: a key moves the cursor to the end of a line that says "password:".
+    w.input(b"j", 1, &f);
+    w.output(b"\x1b[3;1Hdb password:", 2, &f);
+    w.input(b"x", 3, &f);
+    assert_eq!(took(&mut w), ["i:j", "i:x"]);
+    // A question on its own line, answered after "> ".
+    w.input(b"\r", 4, &f);
+    w.output(b"\r\nEnter password:\r\n> ", 5, &f);
+    w.input(b"s3cret\r", 6, &f);
+    let got = took(&mut w);
+    assert!(
+        got.iter().any(|o| o.starts_with("m:input withheld")),
+        "{got:?}"
+    );
+    // bash's continuation prompt after a line the user typed is not that.
+    w.output(b"$ echo 'my password:", 7, &f);
+    w.input(b"\r", 8, &f);
+    w.output(b"\r\n> ", 9, &f);
+    w.input(b"more'\r", 10, &f);
+    assert!(took(&mut w).iter().any(|o| o == "i:more'\r"));
+}
+
+#[test]
+fn a_line_editor_that_shows_the_secret_as_typed_is_suspicious() {
+    // A copied shell (not known as one) in raw mode under PS1='Password: '.
+    let (mut w, f) = setup(true, SuspiciousPolicy::Escrow);
+    f.reader.set(PROGRAM);
+    w.output(b"Password: ", 1, &f);
+    for key in b"id" {
+        w.input(&[*key], 2, &f);
+        w.output(&[*key], 2, &f);
+    }
+    w.input(b"\r", 3, &f);
+    let got = took(&mut w);
+    assert!(
+        got[0].contains("a line editor showed it as typed"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn one_program_reading_secrets_again_and_again_is_suspicious_whatever_comes_between() {
+    let (mut w, f) = setup(false, SuspiciousPolicy::Record);
+    f.reader.set(PROGRAM);
+    let mut marks = Vec::new();
+    for n in 0..4u64 {
+        f.mode.set(SECRET);
+        w.input(b"cmd\r", n * 10, &f);
+        // An ordinary line in the clear between them.
+        f.mode.set(COOKED);
+        w.output(b"ok\r\n", n * 10 + 1, &f);
+        w.input(b"\r", n * 10 + 2, &f);
+        w.tick(n * 10 + 3 + 30_000_000, &f);
+        marks.extend(took(&mut w).into_iter().filter(|o| o.starts_with("m:")));
+    }
+    assert!(
+        marks[..3].iter().all(|m| m.starts_with("m:input withheld")),
+        "{marks:?}"
+    );
+    assert!(marks[3].contains("one program read 4 secrets"), "{marks:?}");
+}

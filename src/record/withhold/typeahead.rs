@@ -8,8 +8,11 @@ use std::collections::VecDeque;
 
 use super::{Mode, is_enter};
 
-/// Keystrokes typed ahead wait at most this long (µs) for the program's reaction.
-pub const TYPEAHEAD_WAIT: u64 = 1_500_000;
+/// Keystrokes typed ahead wait at most this long (µs) for a program that shows nothing
+/// (`sleep 2; sudo ...`): it may still ask for a secret.
+pub const TYPEAHEAD_WAIT: u64 = 30_000_000;
+/// At most this much waits; more is recorded (a paste that long is not a password).
+pub const TYPEAHEAD_LIMIT: usize = 64 * 1024;
 /// While a window is open, the terminal is looked at this often (µs).
 pub const TYPEAHEAD_POLL: u64 = 10_000;
 /// A reader that answered (a prompt, a builtin's output, the next question) and this long (µs)
@@ -76,7 +79,11 @@ impl Window {
             self.answered = false;
         }
         let elapsed = now.saturating_sub(self.since);
-        if (self.answered && elapsed >= SETTLE) || elapsed >= TYPEAHEAD_WAIT {
+        let held: usize = self.keys.iter().map(|(_, k)| k.len()).sum();
+        if (self.answered && elapsed >= SETTLE)
+            || elapsed >= TYPEAHEAD_WAIT
+            || held >= TYPEAHEAD_LIMIT
+        {
             Settled::Record
         } else {
             Settled::No
