@@ -532,6 +532,24 @@ fn unseal_refuses_the_wrong_identity_and_altered_recordings() {
     let (code, shown, err) = s.unseal(&altered, &s.identity);
     assert_ne!(code, 0, "{err}");
     assert!(!shown.contains("Sec-only-1"), "{shown}");
+    // The escrow event edited in the plain text and compressed again: no signature covers
+    // it any more, so nothing is unsealed from it.
+    let plain = plain_text(&path);
+    let at = plain.find(&format!("\"{ESCROW_CODE}\", \"")).unwrap() + ESCROW_CODE.len() + 40;
+    let mut edited = plain.into_bytes();
+    edited[at] = if edited[at] == b'A' { b'B' } else { b'A' };
+    let edited_path = s.dir.path().join("edited.cast.zst");
+    std::fs::write(
+        &edited_path,
+        zstd::stream::encode_all(&edited[..], 3).unwrap(),
+    )
+    .unwrap();
+    let (code, shown, err) = s.unseal(&edited_path, &s.identity);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        !shown.contains("Sec-only-1") && err.contains("no escrowed input that a signature covers"),
+        "{err}"
+    );
     // No audit log that can be written: nothing is shown.
     let o = sessrec_output(&[
         "unseal",
