@@ -115,6 +115,9 @@ pub struct Withholder {
     typed_at: u64,
     /// The last keystroke was an Enter (or none was typed yet).
     after_enter: bool,
+    /// The last printable keys typed: a "prompt" that ends with them is their echo (a
+    /// paste of `password:` into vim), not a program asking.
+    typed_tail: Vec<u8>,
     mask: Mask,
     policy: Policy,
     /// The text left of the cursor is a secret prompt.
@@ -131,6 +134,9 @@ pub struct Withholder {
 
 /// Output kept for the screen before it is drawn; more is cut to the model's tail.
 const UNSEEN_LIMIT: usize = 4 * screen::MODEL_TAIL;
+
+/// How many printable keys [`Withholder::typed_it`] compares.
+const TYPED_TAIL: usize = 8;
 
 /// A prompt line with no words (`> `, `: `): the question is on the line above.
 fn is_bare_prompt(line: &str) -> bool {
@@ -152,6 +158,7 @@ impl Withholder {
             unseen_echo: false,
             typed_at: 0,
             after_enter: true,
+            typed_tail: Vec::new(),
             mask: Mask::new(),
             policy,
             armed: false,
@@ -232,12 +239,20 @@ impl Withholder {
             let (line, fresh) = self.screen.before_cursor(self.typed_at);
             self.armed = self.after_enter
                 && fresh
+                && !self.typed_it(&line)
                 && (self.prompts.is_secret(&line)
                     || (is_bare_prompt(&line)
                         && self
                             .prompts
                             .is_secret(&self.screen.row_above_text(self.typed_at))));
         }
+    }
+
+    /// Whether `line` ends with what the user typed last (three characters or more).
+    fn typed_it(&self, line: &str) -> bool {
+        let typed = String::from_utf8_lossy(&self.typed_tail);
+        let typed = typed.trim();
+        typed.len() >= 3 && line.trim_end().ends_with(typed)
     }
 
     /// Looks again at keystrokes typed ahead (the program may have turned echo off).
@@ -252,7 +267,14 @@ impl Withholder {
     pub fn input(&mut self, bytes: &[u8], now: u64, probe: &dyn Probe) {
         self.catch_up();
         self.typed_at = self.screen.drawn();
-        self.after_enter = bytes.last().is_some_and(is_enter);
+        // Keys typed ahead wait for what comes next, a prompt included.
+        self.after_enter = bytes.iter().any(is_enter) || self.ahead.is_some();
+        for &b in bytes.iter().filter(|b| (0x20..0x7f).contains(*b)) {
+            if self.typed_tail.len() == TYPED_TAIL {
+                self.typed_tail.remove(0);
+            }
+            self.typed_tail.push(b);
+        }
         self.last_input.clear();
         self.last_input
             .extend_from_slice(&bytes[..bytes.len().min(64)]);

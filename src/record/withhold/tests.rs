@@ -402,3 +402,16 @@ fn one_program_reading_secrets_again_and_again_is_suspicious_whatever_comes_betw
     );
     assert!(marks[3].contains("one program read 4 secrets"), "{marks:?}");
 }
+
+#[test]
+fn a_prompt_pasted_by_the_user_is_their_echo_not_a_program_asking() {
+    let (mut w, f) = setup(false, SuspiciousPolicy::Escrow);
+    f.reader.set(PROGRAM);
+    // Pasted into vim's insert mode: a new line, then text ending like a prompt.
+    w.input(b"\rtrue password:", 1, &f);
+    w.output(b"\r\n\x1b[Ktrue password:\x1b[?25h", 2, &f);
+    w.tick(300_000, &f);
+    w.input(b" rm -rf /srv\r", 400_000, &f);
+    let typed: String = took(&mut w).concat();
+    assert_eq!(typed, "i:\ri:true password:i: rm -rf /srv\r");
+}
