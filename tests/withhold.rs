@@ -371,7 +371,8 @@ fn echoed_and_typed_ahead_secrets_are_caught() {
         .at("Key ID [None]: ", "AKIA-PUBLIC-ID\r")
         .at("Secret Access Key [None]: ", "Sec-aws-2\r")
         .at("region name [None]: ", "eu-west-1\r")
-        .at("configured", "");
+        .at("configured", "")
+        .at("$ ", "");
     // Type-ahead: the command and its secret in one write, before getpass turns echo off.
     t.term
         .type_at_once(b"python3 -c 'import getpass; print(len(getpass.getpass()))'\rSec-ahead-3\r");
@@ -388,7 +389,7 @@ fn echoed_and_typed_ahead_secrets_are_caught() {
     assert!(!shown.contains("Sec-echoed-1") && !shown.contains("Sec-aws-2"));
     assert!(
         markers(&events).iter().any(|m| m.contains("typed ahead")),
-        "{:?}",
+        "{:?} typed {typed:?}",
         markers(&events)
     );
     assert_escrowed(

@@ -4,6 +4,7 @@
 //! `read -s` reads a password.
 
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
 use super::Reader;
@@ -34,19 +35,30 @@ fn runs_a_script(pid: i32) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
-    script_operand(cmdline.split(|&b| b == 0).skip(1))
+    let Some(operand) = script_operand(cmdline.split(|&b| b == 0).skip(1)) else {
+        return false;
+    };
+    // A script is a regular file: `bash <(echo ...)` reads a pipe, as good as typed.
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(operand));
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::path::PathBuf::from(format!("/proc/{pid}/cwd")).join(path)
+    };
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
-fn script_operand<'a>(args: impl Iterator<Item = &'a [u8]>) -> bool {
+/// The first operand after the options (`None` with `-c`: the commands are on the line).
+fn script_operand<'a>(args: impl Iterator<Item = &'a [u8]>) -> Option<&'a [u8]> {
     for arg in args {
         match arg {
-            b"-c" => return false,
+            b"-c" => return None,
             [] => continue,
             [b'-' | b'+', ..] => continue,
-            _ => return true,
+            _ => return Some(arg),
         }
     }
-    false
+    None
 }
 
 fn is_shell(pid: i32, extra: &[std::path::PathBuf]) -> bool {
@@ -80,10 +92,15 @@ mod tests {
     #[test]
     fn a_script_file_is_told_from_a_prompt() {
         let args = |a: &'static str| a.split(' ').map(str::as_bytes).collect::<Vec<_>>();
-        assert!(script_operand(args("./deploy.sh x").into_iter()));
-        assert!(script_operand(args("-e /opt/run.sh").into_iter()));
-        assert!(!script_operand(args("--norc --noprofile -i").into_iter()));
-        assert!(!script_operand(args("-c read").into_iter()));
-        assert!(!script_operand(std::iter::empty()));
+        assert_eq!(
+            script_operand(args("./deploy.sh x").into_iter()),
+            Some(&b"./deploy.sh"[..])
+        );
+        assert!(script_operand(args("-e /opt/run.sh").into_iter()).is_some());
+        assert!(script_operand(args("--norc --noprofile -i").into_iter()).is_none());
+        assert!(script_operand(args("-c read").into_iter()).is_none());
+        assert!(script_operand(std::iter::empty()).is_none());
+        // Process substitution is a pipe, not a script file.
+        assert!(!super::runs_a_script(std::process::id() as i32));
     }
 }

@@ -365,8 +365,15 @@ impl Withholder {
                 }
                 let line = w.pop_line();
                 let rest_waits = !w.keys.is_empty();
+                let prompted = self.armed;
                 for (t, b) in line {
                     self.classify(t, &b, mode, probe, true);
+                }
+                // The line typed ahead may have been the command that asked (`sudo -i` as the
+                // first line into ssh), not the answer: the prompt stays armed for what is
+                // typed next, until new output says otherwise.
+                if prompted && self.run.is_none() {
+                    self.armed = true;
                 }
                 if rest_waits && self.run.is_none() {
                     return;

@@ -7,7 +7,7 @@
 use regex::Regex;
 
 /// The words of a secret, as one alternation.
-const SECRET_WORDS: &str = r"pass ?(word|phrase|code)|\bpasswd\b|\bpass\b|\bpw\b|\bpin\b|one-time (code|password)|\botp\b|\b2fa\b|\bmfa\b|(verification|security|auth|authentication) code|\btoken\b|\bsecret\b|kennwort|\b(api|access|secret|encryption|decryption|private|master|recovery|license|signing|auth|authentication)[ _-]?key\b|\benter (the |your )?key\b|\bcredentials?\b|mot de passe|passwort|contrase(ñ|n)a|пароль";
+const SECRET_WORDS: &str = r"pass ?(word|phrase|code)|\bpasswd\b|\bpass\b|\bpw\b|\bpin\b|one-time (code|password)|\botp\b|\b2fa\b|\bmfa\b|(verification|security|auth|authentication) code|\btoken\b|\bsecret\b|kennwort|\b(enter|authenticator|totp|recovery|backup|verification|security|auth|authentication|sms|one-time) code\b|\bcode sent to\b|\b(unlock|decryption) key\b|^\s*key\b|senha|has(ł|l)o|wachtwoord|heslo|salasana|jelsz(ó|o)|\bparola\b|(ş|s)ifre|l(ö|o)senord|adgangskode|passord|密码|密碼|パスワード|비밀번호|كلمة المرور|\b(api|access|secret|encryption|decryption|private|master|recovery|license|signing|auth|authentication)[ _-]?key\b|\benter (the |your )?key\b|\bcredentials?\b|mot de passe|passwort|contrase(ñ|n)a|пароль";
 
 /// The prompt patterns.
 pub struct Prompts {
@@ -20,10 +20,10 @@ impl Prompts {
     /// compile and exercise; should one ever fail to compile, recording refuses to start
     /// rather than run without it.
     pub fn new(extra: Vec<Regex>) -> Result<Prompts, regex::Error> {
-        let ending = Regex::new(&format!(r"(?i)({SECRET_WORDS})[^:?>=]{{0,80}}[:?>=]\s*$"))?;
+        let ending = Regex::new(&format!(r"(?i)({SECRET_WORDS}).{{0,80}}[:?>=：]\s*$"))?;
         let question = Regex::new(&format!(r"(?i)^\s*[?!]\s.*({SECRET_WORDS})[^:?]{{0,80}}$"))?;
         let not_secret = Regex::new(
-            r"(?i)\bany key\b|\bkey id\b|\bkey (file|path|name|type|size)\b|[(\[]\s*y(es)?\s*/\s*no?\s*[)\]]\s*[:?]?\s*$|\bwhere\b.*\bsave\b",
+            r"(?i)(^|\s)[~./]\S*(pass|pw|mfa|token|secret|key|pin|otp)\S*\s*[>$#%]\s*$|\S@\S.*[>$#%]\s*$|\bany key\b|\bkey id\b|\bkey (file|path|name|type|size)\b|[(\[]\s*y(es)?\s*/\s*no?\s*[)\]]\s*[:?]?\s*$|\bwhere\b.*\bsave\b",
         )?;
         let mut secret = vec![ending, question];
         secret.extend(extra);
@@ -44,7 +44,7 @@ impl Prompts {
     pub fn is_secret(&self, line: &str) -> bool {
         let line = line.trim_end();
         let maybe =
-            line.ends_with([':', '?', '>', '=']) || line.trim_start().starts_with(['?', '!']);
+            line.ends_with([':', '?', '>', '=', '：']) || line.trim_start().starts_with(['?', '!']);
         if !maybe && self.secret.len() <= 2 {
             return false;
         }
@@ -91,6 +91,15 @@ mod tests {
             "pw: ",
             "Kennwort: ",
             "Verification code: ",
+            "Authenticator code: ",
+            "Enter the code sent to your phone: ",
+            "Key: ",
+            "Unlock key: ",
+            "Password for 'https://bob@github.com': ",
+            "Senha: ",
+            "Hasło: ",
+            "密码：",
+            "パスワード:",
         ] {
             assert!(p.is_secret(yes), "{yes:?}");
         }
@@ -103,6 +112,8 @@ mod tests {
             "Default region name [None]: ",
             "Enter file in which to save the key (/root/.ssh/id_ed25519): ",
             "alice@host:~$ ",
+            "~/.password-store> ",
+            "bob@host mfa> ",
             ":",
             "Username: ",
             "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",

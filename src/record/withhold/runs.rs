@@ -12,9 +12,10 @@ const RUN_LIMIT: usize = 64 * 1024;
 const SUSPICIOUS_BYTES: usize = 256;
 /// ... typed faster than this (µs).
 const SUSPICIOUS_US: u64 = 60_000_000;
-/// One program asking for this many secrets is reading commands, not passwords (sudo, ssh
-/// and passwd ask 3 times at most).
-const SAME_READER_RUNS: u32 = 4;
+/// One program asking for this many secrets is reading commands, not passwords (sudo and
+/// passwd ask 3 times at most; an ssh client reads every remote prompt of its session, so
+/// the bar is well above a few sudo and passwd rounds).
+const SAME_READER_RUNS: u32 = 8;
 
 /// Why input is being withheld.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,7 +248,7 @@ impl History {
             });
         }
         if run.reader.pgid != 0 && read >= SAME_READER_RUNS {
-            why.push("one program read 4 secrets");
+            why.push("one program read 8 secrets");
         }
         Verdict {
             why,

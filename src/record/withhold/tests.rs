@@ -230,7 +230,7 @@ fn commands_typed_ahead_are_recorded_once_the_shell_has_the_terminal_back() {
     w.tick(1_000_000, &f);
     assert!(took(&mut w).is_empty());
     w.output(b"$ ", 1_010_000, &f);
-    w.tick(1_200_000, &f);
+    w.tick(1_400_000, &f);
     assert_eq!(took(&mut w), ["i:ls -l\rpwd\r"]);
     // Nothing changes (a shell builtin): recorded after the wait.
     w.input(b"cd /\r\x01\x02", 2_000_000, &f);
@@ -386,7 +386,7 @@ fn one_program_reading_secrets_again_and_again_is_suspicious_whatever_comes_betw
     let (mut w, f) = setup(false, SuspiciousPolicy::Record);
     f.reader.set(PROGRAM);
     let mut marks = Vec::new();
-    for n in 0..4u64 {
+    for n in 0..8u64 {
         f.mode.set(SECRET);
         w.input(b"cmd\r", n * 10, &f);
         // An ordinary line in the clear between them.
@@ -397,10 +397,10 @@ fn one_program_reading_secrets_again_and_again_is_suspicious_whatever_comes_betw
         marks.extend(took(&mut w).into_iter().filter(|o| o.starts_with("m:")));
     }
     assert!(
-        marks[..3].iter().all(|m| m.starts_with("m:input withheld")),
+        marks[..7].iter().all(|m| m.starts_with("m:input withheld")),
         "{marks:?}"
     );
-    assert!(marks[3].contains("one program read 4 secrets"), "{marks:?}");
+    assert!(marks[7].contains("one program read 8 secrets"), "{marks:?}");
 }
 
 #[test]
@@ -414,4 +414,25 @@ fn a_prompt_pasted_by_the_user_is_their_echo_not_a_program_asking() {
     w.input(b" rm -rf /srv\r", 400_000, &f);
     let typed: String = took(&mut w).concat();
     assert_eq!(typed, "i:\ri:true password:i: rm -rf /srv\r");
+}
+
+#[test]
+fn a_command_typed_ahead_into_a_remote_session_leaves_the_prompt_armed_for_its_answer() {
+    // ssh just started (raw mode); `sudo -i` typed before the remote shell answered.
+    let (mut w, f) = setup(false, SuspiciousPolicy::Escrow);
+    f.reader.set(PROGRAM);
+    w.input(b"ssh db-1\r", 1, &f);
+    took(&mut w);
+    w.input(b"sudo -i\r", 20_000, &f);
+    w.output(b"[sudo] password for bob: ", 900_000, &f);
+    w.input(b"hunter2\r", 1_500_000, &f);
+    let got = took(&mut w);
+    assert!(!got.iter().any(|o| o.contains("hunter2")), "{got:?}");
+    assert_eq!(
+        got.iter()
+            .filter(|o| o.starts_with("m:input withheld"))
+            .count(),
+        2,
+        "{got:?}"
+    );
 }

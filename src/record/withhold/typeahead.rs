@@ -17,7 +17,7 @@ pub const TYPEAHEAD_LIMIT: usize = 64 * 1024;
 pub const TYPEAHEAD_POLL: u64 = 10_000;
 /// A reader that answered (a prompt, a builtin's output, the next question) and this long (µs)
 /// after the Enter showed no secret prompt and kept echo on is not asking for a secret.
-const SETTLE: u64 = 100_000;
+const SETTLE: u64 = 300_000;
 
 /// The time after an Enter until the program it started has shown what it does.
 pub struct Window {
