@@ -328,7 +328,12 @@ fn raw_mode_dialogs_and_masked_prompts_are_escrowed() {
         .at("Enter encryption key: ", "Sec-vim-1\r")
         .at("Enter same key again: ", "Sec-vim-1\r");
     std::thread::sleep(Duration::from_millis(300));
-    t.term.type_slowly("ivim-text\x1b:wq\r");
+    t.term.type_slowly("ivim-text\x1b:X\r");
+    // vim's :X asks twice, in raw mode, on its command line.
+    t.at("Enter encryption key: ", "Sec-vimx-4\r")
+        .at("Enter same key again: ", "Sec-vimx-4\r");
+    std::thread::sleep(Duration::from_millis(200));
+    t.term.type_slowly(":wq\r");
     t.at(
         "$ ",
         "t=$(tty); printf 'SETPROMPT Pass\\x70hrase:\\nGETPIN\\nBYE\\n' | pinentry-curses --ttyname $t --lc-ctype C.UTF-8 >/dev/null; echo pin-$((1+1))\r",
@@ -341,7 +346,7 @@ fn raw_mode_dialogs_and_masked_prompts_are_escrowed() {
     let (path, events) = t.end(&s);
     let typed = input_text(&events);
     assert!(
-        typed.contains("ivim-text\x1b:wq\r"),
+        typed.contains("ivim-text\x1b:X\r") && typed.contains(":wq\r"),
         "vim's keys: {typed:?}"
     );
     assert!(typed.contains("echo after-dialogs\r"), "{typed:?}");
@@ -349,7 +354,7 @@ fn raw_mode_dialogs_and_masked_prompts_are_escrowed() {
         &s,
         &path,
         &events,
-        &["Sec-vim-1", "Sec-pin-2", "Sec-token-3"],
+        &["Sec-vim-1", "Sec-pin-2", "Sec-token-3", "Sec-vimx-4"],
     );
 }
 

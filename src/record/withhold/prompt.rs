@@ -7,7 +7,7 @@
 use regex::Regex;
 
 /// The words of a secret, as one alternation.
-const SECRET_WORDS: &str = r"pass ?(word|phrase|code)|\bpasswd\b|\bpass\b|\bpw\b|\bpin\b|one-time (code|password)|\botp\b|\b2fa\b|\bmfa\b|(verification|security|auth|authentication) code|\btoken\b|\bsecret\b|kennwort|\b(enter|authenticator|totp|recovery|backup|verification|security|auth|authentication|sms|one-time) code\b|\bcode sent to\b|\b(unlock|decryption) key\b|^\s*key\b|senha|has(ł|l)o|wachtwoord|heslo|salasana|jelsz(ó|o)|\bparola\b|(ş|s)ifre|l(ö|o)senord|adgangskode|passord|密码|密碼|パスワード|비밀번호|كلمة المرور|\b(api|access|secret|encryption|decryption|private|master|recovery|license|signing|auth|authentication)[ _-]?key\b|\benter (the |your )?key\b|\bcredentials?\b|mot de passe|passwort|contrase(ñ|n)a|пароль";
+const SECRET_WORDS: &str = r"pass ?(word|phrase|code)|\bpasswd\b|\bpass\b|\bpw\b|\bpin\b|one-time (code|password)|\botp\b|\b2fa\b|\bmfa\b|(verification|security|auth|authentication) code|\btoken\b|\bsecret\b|kennwort|\b(enter|authenticator|totp|recovery|backup|verification|security|auth|authentication|sms|one-time) code\b|\bcode sent to\b|\b(unlock|decryption) key\b|^\s*key\b|senha|has(ł|l)o|wachtwoord|heslo|salasana|jelsz(ó|o)|\bparola\b|(ş|s)ifre|l(ö|o)senord|adgangskode|passord|密码|密碼|パスワード|비밀번호|كلمة المرور|\b(api|access|secret|encryption|decryption|private|master|recovery|license|signing|auth|authentication)[ _-]?key\b|\benter (the |your |same |new |a )*key\b|\bcredentials?\b|mot de passe|passwort|contrase(ñ|n)a|пароль";
 
 /// The prompt patterns.
 pub struct Prompts {
@@ -73,6 +73,7 @@ mod tests {
             "Password: ",
             "Enter passphrase for key '/home/a/.ssh/id_ed25519': ",
             "Enter encryption key: ",
+            "Enter same key again: ",
             "x Passphrase: ",
             "? Enter your API token  ",
             "? Paste your authentication token: ",
