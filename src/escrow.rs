@@ -13,16 +13,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 /// The recipients withheld input is encrypted to.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Recipients {
     keys: Vec<age::x25519::Recipient>,
-    text: Vec<String>,
-}
-
-impl std::fmt::Debug for Recipients {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(&self.text).finish()
-    }
 }
 
 /// What one escrow event holds, once opened.
@@ -72,15 +65,12 @@ impl Recipients {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Recipients {
-            keys,
-            text: list.iter().map(|r| r.trim().to_string()).collect(),
-        })
+        Ok(Recipients { keys })
     }
 
-    /// The recipients as written (for the recording's header).
-    pub fn as_text(&self) -> &[String] {
-        &self.text
+    /// The recipients in their `age1...` form (for the recording's header).
+    pub fn to_text(&self) -> Vec<String> {
+        self.keys.iter().map(ToString::to_string).collect()
     }
 
     /// Encrypts the keystrokes of one run; returns the event data (base64 of an age file).
@@ -171,6 +161,7 @@ mod tests {
         let id = age::x25519::Identity::generate();
         let other = age::x25519::Identity::generate();
         let r = Recipients::parse(&[id.to_public().to_string()]).unwrap();
+        assert_eq!(r.to_text(), [id.to_public().to_string()]);
         let data = r
             .seal(
                 "S1",

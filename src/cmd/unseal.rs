@@ -50,9 +50,8 @@ impl Unseal {
             ));
             return Ok(status);
         }
-        fetched
-            .check_verified(report.integrity.meta.as_ref())
-            .map_err(|s| anyhow::anyhow!("{s}"))?;
+        // Named by session id or key: it must be that session's (exit 4 otherwise).
+        fetched.check_verified(report.integrity.meta.as_ref())?;
         let session = report
             .integrity
             .session_id
@@ -199,12 +198,12 @@ fn config_audit_log(config: &std::path::Path) -> Result<std::path::PathBuf> {
     Ok(crate::config::Config::load(config)?.audit_log)
 }
 
-/// Who runs this: the account, and who became it through sudo.
+/// Who runs this: the account (as `rec` names its user), and who became it through sudo
+/// (the environment says so; the uid is what the kernel says).
 fn reviewer() -> serde_json::Value {
-    let uid = rustix::process::getuid().as_raw();
-    let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name);
-    json!({"uid": uid, "user": name, "sudo_user": std::env::var("SUDO_USER").ok()})
+    let mut who = crate::identity::os_identity();
+    if let (serde_json::Value::Object(map), Ok(sudo)) = (&mut who, std::env::var("SUDO_USER")) {
+        map.insert("sudo_user".into(), json!(sudo));
+    }
+    who
 }

@@ -82,7 +82,7 @@ pub fn start(file: File, start: &mut Start, settings: Settings) -> Result<Tape> 
         .collect::<Result<Vec<_>>>()?;
     let prompts =
         Prompts::new(extra).context("the built-in password prompt patterns do not compile")?;
-    start.escrow = settings.escrow.as_ref().map(|r| r.as_text().to_vec());
+    start.escrow = settings.escrow.as_ref().map(Recipients::to_text);
     start.suspicious = settings.suspicious;
     let withholder = Withholder::new(
         prompts,

@@ -156,10 +156,7 @@ impl Tape {
         let now = self.now();
         let masked = if self.sink.is_some() {
             let masked = self.withholder.output(bytes, now, probe);
-            if self.withholder.has_out() {
-                self.close_batch();
-                self.drain_withheld();
-            }
+            self.drain_withheld();
             masked
         } else {
             None
@@ -197,10 +194,7 @@ impl Tape {
         if self.withholder.due().is_some() {
             let now = self.now();
             self.withholder.tick(now, probe);
-            if self.withholder.has_out() {
-                self.close_batch();
-                self.drain_withheld();
-            }
+            self.drain_withheld();
         }
     }
 
@@ -255,7 +249,6 @@ impl Tape {
         if self.sink.is_none() {
             return Ok(());
         }
-        self.close_batch();
         let now = self.now();
         self.withholder.input(bytes, now, probe);
         self.drain_withheld();
@@ -273,7 +266,19 @@ impl Tape {
     /// Queues what the withholder decided: keystrokes, markers, escrowed input; tells the hook
     /// of suspicious runs.
     fn drain_withheld(&mut self) {
+        if !self.withholder.has_out() {
+            return;
+        }
         let decided: Vec<Out> = self.withholder.take().collect();
+        // What is recorded of it comes after the output read so far (keystrokes are not
+        // recorded at all without input capture: the output batch then goes on).
+        if decided.iter().any(|o| match o {
+            Out::Marker(..) => true,
+            Out::Input(..) | Out::Escrow { .. } => self.capture_input,
+            Out::Alert(_) => false,
+        }) {
+            self.close_batch();
+        }
         for out in decided {
             match out {
                 // Keystrokes (clear or escrowed) only when input is recorded at all.

@@ -336,7 +336,6 @@ impl Withholder {
         } else {
             self.out.push(Out::Input(time, seg.to_vec()));
             if enter {
-                self.runs.clear_line();
                 // What is typed next waits until the program this Enter started shows what
                 // it does.
                 if self.ahead.is_none() {
@@ -386,14 +385,10 @@ impl Withholder {
             match w.settle(now, probe.foreground(), mode, || probe.reader().shell) {
                 Settled::No => return,
                 Settled::Record => {
-                    let keys: Vec<_> = w.keys.drain(..).collect();
+                    let keys = std::mem::take(&mut w.keys);
                     self.ahead = None;
-                    let enter = keys.iter().any(|(_, b)| b.iter().any(is_enter));
                     self.out
                         .extend(keys.into_iter().map(|(t, b)| Out::Input(t, b)));
-                    if enter {
-                        self.runs.clear_line();
-                    }
                     return;
                 }
             }

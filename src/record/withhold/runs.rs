@@ -205,9 +205,6 @@ impl History {
         self.last_output = now;
     }
 
-    /// A line was recorded in the clear.
-    pub fn clear_line(&mut self) {}
-
     /// Judges `run`, ended at `now`.
     pub fn judge(&mut self, run: &Run, now: u64) -> Verdict {
         // Keystrokes typed ahead of output that came since belong before it.
