@@ -122,6 +122,10 @@ pub fn read_identities(path: &Path) -> Result<Vec<age::x25519::Identity>> {
     Ok(ids)
 }
 
+/// The largest escrow event (its base64) and plaintext opened: a run's 64 KiB of keys as
+/// base64 JSON with their times is well under it.
+const MAX_EVENT: usize = 4 * 1024 * 1024;
+
 /// Why an escrow event could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -135,6 +139,13 @@ pub enum OpenError {
 
 /// Decrypts one escrow event's data with any of `identities`.
 pub fn open(data: &str, identities: &[age::x25519::Identity]) -> Result<Payload, OpenError> {
+    // A recorder run holds at most 64 KiB of keys; a hostile recording's event may claim more.
+    if data.len() > MAX_EVENT {
+        return Err(OpenError::Damaged(format!(
+            "{} bytes, more than escrowed input can be ({MAX_EVENT})",
+            data.len()
+        )));
+    }
     let sealed = B64
         .decode(data.trim())
         .map_err(|_| OpenError::Damaged("not base64".into()))?;
@@ -147,8 +158,11 @@ pub fn open(data: &str, identities: &[age::x25519::Identity]) -> Result<Payload,
             e => OpenError::Damaged(e.to_string()),
         })?;
     let mut plain = Zeroizing::new(Vec::new());
-    std::io::Read::read_to_end(&mut reader, &mut plain)
-        .map_err(|e| OpenError::Damaged(e.to_string()))?;
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(&mut reader, MAX_EVENT as u64),
+        &mut plain,
+    )
+    .map_err(|e| OpenError::Damaged(e.to_string()))?;
     serde_json::from_slice(&plain).map_err(|e| OpenError::Damaged(e.to_string()))
 }
 
@@ -178,6 +192,8 @@ mod tests {
             Err(OpenError::NotARecipient)
         ));
         assert!(matches!(open("AAAA", &[]), Err(OpenError::Damaged(_))));
+        let huge = "A".repeat(MAX_EVENT + 4);
+        assert!(matches!(open(&huge, &[]), Err(OpenError::Damaged(m)) if m.contains("more than")));
     }
 
     #[test]
