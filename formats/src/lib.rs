@@ -8,6 +8,7 @@
 //! * [`open`]: detect any of these formats from the first bytes and stream its events.
 //! * [`text`]: text from a recording made safe to print on a reviewer's terminal.
 //! * [`tail`]: the unsigned tail after a recording's last checkpoint, held back or counted.
+//! * [`limits`]: the limits every reader and writer shares.
 //!
 //! This crate is pure: no async runtime, no terminal I/O. Every reader streams with bounded memory
 //! and returns a [`FormatError`] naming the line or frame it could not read; none panics on bad input.
@@ -17,6 +18,7 @@ pub mod container;
 mod error;
 pub mod import;
 pub mod keys;
+pub mod limits;
 mod lines;
 pub mod marker;
 pub mod model;
@@ -27,11 +29,8 @@ pub mod time;
 mod utf8;
 
 pub use error::{FormatError, Result};
+pub use limits::MAX_LINE;
 pub use marker::{ESCROW_CODE, MarkerKind};
 pub use model::{Event, EventData, Header, Micros, SessrecMeta};
 pub use open::{EventReader, EventSource, Format, OpenOptions, open_path, open_reader};
 pub use text::{json_safe, terminal_safe, terminal_safe_lines};
-
-/// The longest line (or record) any reader accepts, in bytes. Longer input is refused with
-/// [`FormatError::TooLong`] instead of being allocated without bound.
-pub const MAX_LINE: usize = 8 * 1024 * 1024;

@@ -196,6 +196,7 @@ fn open_detect(
             "not asciicast, .cast.zst, gzip, ttyrec, a script typescript or tlog JSON".into(),
         ));
     };
+    asciicast::check_header_read(reader.header())?;
     reader.gzip = gzip;
     Ok(reader)
 }
@@ -270,15 +271,21 @@ fn open_json(mut reader: BufReader<impl Read + Send + 'static>) -> Result<EventR
         .read_until(b'\n', &mut first)
         .map_err(|e| FormatError::io("reading line 1", e))?;
     if first.len() > crate::MAX_LINE {
-        return Err(FormatError::TooLong {
-            what: "line 1".into(),
-            limit: crate::MAX_LINE,
-        });
+        // Only an asciicast v1 document (one JSON value, up to V1_LIMIT) has a line this long.
+        let (header, events) = asciicast::read_v1(Cursor::new(first).chain(reader))?;
+        return Ok(EventReader::new(
+            Format::AsciicastV1,
+            header,
+            Box::new(events),
+        ));
     }
     let value: Option<serde_json::Value> = serde_json::from_slice(first.trim_ascii()).ok();
     let object = value.as_ref().and_then(|v| v.as_object());
+    let version = object.and_then(|o| o.get("version"));
     match object {
-        Some(o) if o.contains_key("ver") && o.contains_key("timing") => {
+        // A tlog message has `ver` and `timing` and never `version`: a v1 document that also
+        // carries `ver` and `timing` keys is still a v1 document.
+        Some(o) if o.contains_key("ver") && o.contains_key("timing") && version.is_none() => {
             let rest = Cursor::new(first).chain(reader);
             import::tlog::open(BufReader::new(rest))
         }

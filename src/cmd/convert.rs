@@ -131,7 +131,9 @@ fn write_asciicast(
     events: &mut impl Iterator<Item = sessrec_formats::Result<Event>>,
     out: &mut impl Write,
 ) -> Result<()> {
-    out.write_all(&enc.header(header))?;
+    let line = enc.header(header);
+    sessrec_formats::asciicast::check_header_line(&line)?;
+    out.write_all(&line)?;
     let mut buf = Vec::with_capacity(64 * 1024);
     for event in events {
         enc.event(&event?, &mut buf);

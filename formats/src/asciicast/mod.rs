@@ -12,7 +12,7 @@ mod writer;
 
 pub use reader::AsciicastReader;
 pub use v1::V1_LIMIT;
-pub use writer::{Encoder, V2Encoder, V3Encoder};
+pub use writer::{Encoder, V2Encoder, V3Encoder, chunks};
 
 use crate::model::Header;
 
@@ -33,6 +33,31 @@ pub fn parse_header_line(line: &[u8]) -> crate::Result<(Version, Header)> {
 }
 
 pub(crate) use v1::read as read_v1;
+
+/// Checks that a header line a writer is about to write is within
+/// [`MAX_HEADER`](crate::limits::MAX_HEADER).
+pub fn check_header_line(line: &[u8]) -> crate::Result<()> {
+    if line.len() > crate::limits::MAX_HEADER {
+        return Err(crate::FormatError::TooLong {
+            what: "the header to write".into(),
+            limit: crate::limits::MAX_HEADER,
+        });
+    }
+    Ok(())
+}
+
+/// Checks that a header read is one sessrec can write again: encoded, at most
+/// [`MAX_HEADER_READ`](crate::limits::MAX_HEADER_READ) bytes.
+pub(crate) fn check_header_read(header: &crate::Header) -> crate::Result<()> {
+    let len = header::to_v3_line(header).len();
+    if len > crate::limits::MAX_HEADER_READ {
+        return Err(crate::FormatError::TooLong {
+            what: "the header".into(),
+            limit: crate::limits::MAX_HEADER_READ,
+        });
+    }
+    Ok(())
+}
 
 /// Reads and parses the header line from `reader`; `None` when the input is empty.
 pub(crate) fn read_header_line(

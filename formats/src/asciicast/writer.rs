@@ -1,7 +1,10 @@
 //! Pure asciicast encoders: they turn the model into bytes and do no I/O, so a failure to write
 //! is always the caller's to see and handle.
 
+use std::borrow::Cow;
+
 use super::header;
+use crate::limits::{MAX_EVENT_DATA, MAX_TEXT_EVENT};
 use crate::model::{Event, EventData, Header, Micros};
 use crate::time::{Quantizer, format_micros, format_millis};
 use crate::utf8::{self, Piece, RAW_CODE};
@@ -92,15 +95,18 @@ impl V2Encoder {
     }
 }
 
-/// Calls `emit(code, data)` for each asciicast event `data` needs.
+/// Calls `emit(code, data)` for each asciicast event `data` needs. Every line stays under
+/// [`MAX_LINE`](crate::limits::MAX_LINE): output and input are split into lines of at most
+/// [`MAX_EVENT_DATA`] bytes, and a marker label or other event's data longer than
+/// [`MAX_TEXT_EVENT`] is cut, saying so.
 fn encode_data(data: &EventData, mut emit: impl FnMut(&str, &str)) {
     match data {
         EventData::Output(bytes) => encode_stream('o', bytes, emit),
         EventData::Input(bytes) => encode_stream('i', bytes, emit),
         EventData::Resize { cols, rows } => emit("r", &format!("{cols}x{rows}")),
-        EventData::Marker(label) => emit("m", label),
+        EventData::Marker(label) => emit("m", &bounded_text(label)),
         EventData::Exit(status) => emit("x", &status.to_string()),
-        EventData::Other { code, data } => emit(code, data),
+        EventData::Other { code, data } => emit(&bounded_text(code), &bounded_text(data)),
     }
 }
 
@@ -110,12 +116,50 @@ fn encode_stream(stream: char, bytes: &[u8], mut emit: impl FnMut(&str, &str)) {
         emit(code, "");
         return;
     }
-    for piece in utf8::pieces(bytes) {
-        match piece {
-            Piece::Text(text) => emit(code, text),
-            Piece::Raw(raw) => emit(RAW_CODE, &utf8::encode_raw(stream, raw)),
+    for chunk in chunks(bytes, MAX_EVENT_DATA) {
+        for piece in utf8::pieces(chunk) {
+            match piece {
+                Piece::Text(text) => emit(code, text),
+                Piece::Raw(raw) => emit(RAW_CODE, &utf8::encode_raw(stream, raw)),
+            }
         }
     }
+}
+
+/// `bytes` in pieces of at most `max` bytes, cut where a UTF-8 character starts when one starts
+/// in the last four bytes of a piece (so text stays text on both sides of a cut).
+pub fn chunks(bytes: &[u8], max: usize) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut cut = rest.len().min(max.max(4));
+        if cut < rest.len() {
+            let start = (cut - 3..=cut).rev().find(|&i| rest[i] & 0xC0 != 0x80);
+            cut = start.filter(|&i| i > 0).unwrap_or(cut);
+        }
+        let (piece, after) = rest.split_at(cut);
+        rest = after;
+        Some(piece)
+    })
+}
+
+/// `text` cut to at most [`MAX_TEXT_EVENT`] bytes at a character boundary, with a note of how
+/// many bytes were cut.
+fn bounded_text(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_TEXT_EVENT {
+        return Cow::Borrowed(text);
+    }
+    let mut end = MAX_TEXT_EVENT - 64;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!(
+        "{}… [{} bytes cut: longer than sessrec keeps]",
+        &text[..end],
+        text.len() - end
+    ))
 }
 
 /// One `[time, "code", "data"]` line; `time` writes the time straight into `out`.

@@ -14,9 +14,9 @@ use crate::keys::PublicKey;
 
 /// Bytes read at a time.
 const CHUNK: usize = 4 << 20;
-/// Largest compressed data frame walked here (a live frame holds 16 MiB of plain text, and
-/// compressed data is never much larger); a larger one goes to the full pass.
-const MAX_FRAME: usize = 64 << 20;
+/// Largest compressed data frame walked here (compressed data is never much larger than its
+/// plain bytes); a larger one goes to the full pass, which reports it.
+const MAX_FRAME: usize = crate::limits::MAX_FRAME_PLAIN as usize;
 
 /// What the fast path proved: integrity as the full pass would find it, the events and the
 /// time of the last event, from the signed trailer.
@@ -112,6 +112,7 @@ pub(crate) fn prove(mut src: impl Read, trusted: Vec<PublicKey>) -> io::Result<O
 /// claims to hold.
 fn header_line(frame: &[u8], tracker: &mut Tracker) -> io::Result<()> {
     let mut decoder = zstd::stream::read::Decoder::with_buffer(frame)?.single_frame();
+    decoder.window_log_max(crate::limits::ZSTD_WINDOW_LOG_MAX)?;
     let mut chunk = vec![0u8; 64 * 1024];
     let mut read = 0usize;
     while read <= crate::MAX_LINE {
@@ -141,7 +142,8 @@ fn refill(
     let want = need.max(CHUNK);
     while buf.len() < want {
         let start = buf.len();
-        buf.resize(start + CHUNK.max(want - start), 0);
+        // A chunk at a time: only bytes that are really there are ever allocated.
+        buf.resize(start + CHUNK, 0);
         let n = loop {
             match src.read(&mut buf[start..]) {
                 Ok(n) => break n,

@@ -56,8 +56,7 @@ pub const TRAILER_DOMAIN: &[u8] = b"sessrec trailer v2\n";
 pub const CHECKPOINT_DOMAIN_V1: &[u8] = b"sessrec checkpoint v1\n";
 /// Signature domain of format 1 trailers.
 pub const TRAILER_DOMAIN_V1: &[u8] = b"sessrec trailer v1\n";
-/// Largest skippable frame payload read.
-pub const MAX_SKIPPABLE: u64 = 64 * 1024 * 1024;
+pub use crate::limits::MAX_SKIPPABLE;
 
 /// Whether `magic` is any zstd skippable frame magic.
 pub fn is_skippable(magic: u32) -> bool {

@@ -5,17 +5,27 @@
 use std::io::{self, BufRead, ErrorKind, Read};
 
 use sha2::{Digest, Sha256};
-use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
+use zstd::stream::raw::{DParameter, Decoder, InBuffer, Operation, OutBuffer};
 
 use super::integrity::{Cut, Integrity, Tracker};
 use super::{CHECKPOINT_MAGIC, MAX_SKIPPABLE, TRAILER_MAGIC, ZSTD_MAGIC, is_skippable};
 use crate::keys::PublicKey;
+use crate::limits::{MAX_FRAME_PLAIN, ZSTD_WINDOW_LOG_MAX};
 
 const CHUNK: usize = 128 * 1024;
 
 struct FrameInProgress {
     offset: u64,
     hasher: Sha256,
+    /// Plain bytes it decompressed to so far.
+    plain: u64,
+}
+
+/// A zstd decoder that refuses frames asking for a window over [`ZSTD_WINDOW_LOG_MAX`].
+fn decoder() -> io::Result<Decoder<'static>> {
+    let mut dctx = Decoder::new()?;
+    dctx.set_parameter(DParameter::WindowLogMax(ZSTD_WINDOW_LOG_MAX))?;
+    Ok(dctx)
 }
 
 /// A [`BufRead`] over the decompressed content of a `.cast.zst`.
@@ -53,7 +63,7 @@ impl<R: Read> ContainerReader<R> {
             pos: 0,
             src_eof: false,
             offset,
-            dctx: Decoder::new()?,
+            dctx: decoder()?,
             out: vec![0; CHUNK],
             out_pos: 0,
             out_len: 0,
@@ -78,7 +88,10 @@ impl<R: Read> ContainerReader<R> {
             self.pos = 0;
         }
         while self.buf.len() < need && !self.src_eof {
-            let want = (need - self.buf.len()).max(CHUNK);
+            // Grow by at most a chunk a read: a skippable frame that claims 64 MiB costs only
+            // the bytes that really follow it (zero-filling what it claims, on every short
+            // read, made a small file take seconds to open).
+            let want = (need - self.buf.len()).min(CHUNK).max(CHUNK / 4);
             let start = self.buf.len();
             self.buf.resize(start + want, 0);
             let n = loop {
@@ -143,16 +156,36 @@ impl<R: Read> ContainerReader<R> {
             Ok(h) => h,
             Err(e) => {
                 let frame = self.tracker.integ.data_frames;
-                self.tracker.damaged(
-                    self.offset,
-                    format!("frame {frame} does not decompress ({e})"),
-                );
+                let why = if e.to_string().contains("memory") {
+                    format!(
+                        "frame {frame} asks for a zstd window over {} MiB, more than sessrec \
+                         writes or reads (a decompression bomb, or compressed with zstd --long)",
+                        (1u64 << ZSTD_WINDOW_LOG_MAX) >> 20
+                    )
+                } else {
+                    format!("frame {frame} does not decompress ({e})")
+                };
+                self.tracker.damaged(self.offset, why);
                 self.done = true;
                 return Ok(());
             }
         };
         if let Some(f) = &mut self.frame {
             f.hasher.update(&self.buf[self.pos..self.pos + consumed]);
+            f.plain += produced as u64;
+            if f.plain > MAX_FRAME_PLAIN {
+                let frame = self.tracker.integ.data_frames;
+                self.tracker.damaged(
+                    f.offset,
+                    format!(
+                        "frame {frame} decompresses to more than {} MiB, more than sessrec \
+                         writes in a frame (a decompression bomb)",
+                        MAX_FRAME_PLAIN >> 20
+                    ),
+                );
+                self.done = true;
+                return Ok(());
+            }
         }
         self.consume_input(consumed);
         self.tracker.plain(&self.out[..produced]);
@@ -201,6 +234,7 @@ impl<R: Read> ContainerReader<R> {
             self.frame = Some(FrameInProgress {
                 offset: self.offset,
                 hasher,
+                plain: 0,
             });
             return Ok(());
         }

@@ -12,8 +12,9 @@ use super::FORMAT;
 use super::records::{
     Checkpoint, FrameEntry, Signed, Stopped, Trailer, checkpoint_frame, hex, trailer_frame,
 };
-use crate::asciicast::V3Encoder;
+use crate::asciicast::{V3Encoder, chunks};
 use crate::keys::SigningKey;
+use crate::limits::{MAX_EVENT_DATA, MAX_FRAME_BYTES, MAX_TIMED_FRAMES, ZSTD_WINDOW_LOG_MAX};
 use crate::model::{Event, EventData, Header};
 use crate::{FormatError, Result};
 
@@ -138,10 +139,17 @@ impl<W: Write> ContainerWriter<W> {
             .map_err(|e| FormatError::io("starting the zstd compressor", e))?;
         cctx.set_parameter(CParameter::ChecksumFlag(true))
             .map_err(|e| FormatError::io("configuring the zstd compressor", e))?;
-        if let Some(log) = opts.window_log {
+        // Never a window readers refuse (the highest levels default to a larger one).
+        let window_log = opts
+            .window_log
+            .map(|log| log.min(ZSTD_WINDOW_LOG_MAX))
+            .or((opts.level >= 20).then_some(ZSTD_WINDOW_LOG_MAX));
+        if let Some(log) = window_log {
             cctx.set_parameter(CParameter::WindowLog(log))
                 .map_err(|e| FormatError::io("configuring the zstd compressor", e))?;
         }
+        let mut opts = opts;
+        opts.frame_bytes = opts.frame_bytes.clamp(1, MAX_FRAME_BYTES);
         if let Some(log) = opts.hash_log {
             cctx.set_parameter(CParameter::HashLog(log))
                 .map_err(|e| FormatError::io("configuring the zstd compressor", e))?;
@@ -168,19 +176,48 @@ impl<W: Write> ContainerWriter<W> {
             encoder,
         };
         let line = w.encoder.header(&header);
+        crate::asciicast::check_header_line(&line)?;
         w.open_frame(0);
         w.push_plain(&line)?;
         Ok(w)
     }
 
-    /// Appends one event.
+    /// Appends one event. Output or input longer than [`MAX_EVENT_DATA`] is written as several
+    /// events of the same time, so that a frame can end between them.
     pub fn write_event(&mut self, event: &Event) -> Result<()> {
+        let (EventData::Output(bytes) | EventData::Input(bytes)) = &event.data else {
+            return self.write_one(event);
+        };
+        if bytes.len() <= MAX_EVENT_DATA {
+            return self.write_one(event);
+        }
+        let input = matches!(event.data, EventData::Input(_));
+        for chunk in chunks(bytes, MAX_EVENT_DATA) {
+            let data = if input {
+                EventData::Input(chunk.to_vec())
+            } else {
+                EventData::Output(chunk.to_vec())
+            };
+            self.write_one(&Event {
+                time: event.time,
+                data,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether the current frame has spanned `frame_ms` by `t_ms` and may end on time.
+    fn frame_timed_out(&self, t_ms: u64) -> bool {
+        (self.frames.len() as u64) < MAX_TIMED_FRAMES
+            && self.frame.as_ref().is_some_and(|f| {
+                f.has_events && t_ms.saturating_sub(f.entry.start_ms) >= self.opts.frame_ms
+            })
+    }
+
+    fn write_one(&mut self, event: &Event) -> Result<()> {
         self.check()?;
         let t_ms = event.time.saturating_add(500) / 1000;
-        if let Some(f) = &self.frame
-            && f.has_events
-            && t_ms.saturating_sub(f.entry.start_ms) >= self.opts.frame_ms
-        {
+        if self.frame_timed_out(t_ms) {
             self.end_frame()?;
         }
         if self.frame.is_none() {
@@ -224,10 +261,7 @@ impl<W: Write> ContainerWriter<W> {
     /// and ends the frame once it spans `frame_ms`, so a checkpoint is never far behind.
     pub fn tick(&mut self, now_ms: u64) -> Result<()> {
         self.check()?;
-        let frame_due = self.frame.as_ref().is_some_and(|f| {
-            f.has_events && now_ms.saturating_sub(f.entry.start_ms) >= self.opts.frame_ms
-        });
-        if frame_due {
+        if self.frame_timed_out(now_ms) {
             return self.end_frame();
         }
         if self.dirty && now_ms.saturating_sub(self.last_flush_ms) >= self.opts.flush_ms {
