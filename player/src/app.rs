@@ -88,7 +88,12 @@ pub struct App {
     live: bool,
     /// The zone the status bar shows local time in (the system's).
     pub local_zone: jiff::tz::TimeZone,
+    /// The keystroke pane's lines, and for which (timeline generation, position, lines).
+    pub(crate) keys_shown: Mutex<KeysShown>,
 }
+
+/// What the keystroke pane shows, and for which (generation, position, lines) it was read.
+pub(crate) type KeysShown = (Option<(u64, Micros, usize)>, Vec<(Micros, Vec<u8>)>);
 
 impl App {
     /// A paused app at the start of the recording.
@@ -116,6 +121,7 @@ impl App {
             follow: false,
             live: false,
             local_zone: jiff::tz::TimeZone::system(),
+            keys_shown: Mutex::new((None, Vec::new())),
         }
     }
 
@@ -174,7 +180,7 @@ impl App {
             (t.duration, self.player.next_frame(&t))
         };
         let mut at = self.position;
-        if let Some(n) = next.filter(|&n| self.idle_limit && n > at + IDLE_LIMIT) {
+        if let Some(n) = next.filter(|&n| self.idle_limit && n > at.saturating_add(IDLE_LIMIT)) {
             at = n - IDLE_LIMIT;
         }
         let step = elapsed.as_secs_f64() * 1e6 * SPEEDS[self.speed];
@@ -230,9 +236,9 @@ impl App {
             KeyCode::Up if pan => self.pan.1 = self.pan.1.saturating_sub(4),
             KeyCode::Down if pan => self.pan.1 += 4,
             KeyCode::Left if shift => self.seek(self.position.saturating_sub(duration / 10)),
-            KeyCode::Right if shift => self.seek(self.position + duration / 10),
+            KeyCode::Right if shift => self.seek(self.position.saturating_add(duration / 10)),
             KeyCode::Left => self.seek(self.position.saturating_sub(STEP)),
-            KeyCode::Right => self.seek(self.position + STEP),
+            KeyCode::Right => self.seek(self.position.saturating_add(STEP)),
             KeyCode::Char(d @ '0'..='9') => {
                 let tenth = u64::from(d as u8 - b'0');
                 self.seek(duration / 10 * tenth);
@@ -256,7 +262,8 @@ impl App {
     /// Handles a mouse event: a click on the timeline seeks there.
     pub fn mouse(&mut self, ev: MouseEvent) {
         let a = self.timeline_area;
-        let on_timeline = ev.row == a.y && ev.column >= a.x && ev.column < a.x + a.width;
+        let on_timeline =
+            ev.row == a.y && ev.column >= a.x && ev.column < a.x.saturating_add(a.width);
         if matches!(ev.kind, MouseEventKind::Down(MouseButton::Left)) && on_timeline {
             let duration = self.loading.timeline().duration;
             let fraction = f64::from(ev.column - a.x) / f64::from(a.width.max(1));

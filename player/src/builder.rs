@@ -12,7 +12,8 @@ use crate::parallel::{Keyed, ParallelKeyframes, Pending};
 use crate::screen::{Keyframe, VirtualTerminal, screen_size};
 use crate::stored::{Spill, StoredEvents};
 use crate::timeline::{
-    Keystrokes, Marker, SEGMENT_BYTES, SEGMENT_TIME, Segment, Timeline, compress, encode,
+    MARKERS_PER_SEGMENT, Marker, MarkerKind, SEGMENT_BYTES, SEGMENT_TIME,
+    SUSPICIOUS_MARKERS_PER_SEGMENT, Segment, Timeline, compress, encode,
 };
 
 /// Builds a [`Timeline`] from events in time order.
@@ -23,13 +24,14 @@ pub struct TimelineBuilder {
     done: Vec<Segment>,
     open: Option<Open>,
     markers: Vec<Marker>,
-    keystrokes: Vec<Keystrokes>,
+    /// Markers past a segment's share (still in the segment's events, not in the list).
+    markers_not_listed: u64,
     last: Micros,
     exit: Option<i32>,
     output_bytes: u64,
     initial_size: (usize, usize),
-    /// Markers and keystrokes handed over by [`TimelineBuilder::publish`] so far.
-    published: (usize, usize),
+    /// Markers handed over by [`TimelineBuilder::publish`] so far.
+    published: usize,
     spill: Spill,
 }
 
@@ -50,7 +52,8 @@ struct Open {
     /// Known at once when the terminal is fed here.
     keyframe: Option<Keyframe>,
     raw: Vec<u8>,
-    output: usize,
+    /// Markers in it.
+    markers: usize,
     size: (usize, usize),
 }
 
@@ -65,12 +68,12 @@ impl TimelineBuilder {
             done: Vec::new(),
             open: None,
             markers: Vec::new(),
-            keystrokes: Vec::new(),
+            markers_not_listed: 0,
             last: 0,
             exit: None,
             output_bytes: 0,
             initial_size,
-            published: (0, 0),
+            published: 0,
             spill: Spill::none(),
         }
     }
@@ -108,21 +111,19 @@ impl TimelineBuilder {
     }
 
     /// Adds the next event. Times that go backwards are taken as the previous time.
+    ///
+    /// Every kind of event is kept the same way, compressed in its segment, and a segment ends
+    /// at [`SEGMENT_BYTES`] of events of any kind: memory follows the compressed size whatever
+    /// the recording holds. Beside that, only markers are listed (for the timeline bar and
+    /// `[` `]`), a bounded share of each segment's.
     pub fn push(&mut self, event: &Event) {
+        if let EventData::Other { .. } = event.data {
+            return;
+        }
         let time = event.time.max(self.last);
         self.last = time;
-        match &event.data {
-            EventData::Marker(label) => self.markers.push(Marker::new(time, label.clone())),
-            EventData::Input(bytes) => self.keystrokes.push(Keystrokes {
-                time,
-                bytes: bytes.clone(),
-            }),
-            EventData::Exit(code) => self.exit = Some(*code),
-            EventData::Output(_) | EventData::Resize { .. } => {}
-            EventData::Other { .. } => return,
-        }
         let cut = self.open.as_ref().is_some_and(|o| {
-            o.output >= SEGMENT_BYTES || time.saturating_sub(o.start) >= SEGMENT_TIME
+            o.raw.len() >= SEGMENT_BYTES || time.saturating_sub(o.start) >= SEGMENT_TIME
         });
         if cut {
             self.close();
@@ -134,12 +135,27 @@ impl TimelineBuilder {
                 Keyframes::Pool { .. } => None,
             },
             raw: Vec::new(),
-            output: 0,
+            markers: 0,
             size: self.size,
         });
-        if let EventData::Output(bytes) = &event.data {
-            open.output += bytes.len();
-            self.output_bytes += bytes.len() as u64;
+        match &event.data {
+            EventData::Output(bytes) => self.output_bytes += bytes.len() as u64,
+            EventData::Marker(label) => {
+                open.markers += 1;
+                let marker = Marker::listed(time, label);
+                let share = if marker.kind == MarkerKind::Suspicious {
+                    SUSPICIOUS_MARKERS_PER_SEGMENT
+                } else {
+                    MARKERS_PER_SEGMENT
+                };
+                if open.markers <= share {
+                    self.markers.push(marker);
+                } else {
+                    self.markers_not_listed += 1;
+                }
+            }
+            EventData::Exit(code) => self.exit = Some(*code),
+            _ => {}
         }
         encode(&mut open.raw, time, &event.data);
         match &event.data {
@@ -235,10 +251,11 @@ impl TimelineBuilder {
             timeline.provisional = true;
         }
         timeline.generation += 1;
-        let (m, k) = self.published;
-        timeline.markers.extend_from_slice(&self.markers[m..]);
-        timeline.keystrokes.extend_from_slice(&self.keystrokes[k..]);
-        self.published = (self.markers.len(), self.keystrokes.len());
+        timeline
+            .markers
+            .extend_from_slice(&self.markers[self.published..]);
+        self.published = self.markers.len();
+        timeline.markers_not_listed = self.markers_not_listed;
         // With a pool, the timeline reaches as far as the first segment without a keyframe.
         timeline.duration = match &self.keyframes {
             Keyframes::Pool { waiting, .. } => waiting
@@ -264,7 +281,7 @@ impl TimelineBuilder {
         Timeline {
             segments: Vec::new(),
             markers: Vec::new(),
-            keystrokes: Vec::new(),
+            markers_not_listed: 0,
             duration: 0,
             exit: None,
             output_bytes: 0,

@@ -15,9 +15,10 @@ use sha2::{Digest, Sha256};
 
 use crate::screen::Keyframe;
 use crate::stored::StoredEvents;
-use crate::timeline::{Keystrokes, Marker, MarkerKind, Segment, Timeline};
+use crate::timeline::{MARKER_LABEL, MAX_SEGMENT_RAW, Marker, MarkerKind, Segment, Timeline};
+use sessrec_formats::limits::MAX_SCREEN;
 
-const MAGIC: &[u8] = b"sessrec-index-2\n";
+const MAGIC: &[u8] = b"sessrec-index-3\n";
 /// The most the cache directory holds.
 pub const LIMIT: u64 = 2 * 1024 * 1024 * 1024;
 
@@ -58,6 +59,12 @@ pub fn entry(dir: &Path, path: &Path) -> Option<PathBuf> {
 /// in the file (read when a seek needs them), so loading costs little memory.
 pub fn load(at: &Path) -> Option<Timeline> {
     let file = Arc::new(File::open(at).ok()?);
+    if !written_only_by_me(&file.metadata().ok()?)
+        || !written_only_by_me(&std::fs::metadata(at.parent()?).ok()?)
+    {
+        // Someone else could have written it: rebuild rather than show what they planted.
+        return None;
+    }
     let mut r = BufReader::new(&*file);
     let mut magic = [0u8; MAGIC.len()];
     r.read_exact(&mut magic).ok()?;
@@ -71,6 +78,15 @@ pub fn load(at: &Path) -> Option<Timeline> {
         .open(at)
         .and_then(|f| f.set_modified(std::time::SystemTime::now()));
     Some(t)
+}
+
+/// Whether only this user (or root) can have written what `meta` describes: owned by the
+/// effective user and not writable by group or others.
+fn written_only_by_me(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    meta.uid() == me && meta.mode() & 0o022 == 0
 }
 
 /// Saves `timeline` at `at` (whole or not at all), then trims the cache directory.
@@ -127,7 +143,7 @@ fn write_timeline(w: &mut impl Write, t: &Timeline) -> io::Result<()> {
         Some(code) => u64s(w, &[1, code as u32 as u64])?,
         None => u64s(w, &[0, 0])?,
     }
-    u64s(w, &[t.markers.len() as u64])?;
+    u64s(w, &[t.markers.len() as u64, t.markers_not_listed])?;
     for m in &t.markers {
         let kind = match m.kind {
             MarkerKind::Note => 0,
@@ -137,11 +153,6 @@ fn write_timeline(w: &mut impl Write, t: &Timeline) -> io::Result<()> {
         };
         u64s(w, &[m.time, kind])?;
         bytes(w, m.label.as_bytes())?;
-    }
-    u64s(w, &[t.keystrokes.len() as u64])?;
-    for k in &t.keystrokes {
-        u64s(w, &[k.time])?;
-        bytes(w, &k.bytes)?;
     }
     u64s(w, &[t.segments.len() as u64])?;
     for s in &t.segments {
@@ -154,14 +165,30 @@ fn write_timeline(w: &mut impl Write, t: &Timeline) -> io::Result<()> {
     Ok(())
 }
 
+/// The longest keyframe read back: a full 640×240 screen with a colour change at every cell.
+const MAX_KEYFRAME: u64 = 32 * 1024 * 1024;
+/// The most a segment's compressed events take (compression never adds much).
+const MAX_COMPRESSED_SEGMENT: u64 = MAX_SEGMENT_RAW as u64 + 1024 * 1024;
+
+/// Reads a saved timeline, trusting nothing in it: whoever can write the reviewer's cache
+/// directory may have planted the file. Every count and length is checked against what is
+/// left of the file before anything is allocated, sizes against the emulator's limits, times
+/// against their order; a segment's events are decompressed only when a seek needs them, then
+/// bounded too (see [`Timeline::events`]).
 fn read_timeline(r: &mut BufReader<&File>, file: &Arc<File>) -> io::Result<Timeline> {
     let file_len = file.metadata()?.len();
-    let [duration, output_bytes, cols, rows] = read_u64s::<4>(r)?;
-    let [has_exit, exit] = read_u64s::<2>(r)?;
-    let mut markers = Vec::new();
-    for _ in 0..count(r)? {
-        let [time, kind] = read_u64s::<2>(r)?;
-        let label = String::from_utf8(read_bytes(r)?).map_err(|_| bad())?;
+    let mut left = Left { r, file_len };
+    let [duration, output_bytes, cols, rows] = left.u64s::<4>()?;
+    let [has_exit, exit] = left.u64s::<2>()?;
+    let initial_size = screen_size(cols, rows)?;
+    if has_exit > 1 || exit > u64::from(u32::MAX) {
+        return Err(bad());
+    }
+    let [marker_count, markers_not_listed] = left.u64s::<2>()?;
+    let mut markers = Vec::with_capacity(left.items(marker_count, 24)?);
+    for _ in 0..marker_count {
+        let [time, kind] = left.u64s::<2>()?;
+        let label = String::from_utf8(left.bytes(MARKER_LABEL as u64 + 4)?).map_err(|_| bad())?;
         let kind = match kind {
             0 => MarkerKind::Note,
             1 => MarkerKind::Withheld,
@@ -169,51 +196,64 @@ fn read_timeline(r: &mut BufReader<&File>, file: &Arc<File>) -> io::Result<Timel
             3 => MarkerKind::Suspicious,
             _ => return Err(bad()),
         };
-        markers.push(Marker { time, label, kind });
-    }
-    let mut keystrokes = Vec::new();
-    for _ in 0..count(r)? {
-        let [time] = read_u64s::<1>(r)?;
-        keystrokes.push(Keystrokes {
-            time,
-            bytes: read_bytes(r)?,
-        });
-    }
-    let mut segments = Vec::new();
-    for _ in 0..count(r)? {
-        let [start, cols, rows] = read_u64s::<3>(r)?;
-        let dump = String::from_utf8(read_bytes(r)?).map_err(|_| bad())?;
-        let carry = read_bytes(r)?;
-        let [len] = read_u64s::<1>(r)?;
-        let offset = r.stream_position()?;
-        if offset.checked_add(len).is_none_or(|end| end > file_len) {
+        if time > duration || markers.last().is_some_and(|m: &Marker| m.time > time) {
             return Err(bad());
         }
-        r.seek_relative(i64::try_from(len).map_err(|_| bad())?)?;
+        markers.push(Marker { time, label, kind });
+    }
+    let segment_count = left.u64s::<1>()?[0];
+    let mut segments: Vec<Segment> = Vec::with_capacity(left.items(segment_count, 48)?);
+    for _ in 0..segment_count {
+        let [start, cols, rows] = left.u64s::<3>()?;
+        if start > duration || segments.last().is_some_and(|s| s.start > start) {
+            return Err(bad());
+        }
+        let size = screen_size(cols, rows)?;
+        let dump = String::from_utf8(left.bytes(MAX_KEYFRAME)?).map_err(|_| bad())?;
+        let carry = left.bytes(4)?;
+        let [len] = left.u64s::<1>()?;
+        let offset = left.r.stream_position()?;
+        if len > MAX_COMPRESSED_SEGMENT || offset.checked_add(len).is_none_or(|e| e > file_len) {
+            return Err(bad());
+        }
+        left.r
+            .seek_relative(i64::try_from(len).map_err(|_| bad())?)?;
         let events = StoredEvents::File {
             file: file.clone(),
             offset,
             len,
         };
-        let size = (cols as usize, rows as usize);
         segments.push(Segment {
             start,
             keyframe: Keyframe::from_parts(dump, carry, size),
             events,
         });
     }
+    if left.r.stream_position()? != file_len {
+        return Err(bad());
+    }
     Ok(Timeline {
         segments,
         markers,
-        keystrokes,
+        markers_not_listed,
         duration,
         exit: (has_exit == 1).then_some(exit as u32 as i32),
         output_bytes,
-        initial_size: (cols as usize, rows as usize),
+        initial_size,
         generation: 0,
         provisional: false,
         read_error: Mutex::new(None),
     })
+}
+
+/// A terminal size as saved: within what the emulator takes, or the file is not ours.
+fn screen_size(cols: u64, rows: u64) -> io::Result<(usize, usize)> {
+    let (max_cols, max_rows) = MAX_SCREEN;
+    let fits = |v: u64, max: usize| (1..=max as u64).contains(&v);
+    if !fits(cols, max_cols) || !fits(rows, max_rows) {
+        return Err(bad());
+    }
+    Ok((cols as usize, rows as usize))
 }
 
 fn bad() -> io::Error {
@@ -232,36 +272,47 @@ fn bytes(w: &mut impl Write, b: &[u8]) -> io::Result<()> {
     w.write_all(b)
 }
 
-fn read_u64s<const N: usize>(r: &mut impl Read) -> io::Result<[u64; N]> {
-    let mut out = [0u64; N];
-    for v in &mut out {
-        let mut b = [0u8; 8];
-        r.read_exact(&mut b)?;
-        *v = u64::from_le_bytes(b);
-    }
-    Ok(out)
+/// A reader that knows how much of the file is left, so that no count or length it reads can
+/// ask for more than the file holds.
+struct Left<'a, 'f> {
+    r: &'a mut BufReader<&'f File>,
+    file_len: u64,
 }
 
-/// A count of items, bounded so that a damaged file cannot ask for absurd allocations.
-fn count(r: &mut impl Read) -> io::Result<u64> {
-    let [n] = read_u64s::<1>(r)?;
-    if n > 1 << 32 {
-        return Err(bad());
+impl Left<'_, '_> {
+    fn remaining(&mut self) -> io::Result<u64> {
+        Ok(self.file_len.saturating_sub(self.r.stream_position()?))
     }
-    Ok(n)
-}
 
-fn read_bytes(r: &mut impl Read) -> io::Result<Vec<u8>> {
-    let [len] = read_u64s::<1>(r)?;
-    if len > 1 << 32 {
-        return Err(bad());
+    fn u64s<const N: usize>(&mut self) -> io::Result<[u64; N]> {
+        let mut out = [0u64; N];
+        for v in &mut out {
+            let mut b = [0u8; 8];
+            self.r.read_exact(&mut b)?;
+            *v = u64::from_le_bytes(b);
+        }
+        Ok(out)
     }
-    let mut out = Vec::new();
-    r.take(len).read_to_end(&mut out)?;
-    if out.len() as u64 != len {
-        return Err(bad());
+
+    /// `count` items of at least `each` bytes: an error if the rest of the file cannot hold
+    /// them, else the count (to reserve).
+    fn items(&mut self, count: u64, each: u64) -> io::Result<usize> {
+        if count.saturating_mul(each) > self.remaining()? {
+            return Err(bad());
+        }
+        usize::try_from(count).map_err(|_| bad())
     }
-    Ok(out)
+
+    /// A length-prefixed byte string of at most `max` bytes.
+    fn bytes(&mut self, max: u64) -> io::Result<Vec<u8>> {
+        let [len] = self.u64s::<1>()?;
+        if len > max || len > self.remaining()? {
+            return Err(bad());
+        }
+        let mut out = vec![0; len as usize];
+        self.r.read_exact(&mut out)?;
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -318,7 +369,7 @@ mod tests {
         assert_eq!(back.duration, t.duration);
         assert_eq!(back.exit, Some(3));
         assert_eq!(back.markers, t.markers);
-        assert_eq!(back.keystrokes, t.keystrokes);
+        assert_eq!(back.markers_not_listed, t.markers_not_listed);
         assert_eq!(back.segments.len(), t.segments.len());
         let (mut a, mut b) = (crate::Player::new(&t), crate::Player::new(&back));
         a.seek(&t, 9_000_000);

@@ -12,7 +12,7 @@ use crate::utf8::Utf8Decoder;
 /// The widest and tallest screen the emulator is given. A header or resize event asking for
 /// more (a hostile or damaged recording: 60000×60000 would be 3.6 billion cells) is clipped to
 /// it, so a recording cannot exhaust the reviewer's memory that way.
-pub const MAX_SIZE: (usize, usize) = (640, 240);
+pub const MAX_SIZE: (usize, usize) = sessrec_formats::limits::MAX_SCREEN;
 
 /// `cols`×`rows` as the emulator gets them: at least 1×1, at most [`MAX_SIZE`].
 pub(crate) fn screen_size(cols: u16, rows: u16) -> (usize, usize) {

@@ -26,7 +26,7 @@ pub fn parse_goto(text: &str, start: Option<jiff::Timestamp>) -> Result<Micros, 
     };
     let since_start = |at: jiff::Timestamp| -> Result<Micros, String> {
         let start = start.ok_or("the recording has no start time: give an offset")?;
-        let us = at.as_microsecond() - start.as_microsecond();
+        let us = at.as_microsecond().saturating_sub(start.as_microsecond());
         u64::try_from(us).map_err(|_| "that is before the recording started".to_string())
     };
     if let Some(day_time) = text.strip_prefix('@') {
@@ -60,7 +60,9 @@ pub fn parse_goto(text: &str, start: Option<jiff::Timestamp>) -> Result<Micros, 
     {
         return Ok((n * 1e6) as Micros);
     }
-    hms(text).map(|s| s * 1_000_000).ok_or_else(bad)
+    hms(text)
+        .map(|s| s.saturating_mul(1_000_000))
+        .ok_or_else(bad)
 }
 
 /// Seconds of `H:MM:SS` or `M:SS`.
@@ -70,8 +72,8 @@ fn hms(text: &str) -> Option<u64> {
         .map(|p| p.parse().ok())
         .collect::<Option<_>>()?;
     match parts[..] {
-        [m, s] if s < 60 => Some(m * 60 + s),
-        [h, m, s] if m < 60 && s < 60 => Some(h * 3600 + m * 60 + s),
+        [m, s] if s < 60 => m.checked_mul(60)?.checked_add(s),
+        [h, m, s] if m < 60 && s < 60 => h.checked_mul(3600)?.checked_add(m * 60 + s),
         _ => None,
     }
 }

@@ -15,8 +15,18 @@ use crate::stored::StoredEvents;
 
 /// A segment ends after this much recorded time...
 pub const SEGMENT_TIME: Micros = 5_000_000;
-/// ...or this much output, whichever comes first.
+/// ...or this many bytes of events (output, input, markers, resizes), whichever comes first.
 pub const SEGMENT_BYTES: usize = 1024 * 1024;
+/// The most bytes of events a segment holds: one event (a line, at most
+/// [`sessrec_formats::MAX_LINE`]) may take it past [`SEGMENT_BYTES`]. A segment read back from
+/// the cache that decompresses to more is damage.
+pub(crate) const MAX_SEGMENT_RAW: usize = SEGMENT_BYTES + sessrec_formats::MAX_LINE + 64;
+/// The markers of one segment listed on the timeline bar (the rest stay in its events)...
+pub const MARKERS_PER_SEGMENT: usize = 64;
+/// ...and of the suspicious-input markers, which a flood of other markers must not hide.
+pub const SUSPICIOUS_MARKERS_PER_SEGMENT: usize = 256;
+/// The longest marker label listed, in bytes (the whole label stays in the segment's events).
+pub const MARKER_LABEL: usize = 1024;
 
 /// A marker on the timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,19 +40,20 @@ pub struct Marker {
 }
 
 impl Marker {
-    pub(crate) fn new(time: Micros, label: String) -> Marker {
-        let kind = MarkerKind::of(&label);
+    /// The marker as listed: its label cut to [`MARKER_LABEL`] bytes.
+    pub(crate) fn listed(time: Micros, label: &str) -> Marker {
+        let kind = MarkerKind::of(label);
+        let label = if label.len() > MARKER_LABEL {
+            let mut end = MARKER_LABEL;
+            while !label.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}…", &label[..end])
+        } else {
+            label.to_owned()
+        };
         Marker { time, label, kind }
     }
-}
-
-/// Keystrokes, for the keystroke pane and search.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keystrokes {
-    /// When.
-    pub time: Micros,
-    /// What was typed.
-    pub bytes: Vec<u8>,
 }
 
 /// One stretch of the recording.
@@ -58,10 +69,11 @@ pub(crate) struct Segment {
 /// The whole recording, ready to seek in.
 pub struct Timeline {
     pub(crate) segments: Vec<Segment>,
-    /// Markers, in time order.
+    /// Markers, in time order: at most [`MARKERS_PER_SEGMENT`] of a segment (and up to
+    /// [`SUSPICIOUS_MARKERS_PER_SEGMENT`] of suspicious input).
     pub markers: Vec<Marker>,
-    /// Keystrokes, in time order.
-    pub keystrokes: Vec<Keystrokes>,
+    /// Markers beyond those shares, not listed (their segments' events still hold them).
+    pub markers_not_listed: u64,
     /// The time of the last event.
     pub duration: Micros,
     /// The exit status, if the recording has one.
@@ -134,7 +146,7 @@ impl Timeline {
             .bytes()
             .map_err(|e| format!("cannot read the index's segment file: {e}"))
             .and_then(|compressed| {
-                let raw = zstd::decode_all(&compressed[..])
+                let raw = decompress_bounded(&compressed)
                     .map_err(|e| format!("a segment of the index does not decompress: {e}"))?;
                 decode_checked(&raw)
             });
@@ -145,6 +157,42 @@ impl Timeline {
                 Vec::new()
             }
         }
+    }
+}
+
+/// How far back the keystroke pane looks for keys: segments, and bytes of events decoded.
+const KEYS_LOOKBACK: (usize, usize) = (64, 16 * 1024 * 1024);
+
+impl Timeline {
+    /// The last `count` keystroke events at or before `time`, oldest first, read from the
+    /// segments' events (keystrokes are kept nowhere else, so a recording of nothing but
+    /// keystrokes costs what its compressed events cost). Looks back a bounded way.
+    pub(crate) fn keystrokes_before(&self, time: Micros, count: usize) -> Vec<(Micros, Vec<u8>)> {
+        let mut found: Vec<(Micros, Vec<u8>)> = Vec::new();
+        if count == 0 || self.segments.is_empty() {
+            return found;
+        }
+        let mut decoded = 0usize;
+        let last = self.segment_at(time);
+        for index in (0..=last).rev().take(KEYS_LOOKBACK.0) {
+            let mut keys: Vec<(Micros, Vec<u8>)> = Vec::new();
+            for (t, data) in self.events(index) {
+                match data {
+                    EventData::Input(bytes) if t <= time => keys.push((t, bytes)),
+                    EventData::Output(b) => decoded += b.len(),
+                    _ => {}
+                }
+            }
+            let need = count - found.len();
+            let from = keys.len().saturating_sub(need);
+            keys.drain(..from);
+            keys.append(&mut found);
+            found = keys;
+            if found.len() >= count || decoded > KEYS_LOOKBACK.1 {
+                break;
+            }
+        }
+        found
     }
 }
 
@@ -229,6 +277,22 @@ pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
     // Kept for the whole session: no spare capacity from the growing buffer.
     out.shrink_to_fit();
     out
+}
+
+/// Decompresses a segment that may come from a file (the cache): at most [`MAX_SEGMENT_RAW`]
+/// bytes, with at most the window sessrec's readers allow, whatever the bytes claim.
+fn decompress_bounded(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut d = zstd::Decoder::new(data)?;
+    d.window_log_max(sessrec_formats::limits::ZSTD_WINDOW_LOG_MAX)?;
+    let mut out = Vec::new();
+    d.take(MAX_SEGMENT_RAW as u64 + 1).read_to_end(&mut out)?;
+    if out.len() > MAX_SEGMENT_RAW {
+        return Err(std::io::Error::other(format!(
+            "it holds more than the {} MiB a segment can",
+            MAX_SEGMENT_RAW >> 20
+        )));
+    }
+    Ok(out)
 }
 
 /// Decompresses bytes made by [`compress`] in this process (in memory, so they decode).

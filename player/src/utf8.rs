@@ -1,5 +1,5 @@
 //! Incremental UTF-8 decoding for display: a character split across two output events is
-//! joined; invalid bytes become U+FFFD (only on screen, never on disk).
+//! joined; invalid bytes become U+FFFD and DEL is dropped (only on screen, never on disk).
 
 /// Decodes a byte stream chunk by chunk.
 #[derive(Default)]
@@ -46,6 +46,11 @@ impl Utf8Decoder {
                 }
             }
         }
+        // A terminal ignores DEL wherever it comes (the VT parser drops it in every state);
+        // the emulator would print it, so it is dropped here, for the screen and transcripts.
+        if memchr::memchr(0x7f, out.as_bytes()).is_some() {
+            out.retain(|c| c != '\x7f');
+        }
         out
     }
 }
@@ -59,5 +64,14 @@ mod tests {
         let mut d = Utf8Decoder::default();
         assert_eq!(d.decode(b"a\xe6\x97"), "a");
         assert_eq!(d.decode(b"\xa5b\xff"), "日b\u{FFFD}");
+    }
+
+    #[test]
+    fn drops_del_as_a_terminal_does() {
+        let mut d = Utf8Decoder::default();
+        assert_eq!(
+            d.decode(b"ab\x7fc\x1b]0;t\x7fi\x07\x7f"),
+            "abc\x1b]0;ti\x07"
+        );
     }
 }

@@ -61,8 +61,10 @@ fn status_line(app: &App) -> Line<'static> {
         offset(t.duration)
     )));
     if let Some(start) = app.meta.start {
-        let at = jiff::Timestamp::from_microsecond(start.as_microsecond() + app.position as i64)
-            .unwrap_or(start);
+        // Saturating: a recording's times go up to the format's maximum, far past jiff's.
+        let position = i64::try_from(app.position).unwrap_or(i64::MAX);
+        let at = jiff::Timestamp::from_microsecond(start.as_microsecond().saturating_add(position))
+            .unwrap_or(jiff::Timestamp::MAX);
         let local = at.to_zoned_datetime(app.local_zone.clone());
         let mut clock = at.strftime("%Y-%m-%d %H:%M:%SZ").to_string();
         if local.offset() != jiff::tz::Offset::UTC {
@@ -233,10 +235,15 @@ fn draw_timeline(app: &App, frame: &mut Frame, area: Rect) {
 fn draw_keys(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.loading.timeline();
     let shown = usize::from(area.height.saturating_sub(2));
-    let upto = t.keystrokes.partition_point(|k| k.time <= app.position);
-    let lines: Vec<Line> = t.keystrokes[upto.saturating_sub(shown)..upto]
+    let mut cache = app.keys_shown.lock().unwrap_or_else(|p| p.into_inner());
+    let key = (t.generation, app.position, shown);
+    if cache.0 != Some(key) {
+        *cache = (Some(key), t.keystrokes_before(app.position, shown));
+    }
+    let lines: Vec<Line> = cache
+        .1
         .iter()
-        .map(|k| Line::from(format!("{:>8} {}", offset(k.time), keys(&k.bytes))))
+        .map(|(time, bytes)| Line::from(format!("{:>8} {}", offset(*time), keys(bytes))))
         .collect();
     frame.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::LEFT).title(" keys ")),
