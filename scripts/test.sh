@@ -3,7 +3,7 @@
 # Installs what the tests need, idempotently: the peer recorders from Debian (asciinema 2, ttyrec,
 # termrec, tlog, util-linux script), zstd/gzip, OpenSSH for the end-to-end test and tmux for the
 # player; the programs whose password prompts the withholding tests type into (sudo, psql,
-# mariadb, openssl, pinentry-curses, vim) and age for the escrow key; asciinema 3 and the S3 test servers s3s-fs and Garage from crates.io, built once, and
+# mariadb, openssl, pinentry-curses, vim) and age for the escrow key; asciinema 3, cargo-fuzz and the S3 test servers s3s-fs and Garage from crates.io, built once, and
 # the Azure emulator Azurite from the npm registry, all cached in ~/.cache/sessrec-test. Then runs
 # every test of the workspace with the peers required.
 set -euo pipefail
@@ -78,6 +78,8 @@ export SESSREC_TEST_REQUIRE=all
 # Style and lints first: a formatting slip or a clippy warning fails the run like a test.
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Every fuzz target briefly, on the nightly toolchain (fuzz/README.md: a long campaign).
+FUZZ_SEED=${FUZZ_SEED:-1} scripts/fuzz.sh "${SESSREC_FUZZ_SECONDS:-15}"
 # Benchmarks run once each as smoke tests (criterion's test mode), then every test.
 cargo test --workspace --benches --quiet
 if cargo nextest --version >/dev/null 2>&1; then

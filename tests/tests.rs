@@ -9,6 +9,7 @@
 
 mod util;
 
+mod bombs;
 mod chaos;
 mod cli;
 mod cloud;
@@ -29,6 +30,7 @@ mod withhold_ssh;
 
 fn main() {
     let tests = [
+        bombs::tests(),
         chaos::tests(),
         cli::tests(),
         cloud::tests(),

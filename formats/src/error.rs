@@ -62,6 +62,19 @@ pub enum FormatError {
 }
 
 impl FormatError {
+    /// The message with its causes after it ("reading line 5: the gzip stream expands..."),
+    /// for where it is shown as one line rather than as an error chain.
+    pub fn explain(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
         FormatError::Io {
             context: context.into(),

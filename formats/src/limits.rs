@@ -28,6 +28,10 @@ pub const MAX_EVENT_DATA: usize = 1024 * 1024;
 /// holds one: sessrec's own markers are one line, its escrow events a few kilobytes).
 pub const MAX_TEXT_EVENT: usize = 1024 * 1024;
 
+/// The largest asciicast v1 document read, in bytes. v1 is one JSON value, read whole: at this
+/// size, millions of tiny events still parse in a second and stay within a reviewer's memory.
+pub const MAX_V1_DOCUMENT: u64 = 16 * 1024 * 1024;
+
 /// The largest skippable frame (checkpoint or trailer) read, in bytes of payload. A reader
 /// buffers only the bytes that are really there, whatever a frame claims.
 pub const MAX_SKIPPABLE: u64 = 64 * 1024 * 1024;
@@ -52,3 +56,12 @@ pub const ZSTD_WINDOW_LOG_MAX: u32 = 24;
 /// The largest terminal (columns, rows) the player and transcripts emulate; a recording of a
 /// larger one is shown clipped to it.
 pub const MAX_SCREEN: (usize, usize) = (640, 240);
+
+/// How many times its compressed size a gzip-compressed recording may expand to (past
+/// [`MAX_GZIP_FLOOR`]). Terminal recordings compress 5 to 100 times; deflate's limit is about
+/// 1 000, reached only by made-up data. sessrec never writes gzip: a real recording that
+/// expands more can be gunzipped and opened as it is.
+pub const MAX_GZIP_RATIO: u64 = 256;
+
+/// What any gzip-compressed recording may expand to, whatever its ratio.
+pub const MAX_GZIP_FLOOR: u64 = 64 * 1024 * 1024;

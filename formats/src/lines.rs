@@ -43,6 +43,14 @@ impl<R: BufRead> LineReader<R> {
         &self.inner
     }
 
+    /// Skips blank lines at memchr speed, counting them (see [`skip_blank_lines`]).
+    pub(crate) fn skip_blank(&mut self) -> Result<()> {
+        let n = skip_blank_lines(&mut self.inner)
+            .map_err(|e| FormatError::io(format!("reading line {}", self.number + 1), e))?;
+        self.number += n;
+        Ok(())
+    }
+
     /// Reads the next line, or `None` at the end of the input.
     pub(crate) fn next_line(&mut self) -> Result<Option<Line<'_>>> {
         self.buf.clear();
@@ -88,6 +96,29 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
+/// Skips whole blank lines (white space up to a newline) at the reader's position and says how
+/// many: a file of millions of empty lines costs what its bytes cost, not a call per line.
+pub(crate) fn skip_blank_lines(r: &mut impl BufRead) -> std::io::Result<u64> {
+    let mut lines = 0;
+    loop {
+        let available = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let blank = available
+            .iter()
+            .position(|b| !matches!(b, b'\n' | b'\r' | b' ' | b'\t'))
+            .unwrap_or(available.len());
+        // Only whole lines: white space up to the last newline of the run.
+        let Some(end) = memchr::memrchr(b'\n', &available[..blank]) else {
+            return Ok(lines);
+        };
+        lines += memchr::memchr_iter(b'\n', &available[..=end]).count() as u64;
+        r.consume(end + 1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +136,21 @@ mod tests {
             Some(Line::Unterminated(b"de"))
         ));
         assert_eq!(r.number(), 3);
+        assert!(r.next_line().unwrap().is_none());
+    }
+
+    #[test]
+    fn skips_blank_lines_counting_them() {
+        let mut r = LineReader::new(&b"\n\r\n  \n  x\n\n"[..]);
+        r.skip_blank().unwrap();
+        assert_eq!(r.number(), 3);
+        assert!(matches!(
+            r.next_line().unwrap(),
+            Some(Line::Complete(b"  x"))
+        ));
+        assert_eq!(r.number(), 4);
+        r.skip_blank().unwrap();
+        assert_eq!(r.number(), 5);
         assert!(r.next_line().unwrap().is_none());
     }
 }

@@ -181,8 +181,7 @@ fn open_detect(
         if gzip {
             return Err(FormatError::UnknownFormat("gzip inside gzip".into()));
         }
-        let inner = flate2::read::MultiGzDecoder::new(stream);
-        return open_detect(Box::new(inner), opts, true);
+        return open_detect(Box::new(BoundedGunzip::new(stream)), opts, true);
     } else if starts_a_container(&head) {
         open_container(stream, opts)?
     } else if head.starts_with(b"Script started on ") {
@@ -319,5 +318,64 @@ fn open_json(mut reader: BufReader<impl Read + Send + 'static>) -> Result<EventR
                 Box::new(events),
             ))
         }
+    }
+}
+
+/// gunzip that stops with an error once the output passes
+/// [`MAX_GZIP_RATIO`](crate::limits::MAX_GZIP_RATIO) times the compressed bytes read (past a
+/// floor of [`MAX_GZIP_FLOOR`](crate::limits::MAX_GZIP_FLOOR)): a small file cannot make a
+/// reader spend minutes on gigabytes it holds "compressed".
+struct BoundedGunzip<R: Read> {
+    inner: flate2::read::MultiGzDecoder<Counted<R>>,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    produced: u64,
+}
+
+impl<R: Read> BoundedGunzip<R> {
+    fn new(src: R) -> Self {
+        let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = Counted {
+            inner: src,
+            read: read.clone(),
+        };
+        BoundedGunzip {
+            inner: flate2::read::MultiGzDecoder::new(counted),
+            read,
+            produced: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for BoundedGunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use crate::limits::{MAX_GZIP_FLOOR, MAX_GZIP_RATIO};
+        let n = self.inner.read(buf)?;
+        self.produced += n as u64;
+        let compressed = self.read.load(std::sync::atomic::Ordering::Relaxed);
+        if self.produced > MAX_GZIP_FLOOR.max(compressed.saturating_mul(MAX_GZIP_RATIO)) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the gzip stream expands more than {MAX_GZIP_RATIO} times (a decompression \
+                     bomb?); if it is a real recording, gunzip it and open the file"
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
     }
 }

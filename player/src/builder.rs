@@ -52,8 +52,8 @@ struct Open {
     /// Known at once when the terminal is fed here.
     keyframe: Option<Keyframe>,
     raw: Vec<u8>,
-    /// Markers in it.
-    markers: usize,
+    /// Markers in it: other markers, and suspicious-input ones.
+    markers: (usize, usize),
     size: (usize, usize),
 }
 
@@ -135,20 +135,21 @@ impl TimelineBuilder {
                 Keyframes::Pool { .. } => None,
             },
             raw: Vec::new(),
-            markers: 0,
+            markers: (0, 0),
             size: self.size,
         });
         match &event.data {
             EventData::Output(bytes) => self.output_bytes += bytes.len() as u64,
             EventData::Marker(label) => {
-                open.markers += 1;
                 let marker = Marker::listed(time, label);
-                let share = if marker.kind == MarkerKind::Suspicious {
-                    SUSPICIOUS_MARKERS_PER_SEGMENT
+                // Counted apart: a flood of other markers cannot use up suspicious input's share.
+                let (count, share) = if marker.kind == MarkerKind::Suspicious {
+                    (&mut open.markers.1, SUSPICIOUS_MARKERS_PER_SEGMENT)
                 } else {
-                    MARKERS_PER_SEGMENT
+                    (&mut open.markers.0, MARKERS_PER_SEGMENT)
                 };
-                if open.markers <= share {
+                *count += 1;
+                if *count <= share {
                     self.markers.push(marker);
                 } else {
                     self.markers_not_listed += 1;

@@ -132,7 +132,7 @@ fn build(
             }
             Ok(Err(e)) => {
                 // What was read before the damage stays playable.
-                *s.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                *s.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.explain());
                 break;
             }
             // A live recording that went quiet: what arrived last is shown below.

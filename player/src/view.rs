@@ -83,6 +83,12 @@ fn status_line(app: &App) -> Line<'static> {
     if !app.idle_limit {
         parts.push(Span::raw(" idle: full "));
     }
+    if t.markers_not_listed > 0 {
+        parts.push(Span::styled(
+            format!(" {} markers not listed ", t.markers_not_listed),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
     let verdict = app.meta.verdict.lock().map(|v| *v).unwrap_or_default();
     let colour = match verdict.severity() {
         Severity::Good => Color::Green,

@@ -241,3 +241,78 @@ fn suspicious_input_has_its_own_mark_over_any_other() {
     typed(&mut a, "]]");
     assert_eq!(a.position(), 20 * S);
 }
+
+/// Times up to the format's maximum (a hostile recording, or the fuzzer's): every key, click
+/// and tick saturates instead of overflowing (a debug build panicked, a release build jumped
+/// back to the start), and the status bar still draws.
+#[test]
+fn times_near_the_maximum_saturate() {
+    let far = u64::MAX - 3;
+    let mut a = app(vec![
+        out(0, "start\r\n"),
+        ev(far / 2, EventData::Marker("half way".into())),
+        out(far, "the end\r\n"),
+    ]);
+    for key in "9.,][>".chars() {
+        typed(&mut a, &key.to_string());
+        frame(&mut a);
+    }
+    typed(&mut a, "9");
+    a.key(KeyEvent::new(KeyCode::Right, KeyModifiers::SHIFT));
+    a.key(KeyEvent::new(KeyCode::Right, KeyModifiers::SHIFT));
+    press(&mut a, KeyCode::Right);
+    assert_eq!(
+        a.position(),
+        far,
+        "clamped to the last event, not wrapped to the start"
+    );
+    frame(&mut a);
+    typed(&mut a, "g99999999999999999999:00:00");
+    press(&mut a, KeyCode::Enter);
+    typed(&mut a, "g1e300h");
+    press(&mut a, KeyCode::Enter);
+    a.play();
+    a.tick(Duration::from_secs(3600));
+    assert_eq!(a.position(), far);
+    assert!(frame(&mut a).contains("the end"));
+}
+
+/// A flood of markers (a recording that is nothing else) is listed only a bounded share per
+/// segment, suspicious-input markers first among what is kept, and the status bar says how
+/// many were not listed; keystrokes come back from the segments for the pane.
+#[test]
+fn a_flood_of_markers_is_listed_a_bounded_share() {
+    let mut events: Vec<Event> = (0..5_000)
+        .map(|i| ev(i, EventData::Marker(format!("note {i}"))))
+        .collect();
+    events.push(ev(
+        5_000,
+        EventData::Marker(
+            "suspicious input: 40 keystrokes, 2 lines over 3.000 s (x); escrowed".into(),
+        ),
+    ));
+    events.push(ev(6_000, EventData::Input(b"whoami\r".to_vec())));
+    let t = Timeline::build(60, 12, events.iter().cloned().map(Ok::<_, ()>)).unwrap();
+    let mut a = app(events);
+    let (listed, not_listed, suspicious) = {
+        let suspicious = t
+            .markers
+            .iter()
+            .filter(|m| m.kind == sessrec_player::MarkerKind::Suspicious)
+            .count();
+        (t.markers.len(), t.markers_not_listed, suspicious)
+    };
+    assert_eq!((listed, not_listed), (65, 4_936));
+    assert_eq!(
+        suspicious, 1,
+        "the suspicious marker is kept past the share"
+    );
+    typed(&mut a, "k");
+    press(&mut a, KeyCode::Right);
+    let shown = frame(&mut a);
+    assert!(shown.contains("4936 markers not listed"), "{shown}");
+    assert!(
+        shown.contains("whoami"),
+        "the keystroke pane reads the segment: {shown}"
+    );
+}

@@ -133,6 +133,7 @@ impl<R: BufRead + Send> EventSource for AsciicastReader<R> {
             return Ok(None);
         }
         loop {
+            self.lines.skip_blank()?;
             let line_no = self.line_no();
             let (bytes, complete) = match self.lines.next_line()? {
                 None => return Ok(None),

@@ -91,6 +91,10 @@ fn time_events<R: BufRead>(reader: &mut R) -> Result<(u64, u64)> {
     let mut clock = 0u64;
     loop {
         line.clear();
+        if !first {
+            crate::lines::skip_blank_lines(reader)
+                .map_err(|e| FormatError::io("reading the recording", e))?;
+        }
         let n = (&mut *reader)
             .take(crate::MAX_LINE as u64 + 1)
             .read_until(b'\n', &mut line)
