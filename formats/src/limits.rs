@@ -65,3 +65,12 @@ pub const MAX_GZIP_RATIO: u64 = 256;
 
 /// What any gzip-compressed recording may expand to, whatever its ratio.
 pub const MAX_GZIP_FLOOR: u64 = 64 * 1024 * 1024;
+
+// What makes the writers' output readable, checked when sessrec is built: an escaped line of
+// the most data a writer puts in one (six bytes for one, plus time and code) fits a reader's
+// line, a header written fits what readers take, and a full frame plus its last line fits
+// the per-frame limit.
+const _: () = assert!(MAX_EVENT_DATA * 6 + 64 < MAX_LINE);
+const _: () = assert!(MAX_TEXT_EVENT * 6 + 64 < MAX_LINE);
+const _: () = assert!(MAX_HEADER < MAX_HEADER_READ && MAX_HEADER_READ <= MAX_LINE);
+const _: () = assert!(MAX_FRAME_BYTES + MAX_LINE as u64 <= MAX_FRAME_PLAIN);

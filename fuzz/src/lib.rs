@@ -70,7 +70,7 @@ pub fn events_from(bytes: &[u8]) -> Vec<Event> {
         };
         let data = match kind % 8 {
             0 => EventData::Output(payload.to_vec()),
-            1 | 2 | 3 => EventData::Output(
+            1..=3 => EventData::Output(
                 payload
                     .iter()
                     .flat_map(|&b| PIECES[usize::from(b) % PIECES.len()].iter().copied())

@@ -91,7 +91,7 @@ impl<R: Read> ContainerReader<R> {
             // Grow by at most a chunk a read: a skippable frame that claims 64 MiB costs only
             // the bytes that really follow it (zero-filling what it claims, on every short
             // read, made a small file take seconds to open).
-            let want = (need - self.buf.len()).min(CHUNK).max(CHUNK / 4);
+            let want = (need - self.buf.len()).clamp(CHUNK / 4, CHUNK);
             let start = self.buf.len();
             self.buf.resize(start + want, 0);
             let n = loop {
