@@ -10,6 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
+use sessrec_formats::limits::MAX_TEXT_EVENT;
 use zeroize::{Zeroize, Zeroizing};
 
 /// The recipients withheld input is encrypted to.
@@ -73,8 +74,44 @@ impl Recipients {
         self.keys.iter().map(ToString::to_string).collect()
     }
 
-    /// Encrypts the keystrokes of one run; returns the event data (base64 of an age file).
-    pub fn seal(&self, session: &str, marker: &str, keys: &[(u64, Vec<u8>)]) -> Result<String> {
+    /// Encrypts the keystrokes of one run; returns the data of its escrow events (base64 of
+    /// age files). A run of many small chunks (64 KiB typed one key at a time) is sealed in
+    /// parts, each marked "(part i of n)", so that every event stays within what a writer
+    /// keeps of one ([`MAX_TEXT_EVENT`]).
+    pub fn seal(
+        &self,
+        session: &str,
+        marker: &str,
+        keys: &[(u64, Vec<u8>)],
+    ) -> Result<Vec<String>> {
+        let mut parts: Vec<&[(u64, Vec<u8>)]> = Vec::new();
+        let (mut start, mut cost) = (0, 0);
+        for (i, (_, k)) in keys.iter().enumerate() {
+            // A chunk's JSON: its time, quotes and separators, and its base64.
+            let each = 32 + k.len().div_ceil(3) * 4;
+            if cost + each > PART_PLAIN && i > start {
+                parts.push(&keys[start..i]);
+                (start, cost) = (i, 0);
+            }
+            cost += each;
+        }
+        parts.push(&keys[start..]);
+        let n = parts.len();
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let marker = if n == 1 {
+                    marker.to_string()
+                } else {
+                    format!("{marker} (part {} of {n})", i + 1)
+                };
+                self.seal_part(session, &marker, part)
+            })
+            .collect()
+    }
+
+    fn seal_part(&self, session: &str, marker: &str, keys: &[(u64, Vec<u8>)]) -> Result<String> {
         let payload = Payload {
             session: session.to_string(),
             marker: marker.to_string(),
@@ -122,9 +159,13 @@ pub fn read_identities(path: &Path) -> Result<Vec<age::x25519::Identity>> {
     Ok(ids)
 }
 
-/// The largest escrow event (its base64) and plaintext opened: a run's 64 KiB of keys as
-/// base64 JSON with their times is well under it.
-const MAX_EVENT: usize = 4 * 1024 * 1024;
+/// The most plaintext (keys as JSON) one escrow event seals: as an age file in base64 it stays
+/// well under [`MAX_TEXT_EVENT`] (4/3 of it, plus age's 16 bytes a 64 KiB chunk).
+const PART_PLAIN: usize = 512 * 1024;
+const _: () = assert!(PART_PLAIN / 3 * 4 + 64 * 1024 < MAX_TEXT_EVENT);
+
+/// The largest escrow event (its base64) opened: no writer keeps a larger event.
+const MAX_EVENT: usize = MAX_TEXT_EVENT;
 
 /// Why an escrow event could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +212,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_run_typed_one_key_at_a_time_is_sealed_in_parts_that_fit() {
+        let id = age::x25519::Identity::generate();
+        let r = Recipients::parse(&[id.to_public().to_string()]).unwrap();
+        let keys: Vec<(u64, Vec<u8>)> = (0..64 * 1024).map(|i| (i, vec![b'a'])).collect();
+        let parts = r.seal("S1", "suspicious input", &keys).unwrap();
+        assert!(parts.len() > 1);
+        assert!(
+            parts.iter().all(|p| p.len() <= MAX_TEXT_EVENT),
+            "a part too long"
+        );
+        let mut back = Vec::new();
+        for (i, data) in parts.iter().enumerate() {
+            let p = open(data, std::slice::from_ref(&id)).unwrap();
+            assert!(
+                p.marker
+                    .ends_with(&format!("(part {} of {})", i + 1, parts.len()))
+            );
+            back.extend(
+                p.keystrokes()
+                    .unwrap()
+                    .into_iter()
+                    .map(|(t, k)| (t, k.to_vec())),
+            );
+        }
+        assert_eq!(back, keys);
+    }
+
+    #[test]
     fn only_a_recipient_opens_it_and_it_names_its_session() {
         let id = age::x25519::Identity::generate();
         let other = age::x25519::Identity::generate();
@@ -182,7 +251,8 @@ mod tests {
                 "input withheld: 7 keystrokes",
                 &[(5, b"hunter2".to_vec())],
             )
-            .unwrap();
+            .unwrap()
+            .remove(0);
         assert!(!data.contains("hunter2"));
         let p = open(&data, &[id]).unwrap();
         assert_eq!(p.session, "S1");

@@ -12,19 +12,16 @@ use sessrec_formats::container::ContainerReader;
 fuzz_target!(|data: &[u8]| {
     if let Ok(mut reader) = ContainerReader::new(Cursor::new(data), Vec::new()) {
         let mut sink = [0u8; 64 * 1024];
-        let mut total = 0u64;
         while let Ok(n) = reader.read(&mut sink) {
             if n == 0 {
                 break;
             }
-            total += n as u64;
         }
         let integrity = reader.integrity();
         assert!(
             integrity.bytes_read <= data.len() as u64,
             "read past the end"
         );
-        let _ = total;
     }
     if let Some(mut reader) = sessrec_fuzz::open(data, &OpenOptions::default()) {
         let _ = sessrec_fuzz::drain(&mut reader);

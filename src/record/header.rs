@@ -27,6 +27,24 @@ pub struct Start {
     pub size: (u16, u16),
 }
 
+/// The most of the command line the header keeps, in bytes (escaped, at most six bytes each:
+/// well within [`sessrec_formats::limits::MAX_HEADER`] with everything else).
+const MAX_COMMAND: usize = 64 * 1024;
+/// The most of `TERM` the header keeps.
+const MAX_TERM: usize = 256;
+
+/// `text` cut to `max` bytes at a character boundary, saying how much was cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… [{} bytes cut]", &text[..end], text.len() - end)
+}
+
 impl Start {
     /// A fresh session id and start time.
     pub fn now(command: String, identity: Value, size: (u16, u16)) -> Start {
@@ -47,10 +65,12 @@ impl Start {
     /// The asciicast header with the `sessrec` object.
     pub fn header(&self) -> Header {
         let mut h = Header::new(self.size.0, self.size.1);
-        let term = std::env::var("TERM").ok();
+        // The user chooses both (an ssh command line can be megabytes): kept to a size that
+        // leaves the header within what every reader accepts, and cut visibly.
+        let term = std::env::var("TERM").ok().map(|t| bounded(&t, MAX_TERM));
         h.term_type = term.clone();
         h.timestamp = Some(self.at.as_second());
-        h.command = Some(self.command.clone());
+        h.command = Some(bounded(&self.command, MAX_COMMAND));
         let mut env = Map::new();
         if let Some(t) = term {
             env.insert("TERM".into(), Value::String(t));
@@ -92,4 +112,21 @@ pub fn hostname() -> Option<String> {
         .to_string_lossy()
         .into_owned();
     (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_megabyte_command_line_is_cut_and_the_header_still_fits() {
+        // A recorded user's `ssh bastion "$(long)"`: control bytes escape to six bytes each.
+        let command = "\u{1}".repeat(1024 * 1024);
+        let start = Start::now(command, json!({"user": "alice"}), (80, 24));
+        let header = start.header();
+        let kept = header.command.as_deref().unwrap();
+        assert!(kept.ends_with(&format!("… [{} bytes cut]", 1024 * 1024 - MAX_COMMAND)));
+        let line = sessrec_formats::asciicast::V3Encoder::new().header(&header);
+        sessrec_formats::asciicast::check_header_line(&line).unwrap();
+    }
 }

@@ -297,13 +297,17 @@ impl Tape {
                     keys.iter_mut()
                         .for_each(|(_, k)| zeroize::Zeroize::zeroize(k));
                     match sealed {
-                        Ok(data) => self.enqueue(
-                            time,
-                            EventData::Other {
-                                code: sessrec_formats::ESCROW_CODE.into(),
-                                data,
-                            },
-                        ),
+                        Ok(parts) => {
+                            for data in parts {
+                                self.enqueue(
+                                    time,
+                                    EventData::Other {
+                                        code: sessrec_formats::ESCROW_CODE.into(),
+                                        data,
+                                    },
+                                );
+                            }
+                        }
                         Err(e) => self.enqueue(
                             time,
                             EventData::Marker(sessrec_formats::MarkerKind::Withheld.label(
