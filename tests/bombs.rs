@@ -17,6 +17,7 @@ pub fn tests() -> Vec<crate::util::Test> {
         each_bomb_is_stopped_by_its_limit_with_a_clear_reason,
         a_record_of_8_mib_of_controls_converts_to_a_file_that_reads_back_whole,
         a_v1_document_with_tlog_keys_is_read_as_v1,
+        a_cut_recording_of_another_format_plays_as_cut,
     ]
 }
 
@@ -241,4 +242,19 @@ fn a_v1_document_with_tlog_keys_is_read_as_v1() {
     let out = crate::util::sessrec_output(&["info", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("asciicast v1"));
+}
+
+fn a_cut_recording_of_another_format_plays_as_cut() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("cut.cast");
+    // The last line is cut mid-event (found by the red team: `play --dump` said nothing).
+    std::fs::write(
+        &file,
+        "{\"version\": 2, \"width\": 20, \"height\": 5}\n[0.5, \"o\", \"hello\"]\n[1.0, \"o\", \"wor",
+    )
+    .unwrap();
+    let out = crate::util::sessrec_output(&["play", "--dump", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stops early"), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello"));
 }

@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use sessrec_player::{Player, cache};
 
 fuzz_target!(|data: &[u8]| {
-    let path = sessrec_fuzz::scratch_dir().join("planted.index");
+    // A cache file is bound to its entry's name: planted under the name it claims, so that the
+    // fuzzer reaches what comes after (the binding itself is a plain comparison).
+    let path = sessrec_fuzz::scratch_dir().join(claimed_name(data).unwrap_or("planted.index"));
     if std::fs::write(&path, data).is_err() {
         return;
     }
@@ -20,3 +22,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = sessrec_player::search::find_all(&timeline, "a", 10);
     }
 });
+
+/// The entry name a cache file says it is for (after its 16-byte magic and a length), if it
+/// is a plain file name.
+fn claimed_name(data: &[u8]) -> Option<&str> {
+    let len = u64::from_le_bytes(data.get(16..24)?.try_into().ok()?);
+    let name = std::str::from_utf8(data.get(24..24 + usize::try_from(len).ok()?.min(64))?).ok()?;
+    (!name.is_empty() && !name.contains('/') && name != "." && name != "..").then_some(name)
+}

@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let pooled = pooled.finish();
     let dir = sessrec_fuzz::scratch_dir();
-    let (a, b) = (dir.join("a.index"), dir.join("b.index"));
+    // The same entry name in two directories (an index file names the entry it is for).
+    let (a, b) = (dir.join("a/x.index"), dir.join("b/x.index"));
     if cache::save(&a, &alone).is_ok() && cache::save(&b, &pooled).is_ok() {
         assert!(
             std::fs::read(&a).ok() == std::fs::read(&b).ok(),

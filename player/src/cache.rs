@@ -18,7 +18,7 @@ use crate::stored::StoredEvents;
 use crate::timeline::{MARKER_LABEL, MAX_SEGMENT_RAW, Marker, MarkerKind, Segment, Timeline};
 use sessrec_formats::limits::MAX_SCREEN;
 
-const MAGIC: &[u8] = b"sessrec-index-3\n";
+const MAGIC: &[u8] = b"sessrec-index-4\n";
 /// The most the cache directory holds.
 pub const LIMIT: u64 = 2 * 1024 * 1024 * 1024;
 
@@ -71,6 +71,16 @@ pub fn load(at: &Path) -> Option<Timeline> {
     if magic != MAGIC {
         return None;
     }
+    // Bound to its entry: an index saved for one recording, copied under another's name, is
+    // not that recording's.
+    let mut name = [0u8; 8];
+    r.read_exact(&mut name).ok()?;
+    let len = u64::from_le_bytes(name);
+    let mut bound = vec![0u8; usize::try_from(len).ok().filter(|&n| n <= 256)?];
+    r.read_exact(&mut bound).ok()?;
+    if bound != entry_name(at) {
+        return None;
+    }
     let t = read_timeline(&mut r, &file).ok()?;
     // Mark it used, for the pruning.
     let _ = File::options()
@@ -78,6 +88,14 @@ pub fn load(at: &Path) -> Option<Timeline> {
         .open(at)
         .and_then(|f| f.set_modified(std::time::SystemTime::now()));
     Some(t)
+}
+
+/// The entry a cache file is for: its file name, which [`entry`] derives from the recording's
+/// path, size and content hash.
+fn entry_name(at: &Path) -> Vec<u8> {
+    at.file_name()
+        .map(|n| n.as_encoded_bytes().to_vec())
+        .unwrap_or_default()
 }
 
 /// Whether only this user (or root) can have written what `meta` describes: owned by the
@@ -97,6 +115,7 @@ pub fn save(at: &Path, timeline: &Timeline) -> io::Result<()> {
     tmp.push(".tmp");
     let mut w = BufWriter::new(File::create(&tmp)?);
     w.write_all(MAGIC)?;
+    bytes(&mut w, &entry_name(at))?;
     write_timeline(&mut w, timeline)?;
     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&tmp, at)?;
@@ -393,5 +412,12 @@ mod tests {
         assert!(used.read_error().is_some_and(|e| e.contains("cannot read")));
         std::fs::write(&at, b"junk").unwrap();
         assert!(load(&at).is_none());
+        // Saved for one recording, copied under another's entry: not that recording's index.
+        let other = dir.path().join("y.index");
+        std::fs::write(&other, &whole).unwrap();
+        assert!(
+            load(&other).is_none(),
+            "an index copied under another name was used"
+        );
     }
 }

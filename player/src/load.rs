@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use sessrec_formats::{Event, EventReader, FormatError, Header};
+use sessrec_formats::{Event, EventReader, Format, FormatError, Header};
 
 use crate::stored::MEMORY_BUDGET;
 use crate::timeline::{Timeline, TimelineBuilder};
@@ -84,11 +84,19 @@ pub fn load_then(
     std::thread::Builder::new()
         .name("read".into())
         .spawn(move || {
-            for event in reader {
+            let mut reader = reader;
+            for event in reader.by_ref() {
                 let failed = event.is_err();
                 if events.send(event).is_err() || failed {
-                    break;
+                    return;
                 }
+            }
+            // A file of another format cut short ends like a whole one: say so. (A .cast.zst's
+            // cut is the verifier's to report, with what its signatures cover.)
+            if reader.format() != Format::CastZst
+                && let Some(cut) = reader.truncation()
+            {
+                let _ = events.send(Err(FormatError::Invalid(cut)));
             }
         })?;
     let s = shared.clone();

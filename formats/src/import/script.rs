@@ -165,7 +165,7 @@ impl ScriptReader {
     fn take_bytes(&mut self, input: bool, n: usize, line: u64) -> Result<Vec<u8>> {
         if n > MAX_LINE {
             return Err(FormatError::TooLong {
-                what: format!("timing line {line}"),
+                what: format!("the {n} bytes timing line {line} asks for"),
                 limit: MAX_LINE,
             });
         }
