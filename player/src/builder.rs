@@ -12,7 +12,7 @@ use crate::parallel::{Keyed, ParallelKeyframes, Pending};
 use crate::screen::{Keyframe, VirtualTerminal, screen_size};
 use crate::stored::{Spill, StoredEvents};
 use crate::timeline::{
-    MARKERS_PER_SEGMENT, Marker, MarkerKind, SEGMENT_BYTES, SEGMENT_TIME,
+    MARKERS_PER_SEGMENT, Marker, MarkerKind, SEGMENT_BYTES, SEGMENT_EVENT_BYTES, SEGMENT_TIME,
     SUSPICIOUS_MARKERS_PER_SEGMENT, Segment, Timeline, compress, encode,
 };
 
@@ -52,6 +52,8 @@ struct Open {
     /// Known at once when the terminal is fed here.
     keyframe: Option<Keyframe>,
     raw: Vec<u8>,
+    /// Output bytes in it.
+    output: usize,
     /// Markers in it: other markers, and suspicious-input ones.
     markers: (usize, usize),
     size: (usize, usize),
@@ -113,8 +115,8 @@ impl TimelineBuilder {
     /// Adds the next event. Times that go backwards are taken as the previous time.
     ///
     /// Every kind of event is kept the same way, compressed in its segment, and a segment ends
-    /// at [`SEGMENT_BYTES`] of events of any kind: memory follows the compressed size whatever
-    /// the recording holds. Beside that, only markers are listed (for the timeline bar and
+    /// at [`SEGMENT_BYTES`] of output or [`SEGMENT_EVENT_BYTES`] of events of any kind: memory
+    /// follows the compressed size whatever the recording holds. Beside that, only markers are listed (for the timeline bar and
     /// `[` `]`), a bounded share of each segment's.
     pub fn push(&mut self, event: &Event) {
         if let EventData::Other { .. } = event.data {
@@ -123,7 +125,9 @@ impl TimelineBuilder {
         let time = event.time.max(self.last);
         self.last = time;
         let cut = self.open.as_ref().is_some_and(|o| {
-            o.raw.len() >= SEGMENT_BYTES || time.saturating_sub(o.start) >= SEGMENT_TIME
+            o.output >= SEGMENT_BYTES
+                || o.raw.len() >= SEGMENT_EVENT_BYTES
+                || time.saturating_sub(o.start) >= SEGMENT_TIME
         });
         if cut {
             self.close();
@@ -135,11 +139,15 @@ impl TimelineBuilder {
                 Keyframes::Pool { .. } => None,
             },
             raw: Vec::new(),
+            output: 0,
             markers: (0, 0),
             size: self.size,
         });
         match &event.data {
-            EventData::Output(bytes) => self.output_bytes += bytes.len() as u64,
+            EventData::Output(bytes) => {
+                open.output += bytes.len();
+                self.output_bytes += bytes.len() as u64;
+            }
             EventData::Marker(label) => {
                 let marker = Marker::listed(time, label);
                 // Counted apart: a flood of other markers cannot use up suspicious input's share.

@@ -15,12 +15,15 @@ use crate::stored::StoredEvents;
 
 /// A segment ends after this much recorded time...
 pub const SEGMENT_TIME: Micros = 5_000_000;
-/// ...or this many bytes of events (output, input, markers, resizes), whichever comes first.
+/// ...or this much output...
 pub const SEGMENT_BYTES: usize = 1024 * 1024;
+/// ...or this many bytes of events of any kind (keystrokes, markers, resizes and their
+/// framing), whichever comes first: a recording of nothing but keystrokes is cut like output.
+pub const SEGMENT_EVENT_BYTES: usize = 2 * SEGMENT_BYTES;
 /// The most bytes of events a segment holds: one event (a line, at most
-/// [`sessrec_formats::MAX_LINE`]) may take it past [`SEGMENT_BYTES`]. A segment read back from
-/// the cache that decompresses to more is damage.
-pub(crate) const MAX_SEGMENT_RAW: usize = SEGMENT_BYTES + sessrec_formats::MAX_LINE + 64;
+/// [`sessrec_formats::MAX_LINE`]) may take it past [`SEGMENT_EVENT_BYTES`]. A segment read back
+/// from the cache that decompresses to more is damage.
+pub(crate) const MAX_SEGMENT_RAW: usize = SEGMENT_EVENT_BYTES + sessrec_formats::MAX_LINE + 64;
 /// The markers of one segment listed on the timeline bar (the rest stay in its events)...
 pub const MARKERS_PER_SEGMENT: usize = 64;
 /// ...and of the suspicious-input markers, which a flood of other markers must not hide.
@@ -279,12 +282,20 @@ pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Room for a segment's events: most of them hold about a segment of output.
+fn compressed_hint(data: &[u8]) -> usize {
+    data.len()
+        .saturating_mul(8)
+        .min(SEGMENT_BYTES + SEGMENT_BYTES / 4)
+}
+
 /// Decompresses a segment that may come from a file (the cache): at most [`MAX_SEGMENT_RAW`]
 /// bytes, with at most the window sessrec's readers allow, whatever the bytes claim.
 fn decompress_bounded(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut d = zstd::Decoder::new(data)?;
+    // Straight from the slice (no buffered copy), into room for a whole segment.
+    let mut d = zstd::stream::read::Decoder::with_buffer(data)?;
     d.window_log_max(sessrec_formats::limits::ZSTD_WINDOW_LOG_MAX)?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(compressed_hint(data));
     d.take(MAX_SEGMENT_RAW as u64 + 1).read_to_end(&mut out)?;
     if out.len() > MAX_SEGMENT_RAW {
         return Err(std::io::Error::other(format!(
