@@ -46,13 +46,16 @@ mv -f "$bin_dir/sessrec.new" "$bin_dir/sessrec"
 install -d -o root -g root -m 0755 "$etc"
 # The spool: the service (root) writes it, the uploader (sessrec) ships and removes, nobody else
 # enters. The audit log: root's, appended to and read by the uploader (group: it tells a cut
-# recording from a crash by the service's session.end events), append-only if the filesystem
-# allows.
+# recording from a crash by the service's session.end events, and ships it as the host's audit
+# chain), append-only if the filesystem allows.
 install -d -o sessrec -g sessrec -m 0700 "$spool"
 install -d -o root -g sessrec -m 0750 "$log"
 [ -e "$log/audit.log" ] || install -o root -g sessrec -m 0660 /dev/null "$log/audit.log"
 chown root:sessrec "$log/audit.log" && chmod 0660 "$log/audit.log"
 chattr +a "$log/audit.log" 2>/dev/null || echo "note: $log/audit.log cannot be made append-only on this filesystem"
+# The audit chain's head (the last line's seq and hash), rewritten by every writer under a lock.
+[ -e "$log/audit.log.head" ] || install -o root -g sessrec -m 0660 /dev/null "$log/audit.log.head"
+chown root:sessrec "$log/audit.log.head" && chmod 0660 "$log/audit.log.head"
 install -d -o sessrec -g sessrec -m 0750 "$lib"
 if [ ! -f "$etc/signing.key" ]; then
     "$bin_dir/sessrec" keygen -o "$etc/signing.key" >/dev/null

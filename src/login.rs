@@ -121,6 +121,7 @@ pub fn run(login: Login<'_>) -> Result<i32> {
     start.parent = login.nested.as_ref().map(|p| p.session.clone());
 
     let mut audit = Audit::open(&config.audit_log, config.syslog);
+    audit.sign_with_key_file(config.signing_key.as_deref());
     audit.set("session", json!(start.session_id));
     audit.set("user", json!(user));
     audit.set("host", json!(crate::record::header::hostname()));

@@ -162,7 +162,7 @@ fn open_nofollow(path: &Path) -> std::io::Result<fs::File> {
 
 /// Writes a file of the uploader's own state: in a directory it made (`state_dir`), created
 /// mode 0600 and never through a link.
-fn write_state(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_state(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {

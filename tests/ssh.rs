@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use sessrec_formats::audit::{Head, link};
 use sessrec_formats::container::{Verdict, verify};
 use sessrec_formats::{EventData, OpenOptions, open_path};
 
@@ -72,6 +73,10 @@ fn sessions_over_real_openssh() {
     step("the uploader ships every session; ls finds them", || {
         shipped_and_listed(&b)
     });
+    step(
+        "the audit log is a signed chain, shipped; edits and cuts show",
+        || the_audit_chain_verifies(&b),
+    );
     step("the installed bastion passes doctor", || doctor_passes(&b));
 }
 
@@ -219,14 +224,15 @@ fn the_user_cannot_touch_the_recordings(b: &Sshd, all: &[PathBuf]) {
     let o = b.ssh(
         "user",
         &format!(
-            "cat {d}/etc/signing.key; ls {d}/spool; rm -f {d}/spool/*; echo x >> {f}; id -Gn",
+            "cat {d}/etc/signing.key; ls {d}/spool; rm -f {d}/spool/*; echo x >> {f}; \
+             echo '{{}}' >> {d}/log/audit.log; echo 0 >> {d}/log/audit.log.head; id -Gn",
             d = b.dir.display(),
             f = all[0].display()
         ),
     );
     b.settle();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(err.matches("Permission denied").count(), 4, "{err}");
+    assert_eq!(err.matches("Permission denied").count(), 6, "{err}");
     let groups = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         !groups.split_whitespace().any(|g| g == "sessrec"),
@@ -389,6 +395,125 @@ fn shipped_and_listed(b: &Sshd) {
     assert_eq!(ls(&["--user", USER]), total);
     assert!(ls(&["--grant", "GRANT-42"]) >= 1);
     assert_eq!(ls(&["--grant", "GRANT-SHORT"]), 1);
+}
+
+/// Every line of the audit log carries the hash of the one before and the service signs its
+/// own: the log verifies (its last lines, the uploader's, wait for the service's next
+/// signature), the store holds it up to a signed line, and an edit, a removed line or a line
+/// the uploader forges shows.
+fn the_audit_chain_verifies(b: &Sshd) {
+    let d = b.dir.display().to_string();
+    let key = format!("{d}/etc/signing.key.pub");
+    let verify = |path: &str| -> (i32, String) {
+        let o = Command::new(format!("{d}/bin/sessrec"))
+            .args(["verify", path, "--key", &key])
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.code().unwrap_or(-1), text)
+    };
+    let log = format!("{d}/log/audit.log");
+    let (code, out) = verify(&log);
+    assert!(code == 0 || code == 3, "{out}");
+    assert!(
+        out.contains("audit chain intact and signed by trusted key"),
+        "{out}"
+    );
+
+    // Shipped by the uploader's pass in the step before: one host, from seq 1 to a signed line.
+    let hosts: Vec<PathBuf> = std::fs::read_dir(format!("{d}/lib/store/audit"))
+        .expect("the uploader shipped the audit chain")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(hosts.len(), 1, "{hosts:?}");
+    let shipped = hosts[0].display().to_string();
+    let (code, out) = verify(&shipped);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("seq 1-"), "{out}");
+
+    // Copies, edited as whoever can write the log or the store would.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let starts = lines
+        .iter()
+        .position(|l| l.contains("\"event\":\"session.start\"") && l.contains("\"sig\""))
+        .expect("a signed session.start");
+    let tampered = |name: &str, lines: Vec<String>| -> (i32, String) {
+        let p = format!("{d}/{name}.jsonl");
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        verify(&p)
+    };
+    let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    edited[starts] = edited[starts].replacen(USER, "someone", 1);
+    let (code, out) = tampered("edited", edited);
+    assert_eq!(code, 4, "an edited session.start: {out}");
+    assert!(out.contains("audit chain altered"), "{out}");
+    let mut removed: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    removed.remove(starts);
+    let (code, out) = tampered("removed", removed);
+    assert_eq!(code, 3, "a session.start removed: {out}");
+    assert!(
+        out.contains("audit chain cut") && out.contains("missing"),
+        "{out}"
+    );
+    let (code, out) = tampered(
+        "start-cut",
+        lines[2..].iter().map(|l| l.to_string()).collect(),
+    );
+    assert_eq!(code, 3, "the first lines removed: {out}");
+
+    // The uploader (group sessrec) may append, and can link a line it forges into the chain:
+    // unsigned, it is no statement of the service's, it waits unshipped, and `verify` says the
+    // chain's last lines are not signed.
+    let last = std::fs::read_to_string(&log).unwrap();
+    let last = last.lines().last().unwrap();
+    let head = Head::after(last.as_bytes()).unwrap();
+    let serde_json::Value::Object(fields) =
+        serde_json::json!({"event": "session.start", "session": "forged-by-the-uploader"})
+    else {
+        unreachable!()
+    };
+    let (forged, _) = link(&head, fields, None);
+    let mut append = Command::new("runuser")
+        .args(["-u", "sessrec", "--", "sh", "-c"])
+        .arg(format!("cat >> {log}"))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        append.stdin.as_mut().unwrap(),
+        format!("{forged}\n").as_bytes(),
+    )
+    .unwrap();
+    assert!(append.wait().unwrap().success());
+    let (code, out) = verify(&log);
+    assert_eq!(code, 3, "a forged, unsigned last line: {out}");
+    assert!(out.contains("not signed yet"), "{out}");
+    let up = Command::new("runuser")
+        .args(["-u", "sessrec", "--", &format!("{d}/bin/sessrec")])
+        .args([
+            "upload",
+            "--once",
+            "--config",
+            &format!("{d}/etc/config.toml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let (code, out) = verify(&shipped);
+    assert_eq!(code, 0, "{out}");
+    for segment in std::fs::read_dir(&shipped).unwrap() {
+        let text = std::fs::read_to_string(segment.unwrap().path()).unwrap();
+        assert!(
+            !text.contains("forged-by-the-uploader"),
+            "shipped unsigned: {text}"
+        );
+    }
 }
 
 fn doctor_passes(b: &Sshd) {

@@ -9,11 +9,13 @@
 //! * [`text`]: text from a recording made safe to print on a reviewer's terminal.
 //! * [`tail`]: the unsigned tail after a recording's last checkpoint, held back or counted.
 //! * [`limits`]: the limits every reader and writer shares.
+//! * [`audit`]: the host's hash-chained, signed audit trail.
 //!
 //! This crate is pure: no async runtime, no terminal I/O. Every reader streams with bounded memory
 //! and returns a [`FormatError`] naming the line or frame it could not read; none panics on bad input.
 
 pub mod asciicast;
+pub mod audit;
 pub mod container;
 mod error;
 pub mod import;

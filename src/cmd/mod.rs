@@ -12,6 +12,7 @@ mod unseal;
 mod upload;
 
 mod verify;
+mod verify_chain;
 
 use anyhow::Result;
 

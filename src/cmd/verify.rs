@@ -21,6 +21,9 @@ impl Verify {
             bail!("verify needs a file it can seek in; save standard input to a file first");
         }
         let (trusted, keys_named) = trusted_keys(&self.keys, &self.config)?;
+        if super::verify_chain::is_chain(&self.file) {
+            return self.run_chain(trusted, keys_named);
+        }
         let fetched = match crate::fetch::resolve(&self.file, self.store.as_deref(), &self.config) {
             Err(e) if e.downcast_ref::<Substituted>().is_some() => {
                 return self.print_verdict(ShippedVerdict::Altered, Status::Altered, &e);

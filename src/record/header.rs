@@ -34,7 +34,7 @@ const MAX_COMMAND: usize = 64 * 1024;
 const MAX_TERM: usize = 256;
 
 /// `text` cut to `max` bytes at a character boundary, saying how much was cut.
-fn bounded(text: &str, max: usize) -> String {
+pub(crate) fn bounded(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }

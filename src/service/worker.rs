@@ -253,6 +253,7 @@ fn run(conn: &UnixStream, config_path: &Path, r: Received) -> Result<i32> {
         Ok(Origin::Nested { worker }) => Some(state::read(&sessions, worker)?),
         Err(why) => {
             let mut audit = Audit::open(&config.audit_log, config.syslog);
+            audit.sign_with_key_file(config.signing_key.as_deref());
             audit.set("user", json!(account.name));
             audit.event(
                 Level::Alert,

@@ -19,6 +19,17 @@ pub struct SessionKeys {
     pub grant: Option<String>,
 }
 
+/// Where a segment of a host's audit chain goes: `audit/HOST/FIRST-LAST.jsonl`, the seq of its
+/// first and last lines zero-padded so that names sort in chain order.
+pub fn audit_segment_key(host: &str, first: u64, last: u64) -> String {
+    format!("{}{first:020}-{last:020}.jsonl", audit_prefix(host))
+}
+
+/// The prefix of a host's audit chain segments (`audit/HOST/`).
+pub fn audit_prefix(host: &str) -> String {
+    format!("audit/{}/", component(host))
+}
+
 /// Where a session goes. `start` is RFC 3339 (the header's start); `None` parts become `unknown`.
 pub fn session_keys(
     session_id: &str,

@@ -145,6 +145,32 @@ pub(super) fn check_audit_log(f: &mut Findings, path: &Path) {
             "audit log {shown} is root's and the uploader's only"
         ));
     }
+    check_audit_head(f, path, group);
+}
+
+/// The audit chain's head beside the log: as private as the log, and writable by the uploader,
+/// which extends the same chain under its lock.
+fn check_audit_head(f: &mut Findings, log: &Path, group: Option<u32>) {
+    let mut name = log.as_os_str().to_os_string();
+    name.push(".head");
+    let path = std::path::PathBuf::from(name);
+    let shown = path.display();
+    let fix = format!("chown root:sessrec {shown} && chmod 0660 {shown}");
+    match std::fs::symlink_metadata(&path) {
+        Err(_) => f.warn(
+            &format!("the audit chain's head {shown} does not exist yet"),
+            "run dist/install.sh (it makes it root:sessrec 0660), or let the service write its first event",
+        ),
+        Ok(m) if !m.is_file() || m.mode() & 0o007 != 0 => f.fail(
+            &format!("the audit chain's head {shown} is not a private file"),
+            &fix,
+        ),
+        Ok(m) if Some(m.gid()) != group || m.mode() & 0o060 != 0o060 => f.warn(
+            &format!("the uploader (group sessrec) cannot extend the audit chain at {shown}"),
+            &fix,
+        ),
+        Ok(_) => {}
+    }
 }
 
 pub(super) fn check_key(f: &mut Findings, config: &Config) {

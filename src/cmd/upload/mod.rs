@@ -1,5 +1,6 @@
 //! `sessrec upload`: ships sealed recordings from the spool to the store.
 
+mod chain;
 mod ship;
 
 use std::io::Write;
@@ -121,6 +122,16 @@ async fn pass(
                 ));
             }
         }
+    }
+    // The audit chain goes after the recordings, so a session's end is in the store once its
+    // recording is.
+    let host = crate::record::header::hostname().unwrap_or_else(|| "unknown".into());
+    if let Err(e) = chain::ship(store, config, &host).await {
+        failed += 1;
+        print::note(format_args!(
+            "cannot ship the audit chain of {}: {e:#}; retried next pass",
+            config.audit_log.display()
+        ));
     }
     Ok(failed)
 }

@@ -1,13 +1,17 @@
 //! Audit events: one JSON object per line in the audit log, and the same to syslog (journald
-//! reads /dev/log), each with the session id, user, grant and host.
+//! reads /dev/log), each with the session id, user, grant and host. The log is the host's audit
+//! chain (`sessrec_formats::audit`): every line carries its seq and the hash of the line before,
+//! and the recording service signs its lines with the host key.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
+use sessrec_formats::keys::SigningKey;
+
+mod head;
 
 /// How urgent an event is (syslog severity).
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +33,8 @@ pub struct Audit {
     problems: Vec<String>,
     /// Whether a failed write was reported already (once per process is enough to act on).
     told_write_failure: bool,
+    /// The host key, for a writer that holds it (the recording service): its lines are signed.
+    signer: Option<SigningKey>,
 }
 
 impl Audit {
@@ -60,6 +66,7 @@ impl Audit {
             common: Map::new(),
             problems,
             told_write_failure: false,
+            signer: None,
         }
     }
 
@@ -73,6 +80,25 @@ impl Audit {
             common: self.common.clone(),
             problems: Vec::new(),
             told_write_failure: false,
+            signer: self.signer.clone(),
+        }
+    }
+
+    /// Signs every later event with the host key: each signature vouches for the chain up to
+    /// its line, including the lines of writers without the key.
+    pub fn sign_with(&mut self, key: SigningKey) {
+        self.signer = Some(key);
+    }
+
+    /// Signs every later event with the host key at `path` (the recording service's), if it can
+    /// be read; if not, the events are still chained and the problem is kept.
+    pub fn sign_with_key_file(&mut self, path: Option<&Path>) {
+        match path.map(crate::keyfile::read_signing_key) {
+            Some(Ok(key)) => self.sign_with(key),
+            Some(Err(e)) => self
+                .problems
+                .push(format!("audit events are chained but not signed: {e:#}")),
+            None => {}
         }
     }
 
@@ -125,16 +151,23 @@ impl Audit {
         if let Value::Object(f) = fields {
             obj.extend(f);
         }
-        let line = Value::Object(obj).to_string();
-        let mut failures = Vec::new();
-        if let Some(f) = &mut self.file
-            && let Err(e) = writeln!(f, "{line}")
-        {
-            failures.push(format!(
-                "cannot write the audit log {}: {e}",
-                self.path.display()
-            ));
+        for v in obj.values_mut() {
+            cut_long_strings(v);
         }
+        let mut failures = Vec::new();
+        let line = match &mut self.file {
+            Some(f) => match head::append(f, &self.path, obj.clone(), self.signer.as_ref()) {
+                Ok(line) => line,
+                Err(e) => {
+                    failures.push(format!(
+                        "cannot write the audit log {}: {e}",
+                        self.path.display()
+                    ));
+                    Value::Object(obj).to_string()
+                }
+            },
+            None => Value::Object(obj).to_string(),
+        };
         if let Some(s) = &self.syslog {
             // authpriv facility (10); severity 6 info, 4 warning, 1 alert.
             let severity = match level {
@@ -154,6 +187,21 @@ impl Audit {
         failures
     }
 }
+/// The most of one string an event keeps: a recorded user's megabyte command line must not
+/// make a line longer than a chain's reader reads.
+const MAX_FIELD: usize = 64 * 1024;
+
+fn cut_long_strings(v: &mut Value) {
+    match v {
+        Value::String(s) if s.len() > MAX_FIELD => {
+            *s = crate::record::header::bounded(s, MAX_FIELD);
+        }
+        Value::Array(items) => items.iter_mut().for_each(cut_long_strings),
+        Value::Object(map) => map.values_mut().for_each(cut_long_strings),
+        _ => {}
+    }
+}
+
 /// What the audit trail says of how a session ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ending {
@@ -204,5 +252,73 @@ mod tests {
         assert!(audit.problems().is_empty());
         audit.event(Level::Info, "session.start", json!({}));
         assert!(audit.told_write_failure);
+    }
+
+    fn check(
+        pieces: &[std::path::PathBuf],
+        key: &SigningKey,
+    ) -> sessrec_formats::audit::ChainReport {
+        let readers = pieces.iter().map(|p| {
+            let f = std::io::BufReader::new(File::open(p).unwrap());
+            (p.display().to_string(), f)
+        });
+        sessrec_formats::audit::check_pieces(readers, vec![key.public()], |_| {}).unwrap()
+    }
+
+    #[test]
+    fn a_megabyte_command_is_cut_in_its_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit.log");
+        let mut a = Audit::open(&log, false);
+        a.event(
+            Level::Info,
+            "session.refused",
+            json!({"command": "x".repeat(3 << 20)}),
+        );
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.len() < 70 * 1024, "{}", text.len());
+        assert!(text.contains("bytes cut]"));
+    }
+
+    #[test]
+    fn writers_at_once_and_a_rotation_make_one_chain() {
+        use sessrec_formats::audit::ChainVerdict;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit.log");
+        let key = SigningKey::generate().unwrap();
+        // Processes write at once (here threads, each with its own open file, as processes
+        // have); one holds the key, as the service does, and writes last.
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut a = Audit::open(&log, false);
+                    for i in 0..50 {
+                        a.event(Level::Info, "upload.ok", json!({"w": w, "i": i}));
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let mut service = Audit::open(&log, false);
+        service.sign_with(key.clone());
+        service.event(Level::Info, "session.start", json!({}));
+        let r = check(std::slice::from_ref(&log), &key);
+        assert_eq!(r.verdict, ChainVerdict::Intact, "{:?}", r.problem);
+        assert_eq!(r.lines, 201);
+
+        // Rotated: the new log goes on from the old one's last line.
+        let rotated = dir.path().join("audit.log.1");
+        std::fs::rename(&log, &rotated).unwrap();
+        let mut service = Audit::open(&log, false);
+        service.sign_with(key.clone());
+        service.event(Level::Info, "session.end", json!({}));
+        let r = check(&[rotated, log.clone()], &key);
+        assert_eq!(r.verdict, ChainVerdict::Intact, "{:?}", r.problem);
+        assert_eq!(r.summary.seqs, Some((1, 202)));
+        // Alone, the new log is a chain whose start is elsewhere.
+        assert_eq!(check(&[log], &key).verdict, ChainVerdict::Cut);
     }
 }
