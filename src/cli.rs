@@ -23,6 +23,7 @@ pub enum Command {
     Upload(Upload),
     Ls(Ls),
     Index(Index),
+    Export(Export),
     Doctor(Doctor),
     Play(Play),
     Unseal(Unseal),
@@ -354,6 +355,42 @@ pub struct Ls {
     /// One JSON manifest per line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Export sessions for an auditor: a directory that proves itself offline.
+///
+/// The recordings and manifests exactly as stored, the hosts' audit chains and public keys,
+/// manifest.json and manifest.csv (one row per session), a transcript and a plain asciicast per
+/// session, README.txt, and SHA256SUMS signed in minisign's format with --sign-key, so that
+/// `sha256sum -c` and `minisign -V` check it without sessrec (docs/export.md).
+#[derive(Debug, clap::Args)]
+pub struct Export {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The bundle directory to write (new, or empty).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Only sessions under this grant.
+    #[arg(long)]
+    pub grant: Option<String>,
+    /// Only this OS user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only this bastion host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Only sessions that started at or after this time (2026-11-26 or 2026-11-26T10:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only sessions that started before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only this session (repeatable); each must be in the store.
+    #[arg(long = "session", value_name = "ID")]
+    pub sessions: Vec<String>,
+    /// The exporter's signing key (`sessrec keygen`), to sign SHA256SUMS.
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
 }
 
 /// Rebuild the catalog from the store (the store is the source of truth).

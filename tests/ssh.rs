@@ -14,13 +14,14 @@ use sessrec_formats::audit::{Head, link};
 use sessrec_formats::container::{Verdict, verify};
 use sessrec_formats::{EventData, OpenOptions, open_path};
 
+use crate::util::Req;
 use crate::util::harness::step;
 use crate::util::recording::{input_text, output_bytes, output_text};
 use crate::util::sshd::{NEEDS, Sshd, T, USER};
 
 /// This file's tests.
 pub fn tests() -> Vec<crate::util::Test> {
-    crate::tests![sessions_over_real_openssh => [NEEDS]]
+    crate::tests![sessions_over_real_openssh => [NEEDS, Req::Tool("minisign"), Req::Tool("sha256sum")]]
 }
 
 fn sessions_over_real_openssh() {
@@ -76,6 +77,10 @@ fn sessions_over_real_openssh() {
     step(
         "the audit log is a signed chain, shipped; edits and cuts show",
         || the_audit_chain_verifies(&b),
+    );
+    step(
+        "an auditor's export by grant checks with stock tools; edits show",
+        || an_export_by_grant(&b),
     );
     step("the installed bastion passes doctor", || doctor_passes(&b));
 }
@@ -514,6 +519,128 @@ fn the_audit_chain_verifies(b: &Sshd) {
             "shipped unsigned: {text}"
         );
     }
+}
+
+/// `sessrec export --grant` of the shipped sessions: every session of the grant, with the exit
+/// status the service signed, intact; `sha256sum -c` and Debian's `minisign -V` pass, and fail
+/// once a recording or SHA256SUMS is edited; the audit chain in the bundle verifies.
+fn an_export_by_grant(b: &Sshd) {
+    let d = b.dir.display().to_string();
+    let bin = format!("{d}/bin/sessrec");
+    let run = |cmd: &mut Command| -> (i32, String) {
+        let o = cmd.output().unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.code().unwrap_or(-1), text)
+    };
+    let exporter = format!("{d}/exporter.key");
+    let (code, out) = run(Command::new(&bin).args(["keygen", "-o", &exporter]));
+    assert_eq!(code, 0, "{out}");
+    let bundle = format!("{d}/bundle");
+    let config = format!("{d}/etc/config.toml");
+    let key = format!("{d}/etc/signing.key.pub");
+    let export = |out_dir: &str| {
+        run(Command::new(&bin).args([
+            "export",
+            "--config",
+            &config,
+            "--key",
+            &key,
+            "--grant",
+            "GRANT-42",
+            "-o",
+            out_dir,
+            "--sign-key",
+            &exporter,
+        ]))
+    };
+    let (code, out) = export(&bundle);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("SHA256SUMS signed by key"), "{out}");
+
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(format!("{bundle}/manifest.json")).unwrap())
+            .unwrap();
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert_eq!(r["grant"], "GRANT-42", "{r}");
+        assert_eq!(r["verdict"], "intact", "{r}");
+        assert_eq!(r["user"], USER, "{r}");
+        assert!(
+            r["exit_status"].is_i64(),
+            "the signed session.end gives it: {r}"
+        );
+        let id = r["session_id"].as_str().unwrap();
+        for f in [
+            "recording.cast.zst",
+            "manifest.json",
+            "transcript.txt",
+            "session.cast",
+        ] {
+            assert!(std::path::Path::new(&format!("{bundle}/sessions/{id}/{f}")).is_file());
+        }
+    }
+    let csv = std::fs::read_to_string(format!("{bundle}/manifest.csv")).unwrap();
+    assert_eq!(csv.lines().count(), rows.len() + 1, "{csv}");
+    assert!(csv.starts_with("session_id,user,uid,source,key_fingerprint"));
+    let hosts: Vec<PathBuf> = std::fs::read_dir(format!("{bundle}/audit"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(hosts.len(), 1);
+    let (code, out) = run(Command::new(&bin)
+        .arg("verify")
+        .arg(&hosts[0])
+        .args(["--key", &key]));
+    assert_eq!(code, 0, "{out}");
+
+    let stock = |bundle: &str| {
+        let sums = run(Command::new("sha256sum")
+            .args(["-c", "--quiet", "SHA256SUMS"])
+            .current_dir(bundle));
+        let sig = run(Command::new("minisign")
+            .args(["-V", "-p", "keys/exporter.pub", "-m", "SHA256SUMS"])
+            .current_dir(bundle));
+        (sums, sig)
+    };
+    let ((sums, out), (sig, sig_out)) = stock(&bundle);
+    assert_eq!((sums, sig), (0, 0), "{out}{sig_out}");
+    // One byte of one recording flipped: sha256sum names it.
+    let id = rows[0]["session_id"].as_str().unwrap();
+    let recording = format!("{bundle}/sessions/{id}/recording.cast.zst");
+    let mut bytes = std::fs::read(&recording).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&recording, &bytes).unwrap();
+    let ((sums, out), _) = stock(&bundle);
+    assert_ne!(sums, 0, "{out}");
+    assert!(out.contains("recording.cast.zst: FAILED"), "{out}");
+    // SHA256SUMS rewritten to match: its signature no longer verifies.
+    let (_, fixed) = run(Command::new("sha256sum")
+        .arg(format!("sessions/{id}/recording.cast.zst"))
+        .current_dir(&bundle));
+    let sums_path = format!("{bundle}/SHA256SUMS");
+    let text = std::fs::read_to_string(&sums_path).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.ends_with(&format!("sessions/{id}/recording.cast.zst")) {
+                fixed.trim().to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    std::fs::write(&sums_path, text).unwrap();
+    let ((sums, out), (sig, sig_out)) = stock(&bundle);
+    assert_eq!(sums, 0, "{out}");
+    assert_ne!(sig, 0, "{sig_out}");
+    // The bundle directory must be new or empty.
+    let (code, out) = export(&bundle);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is not empty"), "{out}");
 }
 
 fn doctor_passes(b: &Sshd) {

@@ -15,6 +15,7 @@ mod cli;
 mod cloud;
 mod evidence;
 mod evidence_store;
+mod export;
 mod hostile;
 mod login;
 mod outputs;
@@ -36,6 +37,7 @@ fn main() {
         cloud::tests(),
         evidence::tests(),
         evidence_store::tests(),
+        export::tests(),
         hostile::tests(),
         login::tests(),
         outputs::tests(),

@@ -125,7 +125,7 @@ fn with_session(mut header: Header, reader: &EventReader) -> Header {
     header
 }
 
-fn write_asciicast(
+pub(super) fn write_asciicast(
     mut enc: impl Encoder,
     header: &Header,
     events: &mut impl Iterator<Item = sessrec_formats::Result<Event>>,

@@ -56,12 +56,12 @@ impl Index {
 
 impl StoreArgs {
     /// The keys whose manifests are believed.
-    fn trusted(&self) -> Result<Vec<sessrec_formats::keys::PublicKey>> {
+    pub(super) fn trusted(&self) -> Result<Vec<sessrec_formats::keys::PublicKey>> {
         Ok(crate::keyfile::trusted_keys(&self.keys, &self.config)?.0)
     }
 
     /// The store and the catalog's path.
-    fn open(&self) -> Result<(Store, PathBuf)> {
+    pub(super) fn open(&self) -> Result<(Store, PathBuf)> {
         let config = Config::load(&self.config)?;
         let url = self.store.clone().unwrap_or(config.storage.clone());
         let store = Store::open(&url, &config.store_settings())?;

@@ -3,6 +3,7 @@
 mod convert;
 mod daemon;
 mod doctor;
+mod export;
 mod info;
 mod keygen;
 mod ls;
@@ -31,6 +32,7 @@ impl Command {
             Command::Upload(c) => c.run(),
             Command::Ls(c) => c.run(),
             Command::Index(c) => c.run(),
+            Command::Export(c) => c.run(),
             Command::Doctor(c) => c.run(),
             Command::Play(c) => c.run(),
             Command::Unseal(c) => c.run(),

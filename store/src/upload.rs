@@ -475,6 +475,19 @@ pub async fn probe(store: &Store) -> Result<()> {
     Ok(())
 }
 
+/// The keys of the objects under `prefix` (a key prefix ending in `/`), sorted.
+pub async fn list_keys(store: &Store, prefix: &str) -> Result<Vec<String>> {
+    let at = store.path(prefix.trim_end_matches('/'));
+    let mut list = store.inner().list(Some(&at));
+    let mut out = Vec::new();
+    while let Some(meta) = list.next().await {
+        let meta = meta.map_err(|e| StoreError::store(format!("listing {at}"), e))?;
+        out.push(store.key_of(&meta.location));
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Streams the object at `key` into `out`; returns its size.
 pub async fn fetch_to(store: &Store, key: &str, out: &mut impl std::io::Write) -> Result<u64> {
     let at = store.path(key);

@@ -1,0 +1,340 @@
+//! `sessrec export`: the sessions an auditor asks for (by grant, user, host, time or id), from
+//! any store, as a directory that proves itself offline: the recordings and their manifests
+//! exactly as stored, the hosts' audit chains and public keys, `manifest.json` and
+//! `manifest.csv`, a transcript and a plain asciicast per session, `README.txt`, and
+//! `SHA256SUMS` signed in minisign's format. docs/export.md describes the bundle.
+
+mod rows;
+mod sums;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use sessrec_formats::asciicast::V3Encoder;
+use sessrec_formats::audit::{ChainVerdict, check_pieces};
+use sessrec_formats::container::verify;
+use sessrec_formats::keys::PublicKey;
+use sessrec_formats::tail::SignedEvents;
+use sessrec_formats::{OpenOptions, open_path};
+use sessrec_store::{Catalog, Filter, Manifest, ShippedVerdict, Store, layout, upload};
+
+use crate::cli::Export;
+use crate::exit::Status;
+use crate::keyfile::read_signing_key;
+use crate::print;
+use rows::Row;
+
+impl Export {
+    pub fn run(self) -> Result<Status> {
+        let signer = self.sign_key.as_deref().map(read_signing_key).transpose()?;
+        let (store, _) = self.store.open()?;
+        let trusted = self.store.trusted()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        check_bundle_dir(&self.output)?;
+        let selected = self.select(&runtime, &store, &trusted)?;
+        let out = create_bundle_dir(&self.output)?;
+        // SHA256SUMS is written last: a bundle without it is one whose export failed.
+        self.write_bundle(&runtime, &store, &trusted, signer.as_ref(), &selected, &out)
+            .with_context(|| {
+                format!(
+                    "the bundle in {} is incomplete (no SHA256SUMS); remove it and export again",
+                    out.display()
+                )
+            })
+    }
+
+    fn write_bundle(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        store: &Store,
+        trusted: &[PublicKey],
+        signer: Option<&sessrec_formats::keys::SigningKey>,
+        selected: &[Manifest],
+        out: &Path,
+    ) -> Result<Status> {
+        let hosts: BTreeSet<String> = selected.iter().filter_map(|m| m.host.clone()).collect();
+        let mut ends = HashMap::new();
+        let mut chains = Vec::new();
+        for host in &hosts {
+            let verdict =
+                runtime.block_on(copy_audit_chain(store, host, out, trusted, &mut ends))?;
+            chains.push(format!("{host}: {verdict}"));
+        }
+
+        let mut rows = Vec::new();
+        let mut bytes = 0u64;
+        for m in selected {
+            let row = runtime
+                .block_on(copy_session(store, m, out, trusted, &ends))
+                .with_context(|| format!("exporting session {}", m.session_id))?;
+            bytes += row.bytes;
+            rows.push(row);
+        }
+        write_tables(out, &rows)?;
+        write_keys(out, trusted, signer.map(|k| k.public()))?;
+        std::fs::write(out.join("README.txt"), readme(&rows, signer.is_some()))
+            .context("writing README.txt")?;
+        let files = sums::write(out, signer)?;
+        let signed = match signer {
+            Some(k) => format!("SHA256SUMS signed by key {}", k.id()),
+            None => "SHA256SUMS not signed (no --sign-key)".into(),
+        };
+        print::note(format_args!(
+            "exported {} session{} ({:.1} MB) from {} to {}: {files} files, {signed}; audit chains: {}",
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" },
+            bytes as f64 / 1e6,
+            store.url(),
+            out.display(),
+            if chains.is_empty() {
+                "none".into()
+            } else {
+                chains.join(", ")
+            }
+        ));
+        Ok(Status::Ok)
+    }
+
+    /// The sessions asked for, oldest first.
+    fn select(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        store: &Store,
+        trusted: &[PublicKey],
+    ) -> Result<Vec<Manifest>> {
+        let listing = runtime
+            .block_on(upload::manifests(store, trusted))
+            .with_context(|| format!("cannot list the sessions in {}", store.url()))?;
+        for u in &listing.unreadable {
+            print::warn(u);
+        }
+        // The same filters as `sessrec ls`, on a catalog of this listing alone.
+        let mut catalog = Catalog::open(Path::new(":memory:"))?;
+        catalog.replace_all(&listing.manifests)?;
+        let mut selected = catalog.query(&Filter {
+            user: self.user.clone(),
+            host: self.host.clone(),
+            grant: self.grant.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+        })?;
+        if !self.sessions.is_empty() {
+            let found: BTreeSet<&str> = selected.iter().map(|m| m.session_id.as_str()).collect();
+            let missing: Vec<&String> = self
+                .sessions
+                .iter()
+                .filter(|s| !found.contains(s.as_str()))
+                .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "no such session in {} (with the other filters given): {}",
+                    store.url(),
+                    missing
+                        .iter()
+                        .map(|s| print::safe(s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            selected.retain(|m| self.sessions.contains(&m.session_id));
+        }
+        if selected.is_empty() {
+            bail!(
+                "no session in {} matches the filters; `sessrec ls` with the same filters shows what there is",
+                store.url()
+            );
+        }
+        Ok(selected)
+    }
+}
+
+/// Refuses a bundle directory that holds anything.
+fn check_bundle_dir(path: &Path) -> Result<()> {
+    match std::fs::read_dir(path).map(|mut entries| entries.next().is_some()) {
+        Ok(true) => bail!(
+            "{} exists and is not empty; name a new directory for the bundle",
+            path.display()
+        ),
+        Ok(false) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot use {}", path.display())),
+    }
+}
+
+/// Makes the bundle directory (new, or empty).
+fn create_bundle_dir(path: &Path) -> Result<PathBuf> {
+    check_bundle_dir(path)?;
+    std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(path.to_path_buf())
+}
+
+/// Copies every segment of `host`'s audit chain, checks it, and notes the exit status of each
+/// session the service's own signed `session.end` gives.
+async fn copy_audit_chain(
+    store: &Store,
+    host: &str,
+    out: &Path,
+    trusted: &[PublicKey],
+    ends: &mut HashMap<String, i64>,
+) -> Result<String> {
+    let prefix = layout::audit_prefix(host);
+    let dir = out.join(prefix.trim_end_matches('/'));
+    std::fs::create_dir_all(&dir)?;
+    let keys = upload::list_keys(store, &prefix)
+        .await
+        .with_context(|| format!("cannot list {prefix} in {}", store.url()))?;
+    let mut paths = Vec::new();
+    for key in keys.iter().filter(|k| k.ends_with(".jsonl")) {
+        let name = key.rsplit('/').next().unwrap_or(key);
+        let path = dir.join(name);
+        let mut file = File::create(&path)?;
+        upload::fetch_to(store, key, &mut file)
+            .await
+            .with_context(|| format!("cannot fetch {key}"))?;
+        paths.push(path);
+    }
+    if paths.is_empty() {
+        return Ok("no audit chain in the store".into());
+    }
+    paths.sort();
+    let mut readers = Vec::new();
+    for p in &paths {
+        readers.push((p.display().to_string(), BufReader::new(File::open(p)?)));
+    }
+    let report = check_pieces(readers, trusted.to_vec(), |line| {
+        if line.get("event").and_then(Value::as_str) == Some("session.end")
+            && line.contains_key("sig")
+            && let (Some(s), Some(code)) = (
+                line.get("session").and_then(Value::as_str),
+                line.get("exit_status").and_then(Value::as_i64),
+            )
+        {
+            ends.insert(s.to_string(), code);
+        }
+    })?;
+    Ok(match report.verdict {
+        ChainVerdict::Intact => format!("intact, {} events", report.lines),
+        v => format!("{v:?} ({})", report.problem.unwrap_or_default()).to_lowercase(),
+    })
+}
+
+/// Copies one session (recording and manifest as stored), verifies the copy, and writes its
+/// transcript and plain asciicast.
+async fn copy_session(
+    store: &Store,
+    m: &Manifest,
+    out: &Path,
+    trusted: &[PublicKey],
+    ends: &HashMap<String, i64>,
+) -> Result<Row> {
+    let id = layout::component(&m.session_id);
+    let dir = out.join("sessions").join(&id);
+    std::fs::create_dir_all(&dir)?;
+    let recording = dir.join("recording.cast.zst");
+    let mut file = BufWriter::new(File::create(&recording)?);
+    upload::fetch_to(store, &m.key, &mut file)
+        .await
+        .with_context(|| format!("cannot fetch {}", m.key))?;
+    file.into_inner()?.sync_all()?;
+    let manifest_key = m.keys().manifest;
+    let stored = store.read(&store.path(&manifest_key), None).await;
+    if let Ok(bytes) = stored {
+        std::fs::write(dir.join("manifest.json"), &bytes)?;
+    }
+    let mut row = Row::of(m, format!("sessions/{id}/recording.cast.zst"));
+    row.exit_status = ends.get(&m.session_id).copied();
+    let report = verify(File::open(&recording)?, trusted.to_vec())?;
+    row.verdict = ShippedVerdict::from(report.verdict).name().to_string();
+    // What the signatures cover: an unsigned tail is not evidence, so not in the transcript.
+    let opts = OpenOptions::default();
+    let mut reader = open_path(&recording, &opts)?;
+    let header = reader.header().clone();
+    let mut txt = BufWriter::new(File::create(dir.join("transcript.txt"))?);
+    sessrec_player::write_transcript(
+        SignedEvents::new(&mut reader, false),
+        header.cols,
+        header.rows,
+        &mut txt,
+    )?;
+    txt.flush()?;
+    let mut reader = open_path(&recording, &opts)?;
+    let mut cast = BufWriter::new(File::create(dir.join("session.cast"))?);
+    super::convert::write_asciicast(
+        V3Encoder::new(),
+        &header,
+        &mut SignedEvents::new(&mut reader, false),
+        &mut cast,
+    )?;
+    cast.flush()?;
+    Ok(row)
+}
+
+fn write_tables(out: &Path, rows: &[Row]) -> Result<()> {
+    let json = serde_json::to_string_pretty(rows)?;
+    std::fs::write(out.join("manifest.json"), json + "\n").context("writing manifest.json")?;
+    std::fs::write(out.join("manifest.csv"), rows::csv(rows)).context("writing manifest.csv")
+}
+
+/// The public keys the bundle is checked with: the hosts' (those trusted here) and the
+/// exporter's.
+fn write_keys(out: &Path, trusted: &[PublicKey], exporter: Option<PublicKey>) -> Result<()> {
+    let dir = out.join("keys");
+    std::fs::create_dir_all(&dir)?;
+    for k in trusted {
+        std::fs::write(dir.join(format!("host-{}.pub", k.id())), k.to_file_text())?;
+    }
+    if let Some(k) = exporter {
+        std::fs::write(dir.join("exporter.pub"), k.to_file_text())?;
+    }
+    Ok(())
+}
+
+/// README.txt: what the bundle holds and how to check it.
+fn readme(rows: &[Row], signed: bool) -> String {
+    let mut by_verdict = BTreeMap::new();
+    for r in rows {
+        *by_verdict.entry(r.verdict.as_str()).or_insert(0) += 1;
+    }
+    let verdicts: Vec<String> = by_verdict.iter().map(|(v, n)| format!("{n} {v}")).collect();
+    let sig = if signed {
+        "   minisign -V -p keys/exporter.pub -m SHA256SUMS\n"
+    } else {
+        "   (SHA256SUMS is not signed: the export was made without --sign-key)\n"
+    };
+    format!(
+        "sessrec export bundle\n\
+         =====================\n\n\
+         {n} sessions ({verdicts}), made {now} by sessrec {version}.\n\n\
+         What is here\n\
+         - manifest.csv, manifest.json: one row per session (who, grant, host, when, exit status,\n\
+         \x20 size, SHA-256, verdict, signing key).\n\
+         - sessions/ID/recording.cast.zst: the recording exactly as stored, hash-chained and signed\n\
+         \x20 by its host; manifest.json beside it is its manifest as stored.\n\
+         - sessions/ID/transcript.txt: the text as it was seen; session.cast: the plain asciicast\n\
+         \x20 (asciinema play session.cast). Both hold only what the host's signatures cover.\n\
+         - audit/HOST/: the host's audit chain, hash-chained and signed by the host.\n\
+         - keys/: the hosts' public keys and the exporter's.\n\
+         - SHA256SUMS, SHA256SUMS.minisig: every file's SHA-256, signed by the exporter.\n\n\
+         How to check it\n\
+         1. With stock tools, in this directory:\n\
+         \x20  sha256sum -c SHA256SUMS\n\
+         {sig}\
+         2. With sessrec (any machine, no network):\n\
+         \x20  sessrec verify sessions/ID/recording.cast.zst --key keys/host-KEYID.pub\n\
+         \x20  sessrec verify audit/HOST/ --key keys/host-KEYID.pub\n\
+         3. Read manifest.csv in a spreadsheet, transcripts in any editor.\n\n\
+         The public keys in keys/ came with this bundle: compare their ids with the ones you\n\
+         received from the operator out of band before you trust them.\n",
+        n = rows.len(),
+        verdicts = verdicts.join(", "),
+        now = jiff::Timestamp::now(),
+        version = env!("CARGO_PKG_VERSION"),
+    )
+}
