@@ -23,6 +23,10 @@ targets=("$@")
 # libFuzzer's coverage and limits find what matters here at twice the speed.
 flags=(-s none -a)
 cargo +nightly fuzz build "${flags[@]}"
+# The targets' scratch files (index caches they write) go in a directory removed at the end.
+TMPDIR=$(mktemp -d)
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 jobs=()
 [ "${FUZZ_JOBS:-1}" = 1 ] || jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
 # FUZZ_SEED fixes libFuzzer's seed (the test suite's brief runs: the same paths every time).

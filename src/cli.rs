@@ -245,18 +245,20 @@ pub struct Info {
     pub config: PathBuf,
 }
 
-/// Verify a .cast.zst (hash chain, checkpoints, signatures and trailer), or a host's audit
-/// chain (every line linked to the one before, from seq 1, signed by the host key).
+/// Verify a .cast.zst (hash chain, checkpoints, signatures and trailer), a host's audit chain
+/// (every line linked to the one before, from seq 1, signed by the host key), or an export
+/// bundle (SHA256SUMS and its signature, every recording and chain, and completeness).
 ///
 /// Exit status: 0 intact and signed by a trusted key (--key, else the policy's trusted_keys); 3
 /// truncated (consistent up to the cut; for an audit chain, lines missing or its last lines not
 /// signed yet); 4 altered or damaged; 5 unsigned or not a sessrec recording; 6 signed by a key
-/// that is not trusted; 1 error.
+/// that is not trusted; 7 incomplete (a recording stopped before its session ended; a bundle
+/// missing a session its audit chains started); 1 error.
 #[derive(Debug, clap::Args)]
 pub struct Verify {
     /// The .cast.zst file, a store URL (s3://, az://, gs://BUCKET/KEY), or a session id from
     /// the catalog; or a host's audit chain: its audit log, a shipped segment, or a directory
-    /// of segments (audit/HOST/).
+    /// of segments (audit/HOST/); or an export bundle's directory.
     pub file: PathBuf,
     /// The store to look session ids up in (default: `storage` of /etc/sessrec/config.toml).
     #[arg(long, value_name = "URL")]

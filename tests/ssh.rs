@@ -605,6 +605,26 @@ fn an_export_by_grant(b: &Sshd) {
     };
     let ((sums, out), (sig, sig_out)) = stock(&bundle);
     assert_eq!((sums, sig), (0, 0), "{out}{sig_out}");
+    let exporter_pub = format!("{exporter}.pub");
+    let check = |bundle: &str| {
+        run(Command::new(&bin).args(["verify", bundle, "--key", &key, "--key", &exporter_pub]))
+    };
+    let (code, out) = check(&bundle);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("bundle intact and complete"), "{out}");
+    // A copy re-signed by a key the auditor was not given.
+    let resigned = format!("{d}/bundle-resigned");
+    assert_eq!(
+        run(Command::new("cp").args(["-r", &bundle, &resigned])).0,
+        0
+    );
+    let (code, out) = run(Command::new("sh").arg("-c").arg(format!(
+        "cd {resigned} && minisign -G -W -p {d}/other.pub -s {d}/other.key && \
+         minisign -S -s {d}/other.key -m SHA256SUMS -x SHA256SUMS.minisig"
+    )));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = check(&resigned);
+    assert_eq!(code, 6, "re-signed by an unknown key: {out}");
     // One byte of one recording flipped: sha256sum names it.
     let id = rows[0]["session_id"].as_str().unwrap();
     let recording = format!("{bundle}/sessions/{id}/recording.cast.zst");
@@ -615,6 +635,12 @@ fn an_export_by_grant(b: &Sshd) {
     let ((sums, out), _) = stock(&bundle);
     assert_ne!(sums, 0, "{out}");
     assert!(out.contains("recording.cast.zst: FAILED"), "{out}");
+    let (code, out) = check(&bundle);
+    assert_eq!(code, 4, "a flipped byte: {out}");
+    assert!(
+        out.contains("recording.cast.zst differs from its SHA256SUMS line"),
+        "{out}"
+    );
     // SHA256SUMS rewritten to match: its signature no longer verifies.
     let (_, fixed) = run(Command::new("sha256sum")
         .arg(format!("sessions/{id}/recording.cast.zst"))
@@ -637,6 +663,33 @@ fn an_export_by_grant(b: &Sshd) {
     let ((sums, out), (sig, sig_out)) = stock(&bundle);
     assert_eq!(sums, 0, "{out}");
     assert_ne!(sig, 0, "{sig_out}");
+    let (code, out) = check(&bundle);
+    assert_eq!(code, 4, "SHA256SUMS rewritten: {out}");
+    assert!(out.contains("does not verify"), "{out}");
+
+    // A store writer deletes one session of the grant: the next export is consistent and
+    // signed, but the host's signed audit chain started and ended that session.
+    let gone = rows[0]["session_id"].as_str().unwrap();
+    let mut removed = 0;
+    let mut dirs = vec![PathBuf::from(format!("{d}/lib/store/sessions"))];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.file_name().unwrap().to_string_lossy().starts_with(gone) {
+                std::fs::remove_file(&p).unwrap();
+                removed += 1;
+            }
+        }
+    }
+    assert_eq!(removed, 2, "the recording and its manifest");
+    let pruned = format!("{d}/bundle-pruned");
+    let (code, out) = export(&pruned);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = check(&pruned);
+    assert_eq!(code, 7, "a session deleted from the store: {out}");
+    assert!(out.contains(&format!("session {gone} is missing")), "{out}");
     // The bundle directory must be new or empty.
     let (code, out) = export(&bundle);
     assert_eq!(code, 1, "{out}");

@@ -13,6 +13,7 @@ mod unseal;
 mod upload;
 
 mod verify;
+mod verify_bundle;
 mod verify_chain;
 
 use anyhow::Result;

@@ -21,6 +21,9 @@ impl Verify {
             bail!("verify needs a file it can seek in; save standard input to a file first");
         }
         let (trusted, keys_named) = trusted_keys(&self.keys, &self.config)?;
+        if super::verify_bundle::is_bundle(&self.file) {
+            return self.run_bundle(trusted);
+        }
         if super::verify_chain::is_chain(&self.file) {
             return self.run_chain(trusted, keys_named);
         }

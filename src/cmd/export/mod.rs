@@ -5,7 +5,7 @@
 //! `SHA256SUMS` signed in minisign's format. docs/export.md describes the bundle.
 
 mod rows;
-mod sums;
+pub(super) mod sums;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -27,6 +27,30 @@ use crate::exit::Status;
 use crate::keyfile::read_signing_key;
 use crate::print;
 use rows::Row;
+
+/// The bundle format, in `bundle.json`.
+pub const BUNDLE_FORMAT: &str = "sessrec-bundle-1";
+
+/// A host name back from its key component (`%XX` escapes).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
 
 impl Export {
     pub fn run(self) -> Result<Status> {
@@ -59,7 +83,19 @@ impl Export {
         selected: &[Manifest],
         out: &Path,
     ) -> Result<Status> {
-        let hosts: BTreeSet<String> = selected.iter().filter_map(|m| m.host.clone()).collect();
+        // Every host's chain (or the one host asked for): completeness is checked against the
+        // chains, so a host whose sessions under the grant were all lost must be there too.
+        let hosts: BTreeSet<String> = match &self.host {
+            Some(h) => BTreeSet::from([h.clone()]),
+            None => runtime
+                .block_on(upload::list_keys(store, "audit/"))
+                .with_context(|| format!("cannot list the audit chains in {}", store.url()))?
+                .iter()
+                .filter_map(|k| k.strip_prefix("audit/")?.split_once('/').map(|(h, _)| h))
+                .map(percent_decode)
+                .chain(selected.iter().filter_map(|m| m.host.clone()))
+                .collect(),
+        };
         let mut ends = HashMap::new();
         let mut chains = Vec::new();
         for host in &hosts {
@@ -78,6 +114,23 @@ impl Export {
             rows.push(row);
         }
         write_tables(out, &rows)?;
+        let bundle = serde_json::json!({
+            "bundle": BUNDLE_FORMAT,
+            "made": jiff::Timestamp::now().to_string(),
+            "by": format!("sessrec {}", env!("CARGO_PKG_VERSION")),
+            "store": store.url(),
+            "selection": {
+                "grant": self.grant, "user": self.user, "host": self.host,
+                "since": self.since, "until": self.until, "sessions": self.sessions,
+            },
+            "sessions": rows.len(),
+            "hosts": hosts,
+        });
+        std::fs::write(
+            out.join("bundle.json"),
+            serde_json::to_string_pretty(&bundle)? + "\n",
+        )
+        .context("writing bundle.json")?;
         write_keys(out, trusted, signer.map(|k| k.public()))?;
         std::fs::write(out.join("README.txt"), readme(&rows, signer.is_some()))
             .context("writing README.txt")?;
