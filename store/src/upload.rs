@@ -475,6 +475,27 @@ pub async fn probe(store: &Store) -> Result<()> {
     Ok(())
 }
 
+/// The object at `key` if it is there and no larger than a manifest may be (1 MiB).
+pub async fn read_small(store: &Store, key: &str) -> Result<Option<bytes::Bytes>> {
+    let at = store.path(key);
+    let meta = match store.inner().head(&at).await {
+        Ok(m) => m,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(StoreError::store(format!("looking for {at}"), e)),
+    };
+    if meta.size > MAX_SEALED {
+        return Err(StoreError::Recording(format!(
+            "{key} is {} bytes, over the 1 MiB a manifest may have",
+            meta.size
+        )));
+    }
+    let bytes = match meta.size {
+        0 => bytes::Bytes::new(),
+        n => store.read(&at, Some(0..n)).await?,
+    };
+    Ok(Some(bytes))
+}
+
 /// The keys of the objects under `prefix` (a key prefix ending in `/`), sorted.
 pub async fn list_keys(store: &Store, prefix: &str) -> Result<Vec<String>> {
     let at = store.path(prefix.trim_end_matches('/'));

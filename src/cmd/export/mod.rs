@@ -4,6 +4,7 @@
 //! `manifest.csv`, a transcript and a plain asciicast per session, `README.txt`, and
 //! `SHA256SUMS` signed in minisign's format. docs/export.md describes the bundle.
 
+mod progress;
 mod rows;
 pub(super) mod sums;
 
@@ -106,13 +107,17 @@ impl Export {
 
         let mut rows = Vec::new();
         let mut bytes = 0u64;
+        let total = selected.iter().map(|m| m.size).sum();
+        let mut progress = progress::Progress::new(selected.len(), total);
         for m in selected {
             let row = runtime
-                .block_on(copy_session(store, m, out, trusted, &ends))
+                .block_on(copy_session(store, m, out, trusted, &ends, &mut progress))
                 .with_context(|| format!("exporting session {}", m.session_id))?;
             bytes += row.bytes;
             rows.push(row);
+            progress.session_done();
         }
+        progress.finish();
         write_tables(out, &rows)?;
         let bundle = serde_json::json!({
             "bundle": BUNDLE_FORMAT,
@@ -286,20 +291,30 @@ async fn copy_session(
     out: &Path,
     trusted: &[PublicKey],
     ends: &HashMap<String, i64>,
+    progress: &mut progress::Progress,
 ) -> Result<Row> {
     let id = layout::component(&m.session_id);
     let dir = out.join("sessions").join(&id);
     std::fs::create_dir_all(&dir)?;
     let recording = dir.join("recording.cast.zst");
-    let mut file = BufWriter::new(File::create(&recording)?);
+    let mut file = progress::Counted {
+        inner: BufWriter::new(File::create(&recording)?),
+        progress,
+    };
     upload::fetch_to(store, &m.key, &mut file)
         .await
         .with_context(|| format!("cannot fetch {}", m.key))?;
-    file.into_inner()?.sync_all()?;
+    file.inner.into_inner()?.sync_all()?;
+    // The manifest as stored, at most what a manifest may be (it may have been replaced since
+    // the listing read it).
     let manifest_key = m.keys().manifest;
-    let stored = store.read(&store.path(&manifest_key), None).await;
-    if let Ok(bytes) = stored {
-        std::fs::write(dir.join("manifest.json"), &bytes)?;
+    match upload::read_small(store, &manifest_key).await {
+        Ok(Some(bytes)) => std::fs::write(dir.join("manifest.json"), &bytes)?,
+        Ok(None) => print::warn(format_args!(
+            "session {}: no manifest at {manifest_key}; the bundle has its recording only",
+            m.session_id
+        )),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {manifest_key}")),
     }
     let mut row = Row::of(m, format!("sessions/{id}/recording.cast.zst"));
     row.exit_status = ends.get(&m.session_id).copied();
