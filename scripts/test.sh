@@ -3,7 +3,7 @@
 # Installs what the tests need, idempotently: the peer recorders from Debian (asciinema 2, ttyrec,
 # termrec, tlog, util-linux script), zstd/gzip, OpenSSH for the end-to-end test and tmux for the
 # player; the programs whose password prompts the withholding tests type into (sudo, psql,
-# mariadb, openssl, pinentry-curses, vim), age for the escrow key and minisign for export bundles; asciinema 3, cargo-fuzz and the S3 test servers s3s-fs and Garage from crates.io, built once, and
+# mariadb, openssl, pinentry-curses, vim), age for the escrow key, minisign and headless Chromium for export bundles; asciinema 3, cargo-fuzz and the S3 test servers s3s-fs and Garage from crates.io, built once, and
 # the Azure emulator Azurite from the npm registry, all cached in ~/.cache/sessrec-test. Then runs
 # every test of the workspace with the peers required.
 set -euo pipefail
@@ -23,7 +23,8 @@ for pair in asciinema:/usr/bin/asciinema ttyrec:/usr/bin/ttyplay termrec:/usr/bi
             tmux:/usr/bin/tmux strace:/usr/bin/strace e2fsprogs:/usr/bin/chattr python3:/usr/bin/python3 \
             age:/usr/bin/age-keygen sudo:/usr/bin/sudo postgresql-client:/usr/bin/psql \
             mariadb-client:/usr/bin/mariadb openssl:/usr/bin/openssl pinentry-curses:/usr/bin/pinentry-curses \
-            vim:/usr/bin/vim less:/usr/bin/less htop:/usr/bin/htop minisign:/usr/bin/minisign; do
+            vim:/usr/bin/vim less:/usr/bin/less htop:/usr/bin/htop minisign:/usr/bin/minisign \
+            chromium:/usr/bin/chromium; do
     [ -e "${pair#*:}" ] || missing+=("${pair%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -21,7 +21,7 @@ use crate::util::sshd::{NEEDS, Sshd, T, USER};
 
 /// This file's tests.
 pub fn tests() -> Vec<crate::util::Test> {
-    crate::tests![sessions_over_real_openssh => [NEEDS, Req::Tool("minisign"), Req::Tool("sha256sum")]]
+    crate::tests![sessions_over_real_openssh => [NEEDS, Req::Tool("minisign"), Req::Tool("sha256sum"), Req::Tool("chromium")]]
 }
 
 fn sessions_over_real_openssh() {
@@ -580,6 +580,71 @@ fn an_export_by_grant(b: &Sshd) {
             assert!(std::path::Path::new(&format!("{bundle}/sessions/{id}/{f}")).is_file());
         }
     }
+    // The interactive login: its certificate, its key and the exit status it ended with.
+    let login = rows
+        .iter()
+        .find(|r| r["exit_status"] == 3)
+        .expect("the login that ran `exit 3`");
+    assert_eq!(login["cert_key_id"], "GRANT-42", "{login}");
+    assert!(
+        login["key_fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("SHA256:"),
+        "{login}"
+    );
+    assert!(
+        login["source"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{login}"
+    );
+
+    // The report in headless Chromium: the table lists every session; the login's page shows
+    // its screens as sessrec's emulator drew them.
+    let chromium = |url: &str, extra: &[&str]| {
+        let profile = tempfile::TempDir::new().unwrap();
+        run(Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1200,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(url))
+    };
+    let (code, dom) = chromium(&format!("file://{bundle}/index.html"), &["--dump-dom"]);
+    assert_eq!(code, 0, "{dom}");
+    for r in &rows {
+        assert!(dom.contains(r["session_id"].as_str().unwrap()), "{dom}");
+    }
+    assert!(
+        !dom.contains("id=\"filters\" hidden"),
+        "the script ran: {dom}"
+    );
+    let page = format!(
+        "file://{bundle}/sessions/{}/index.html",
+        login["session_id"].as_str().unwrap()
+    );
+    let (code, dom) = chromium(&page, &["--dump-dom"]);
+    assert_eq!(code, 0, "{dom}");
+    assert!(
+        dom.contains("<pre class=\"screen\"") && dom.contains("ssh-works 42"),
+        "{dom}"
+    );
+    for (name, url) in [
+        ("index", format!("file://{bundle}/index.html")),
+        ("session", page),
+    ] {
+        let shot = format!("{d}/report-{name}.png");
+        let (code, out) = chromium(&url, &[&format!("--screenshot={shot}")]);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            std::fs::metadata(&shot).unwrap().len() > 10_000,
+            "a blank {name} page"
+        );
+    }
+
     let csv = std::fs::read_to_string(format!("{bundle}/manifest.csv")).unwrap();
     assert_eq!(csv.lines().count(), rows.len() + 1, "{csv}");
     assert!(csv.starts_with("session_id,user,uid,source,key_fingerprint"));

@@ -9,6 +9,7 @@
 pub mod app;
 mod builder;
 pub mod cache;
+pub mod html;
 pub mod keys;
 mod load;
 mod memory;

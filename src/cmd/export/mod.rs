@@ -5,6 +5,7 @@
 //! `SHA256SUMS` signed in minisign's format. docs/export.md describes the bundle.
 
 mod progress;
+mod report;
 mod rows;
 pub(super) mod sums;
 
@@ -136,6 +137,21 @@ impl Export {
             serde_json::to_string_pretty(&bundle)? + "\n",
         )
         .context("writing bundle.json")?;
+        let asked: Vec<String> = [
+            ("grant", &self.grant),
+            ("user", &self.user),
+            ("host", &self.host),
+            ("since", &self.since),
+            ("until", &self.until),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+        .collect();
+        let title = match asked.is_empty() {
+            true => "Sessions".to_string(),
+            false => format!("Sessions: {}", asked.join(", ")),
+        };
+        report::write(out, &rows, &title)?;
         write_keys(out, trusted, signer.map(|k| k.public()))?;
         std::fs::write(out.join("README.txt"), readme(&rows, signer.is_some()))
             .context("writing README.txt")?;
