@@ -262,7 +262,7 @@ mod tests {
             let f = std::io::BufReader::new(File::open(p).unwrap());
             (p.display().to_string(), f)
         });
-        sessrec_formats::audit::check_pieces(readers, vec![key.public()], |_| {}).unwrap()
+        sessrec_formats::audit::check_pieces(readers, vec![key.public()], |_, _| {}).unwrap()
     }
 
     #[test]

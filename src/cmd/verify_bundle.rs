@@ -91,8 +91,21 @@ impl Verify {
         let in_bundle = check_recordings(root, &rows, &trusted, &mut f)?;
         let started = check_chains(root, &trusted, &mut f)?;
         let missing = completeness(&bundle["selection"], &started, &in_bundle);
+        let left_out = |id: &str| {
+            bundle["left_out"].as_array().and_then(|l| {
+                l.iter()
+                    .find(|e| e["session"] == id)
+                    .and_then(|e| e["why"].as_str())
+            })
+        };
         for (id, why) in &missing {
-            f.add(Kind::Incomplete, format!("session {id} is missing: {why}"));
+            match left_out(id) {
+                Some(how) => f.add(
+                    Kind::Incomplete,
+                    format!("session {id} is missing: the export could not copy it ({how})"),
+                ),
+                None => f.add(Kind::Incomplete, format!("session {id} is missing: {why}")),
+            }
         }
         self.print_bundle(&f, rows.len(), started.len())
     }
@@ -317,9 +330,9 @@ fn check_chains(
             readers.push((shown, BufReader::new(File::open(p)?)));
         }
         let mut ends = BTreeSet::new();
-        let report = check_pieces(readers, trusted.to_vec(), |line| {
-            // Only the service's own statements count: lines it signed.
-            if !line.contains_key("sig") {
+        let report = check_pieces(readers, trusted.to_vec(), |line, signed| {
+            // Only the service's own statements count: lines a trusted key signed.
+            if !signed {
                 return;
             }
             let session = line

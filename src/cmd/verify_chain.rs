@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
-use sessrec_formats::audit::{ChainReport, ChainVerdict, check_pieces};
+use sessrec_formats::audit::{ChainReport, ChainVerdict, MAX_AUDIT_LINE, check_pieces};
 use sessrec_formats::keys::PublicKey;
 
 use crate::cli::Verify;
@@ -23,7 +23,8 @@ pub(super) fn is_chain(path: &Path) -> bool {
         return false;
     };
     let mut first = Vec::new();
-    if std::io::Read::take(BufReader::new(file), 64 * 1024)
+    // The first line may be as long as any chain line.
+    if std::io::Read::take(BufReader::new(file), MAX_AUDIT_LINE as u64 + 1)
         .read_until(b'\n', &mut first)
         .is_err()
     {
@@ -68,7 +69,33 @@ pub(super) fn check(paths: &[PathBuf], trusted: Vec<PublicKey>) -> Result<ChainR
             .into_owned();
         readers.push((name, BufReader::new(f)));
     }
-    check_pieces(readers, trusted, |_| {}).context("reading the audit chain")
+    let mut report =
+        check_pieces(readers, trusted, |_, _| {}).context("reading the audit chain")?;
+    // A live log has its head beside it: a log cut back to an earlier line shows against it.
+    if let [log] = paths
+        && let Some(head) = read_head(log)
+        && matches!(
+            report.verdict,
+            ChainVerdict::Intact | ChainVerdict::UnsignedTail
+        )
+        && report.summary.seqs.is_some_and(|(_, last)| last < head)
+    {
+        let last = report.summary.seqs.map_or(0, |s| s.1);
+        report.verdict = ChainVerdict::Cut;
+        report.problem = Some(format!(
+            "the log ends at seq {last}, but its head ({}.head) says the chain reached seq {head}",
+            log.display()
+        ));
+    }
+    Ok(report)
+}
+
+/// The seq in `LOG.head`, if the log has one.
+fn read_head(log: &Path) -> Option<u64> {
+    let mut name = log.as_os_str().to_os_string();
+    name.push(".head");
+    let text = std::fs::read_to_string(PathBuf::from(name)).ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 impl Verify {
@@ -154,10 +181,12 @@ fn describe(r: &ChainReport, keys_named: bool) -> (Status, String) {
             Status::Truncated,
             format!(
                 "audit chain intact and signed by trusted key {signers} up to seq {}; the last {} \
-                 line{} are not signed yet (the recording service signs its next event): {span}",
+                 not signed yet (the recording service signs its next event): {span}",
                 s.last_signed.unwrap_or(0),
-                s.unsigned_tail,
-                plural(s.unsigned_tail)
+                match s.unsigned_tail {
+                    1 => "line is".to_string(),
+                    n => format!("{n} lines are"),
+                }
             ),
         ),
         ChainVerdict::Cut => (Status::Truncated, format!("audit chain cut: {problem}")),

@@ -97,7 +97,7 @@ pub fn link(
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainBreak {
     /// A line is not a JSON object with a sequence number and a previous hash.
-    #[error("line {line} is not an audit chain line ({why})")]
+    #[error("not an audit chain line ({why})")]
     NotALine {
         /// Line number in the run (from 1).
         line: u64,
@@ -113,6 +113,14 @@ pub enum ChainBreak {
         to: u64,
         /// Which lines are missing, in words.
         missing: String,
+    },
+    /// A line's seq is not higher than the one before it: lines repeated or reordered.
+    #[error("seq {seq} where seq {expected} was expected: lines repeated or out of order")]
+    OutOfOrder {
+        /// The seq found.
+        seq: u64,
+        /// The seq expected.
+        expected: u64,
     },
     /// A line does not follow from the one before it: it, or the one before, was edited.
     #[error(
@@ -155,9 +163,10 @@ pub struct ChainSummary {
     pub last_signed: Option<u64>,
     /// Lines after the last trusted signature (chained, but no key vouches for them yet).
     pub unsigned_tail: u64,
-    /// Trusted keys that signed lines.
+    /// Trusted keys that signed lines (at most 16 listed).
     pub signers: Vec<KeyId>,
-    /// Keys that signed lines but are not trusted (their lines count as unsigned).
+    /// Keys that signed lines but are not trusted, whose lines count as unsigned (at most 16
+    /// listed).
     pub untrusted: Vec<KeyId>,
 }
 
@@ -183,8 +192,9 @@ impl ChainCheck {
         }
     }
 
-    /// Checks the next line (without its newline) and returns it parsed.
-    pub fn feed(&mut self, line: &[u8]) -> Result<Map<String, Value>, ChainBreak> {
+    /// Checks the next line (without its newline) and returns it parsed, with whether a
+    /// trusted key signed it (only such a line is the recording service's own statement).
+    pub fn feed(&mut self, line: &[u8]) -> Result<Fed, ChainBreak> {
         self.lines += 1;
         let not_a_line = |why: &str| ChainBreak::NotALine {
             line: self.lines,
@@ -206,6 +216,12 @@ impl ChainCheck {
             .and_then(unhex)
             .ok_or_else(|| not_a_line("no prev hash"))?;
         match self.head {
+            Some(head) if seq <= head.seq => {
+                return Err(ChainBreak::OutOfOrder {
+                    seq,
+                    expected: head.seq.saturating_add(1),
+                });
+            }
             Some(head) if seq != head.seq.saturating_add(1) => {
                 return Err(ChainBreak::Gap {
                     from: head.seq.saturating_add(1),
@@ -217,19 +233,15 @@ impl ChainCheck {
             None if seq == 1 && prev != [0; 32] => return Err(ChainBreak::Unlinked { seq }),
             _ => {}
         }
+        let mut signed = false;
         if fields.contains_key("sig") {
             match self.signature(line, &fields) {
                 Signature::Trusted(id) => {
                     self.last_signed = Some(seq);
-                    if !self.signers.contains(&id) {
-                        self.signers.push(id);
-                    }
+                    signed = true;
+                    note_key(&mut self.signers, id);
                 }
-                Signature::Untrusted(id) => {
-                    if !self.untrusted.contains(&id) {
-                        self.untrusted.push(id);
-                    }
-                }
+                Signature::Untrusted(id) => note_key(&mut self.untrusted, id),
                 Signature::Bad => return Err(ChainBreak::BadSignature { seq }),
             }
         }
@@ -238,7 +250,7 @@ impl ChainCheck {
             seq,
             hash: Sha256::digest(line).into(),
         });
-        Ok(fields)
+        Ok(Fed { fields, signed })
     }
 
     /// What the run held so far.
@@ -284,6 +296,24 @@ impl ChainCheck {
                 None => Signature::Bad,
             },
         }
+    }
+}
+
+/// A line that follows on in the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fed {
+    /// Its fields.
+    pub fields: Map<String, Value>,
+    /// Whether a trusted key signed it.
+    pub signed: bool,
+}
+
+/// The key ids a summary lists, at most this many (made-up ids cost nothing to write).
+const KEYS_LISTED: usize = 16;
+
+fn note_key(list: &mut Vec<KeyId>, id: KeyId) {
+    if list.len() < KEYS_LISTED && !list.contains(&id) {
+        list.push(id);
     }
 }
 

@@ -1,7 +1,9 @@
 //! Checking a whole chain from its pieces, in order: a host's log, or the segments it was
-//! shipped in. Pieces may overlap (a segment stored again after a crash, from the same start);
-//! a line seen twice must be the same line.
+//! shipped in. A piece may begin with lines of the piece before it (a segment stored again
+//! after a crash, from the same start); each such line must be that very line. Inside a piece
+//! every line follows the one before.
 
+use std::collections::HashMap;
 use std::io::{BufRead, Read};
 
 use serde_json::{Map, Value};
@@ -9,6 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::{ChainBreak, ChainCheck, ChainSummary, MAX_AUDIT_LINE};
 use crate::keys::PublicKey;
+
+/// The most of a piece whose lines a next piece may repeat (a shipped segment is 512 KiB).
+const REMEMBERED: usize = 1024 * 1024;
 
 /// What a checked chain is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +49,11 @@ pub struct ChainReport {
 }
 
 /// Checks `pieces` (name, reader) as one chain, calling `on_line` with each line's fields in
-/// order. Stops at the first break.
+/// order and whether a trusted key signed that line. Stops at the first break.
 pub fn check_pieces<R: BufRead>(
     pieces: impl IntoIterator<Item = (String, R)>,
     trusted: Vec<PublicKey>,
-    mut on_line: impl FnMut(&Map<String, Value>),
+    mut on_line: impl FnMut(&Map<String, Value>, bool),
 ) -> std::io::Result<ChainReport> {
     let mut check = ChainCheck::new(trusted);
     let mut lines = 0u64;
@@ -56,9 +61,17 @@ pub fn check_pieces<R: BufRead>(
     let mut problem = None;
     let mut verdict = None;
     let mut buf = Vec::new();
+    // The hashes of the piece before, by seq: what a piece that repeats its lines must match.
+    // Kept for pieces the size of a shipped segment; a larger piece (a whole log) is not
+    // repeated.
+    let mut this: HashMap<u64, [u8; 32]> = HashMap::new();
     'pieces: for (name, mut reader) in pieces {
         count += 1;
         let mut number = 0u64;
+        // Whether this piece is still repeating lines of the one before.
+        let mut repeating = true;
+        let before = std::mem::take(&mut this);
+        let mut piece_bytes = 0usize;
         loop {
             buf.clear();
             let n = (&mut reader)
@@ -68,6 +81,7 @@ pub fn check_pieces<R: BufRead>(
                 break;
             }
             number += 1;
+            piece_bytes += n;
             if buf.last() == Some(&b'\n') {
                 buf.pop();
             }
@@ -85,21 +99,31 @@ pub fn check_pieces<R: BufRead>(
                     )));
                     break 'pieces;
                 }
-                // A line already seen (overlapping pieces) must be the very same line.
-                (Some(s), Some(h)) if s <= h.seq => {
-                    if s == h.seq && <[u8; 32]>::from(Sha256::digest(&buf)) != h.hash {
+                // A piece's first lines may repeat the piece before: each the very same line.
+                (Some(s), Some(h)) if s <= h.seq && repeating => {
+                    let hash = <[u8; 32]>::from(Sha256::digest(&buf));
+                    if before.get(&s) != Some(&hash) {
                         verdict = Some(ChainVerdict::Altered);
-                        problem = Some(at(format!("seq {s} appears twice, with other content")));
+                        problem = Some(at(format!(
+                            "seq {s} repeats a line that is not the piece before's line {s}"
+                        )));
                         break 'pieces;
                     }
+                    this.insert(s, hash);
                     continue;
                 }
                 _ => {}
             }
+            repeating = false;
             match check.feed(&buf) {
-                Ok(fields) => {
+                Ok(fed) => {
                     lines += 1;
-                    on_line(&fields);
+                    if piece_bytes > REMEMBERED {
+                        this.clear();
+                    } else if let Some(h) = check.summary().head {
+                        this.insert(h.seq, h.hash);
+                    }
+                    on_line(&fed.fields, fed.signed);
                 }
                 Err(e) => {
                     verdict = Some(match e {
@@ -155,7 +179,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, p)| (format!("p{i}"), p.as_bytes()));
-        check_pieces(pieces, vec![key.public()], |_| {}).unwrap()
+        check_pieces(pieces, vec![key.public()], |_, _| {}).unwrap()
     }
 
     #[test]
@@ -175,6 +199,29 @@ mod tests {
         assert!(cut.problem.unwrap().contains("p1 line 1"));
         let start = check(&key, &[l[2..].concat()]);
         assert_eq!(start.verdict, ChainVerdict::Cut);
+        // Inside one piece a repeated or lower seq is never skipped.
+        let inside = check(&key, &[l[..3].concat() + &l[1] + &l[3]]);
+        assert_eq!(
+            inside.verdict,
+            ChainVerdict::Altered,
+            "{:?}",
+            inside.problem
+        );
+        let forged = l[..3].concat() + "{\"seq\":0,\"anything\":\"goes\"}\n";
+        assert_eq!(check(&key, &[forged]).verdict, ChainVerdict::Altered);
+        // A planted piece of old lines that are not the piece before's.
+        let planted = check(&key, &[l[..3].concat(), l[..1].concat() + &l[3..].concat()]);
+        assert_eq!(
+            planted.verdict,
+            ChainVerdict::Intact,
+            "the very lines repeated"
+        );
+        let other = lines(&SigningKey::generate().unwrap(), 2);
+        let planted = check(
+            &key,
+            &[l[..3].concat(), other[1].clone() + &l[3..].concat()],
+        );
+        assert_eq!(planted.verdict, ChainVerdict::Altered);
         // A line edited in a repeat.
         let edited = l[2].replace("\"i\":2", "\"i\":3");
         let twice = check(&key, &[l[..3].concat(), edited]);

@@ -4,6 +4,7 @@
 //! `manifest.csv`, a transcript and a plain asciicast per session, `README.txt`, and
 //! `SHA256SUMS` signed in minisign's format. docs/export.md describes the bundle.
 
+mod files;
 mod progress;
 mod report;
 mod rows;
@@ -18,11 +19,11 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use sessrec_formats::asciicast::V3Encoder;
 use sessrec_formats::audit::{ChainVerdict, check_pieces};
-use sessrec_formats::container::verify;
+use sessrec_formats::container::{Verdict, verify};
 use sessrec_formats::keys::PublicKey;
 use sessrec_formats::tail::SignedEvents;
 use sessrec_formats::{OpenOptions, open_path};
-use sessrec_store::{Catalog, Filter, Manifest, ShippedVerdict, Store, layout, upload};
+use sessrec_store::{Catalog, Filter, Manifest, ShippedVerdict, Store, guard, layout, upload};
 
 use crate::cli::Export;
 use crate::exit::Status;
@@ -110,12 +111,26 @@ impl Export {
         let mut bytes = 0u64;
         let total = selected.iter().map(|m| m.size).sum();
         let mut progress = progress::Progress::new(selected.len(), total);
+        let mut left_out = Vec::new();
         for m in selected {
-            let row = runtime
-                .block_on(copy_session(store, m, out, trusted, &ends, &mut progress))
-                .with_context(|| format!("exporting session {}", m.session_id))?;
-            bytes += row.bytes;
-            rows.push(row);
+            match runtime.block_on(copy_session(store, m, out, trusted, &ends, &mut progress)) {
+                Ok(row) => {
+                    bytes += row.bytes;
+                    rows.push(row);
+                }
+                Err(e) => {
+                    // One bad object costs its session, named, not the whole bundle.
+                    let why = format!("{e:#}");
+                    print::warn(format_args!(
+                        "session {} left out of the bundle: {}",
+                        print::safe(&m.session_id),
+                        print::safe(&why)
+                    ));
+                    let dir = out.join("sessions").join(layout::component(&m.session_id));
+                    let _ = std::fs::remove_dir_all(&dir);
+                    left_out.push(serde_json::json!({"session": m.session_id, "why": why}));
+                }
+            }
             progress.session_done();
         }
         progress.finish();
@@ -130,9 +145,10 @@ impl Export {
                 "since": self.since, "until": self.until, "sessions": self.sessions,
             },
             "sessions": rows.len(),
+            "left_out": left_out,
             "hosts": hosts,
         });
-        std::fs::write(
+        files::write_new(
             out.join("bundle.json"),
             serde_json::to_string_pretty(&bundle)? + "\n",
         )
@@ -153,7 +169,7 @@ impl Export {
         };
         report::write(out, &rows, &title)?;
         write_keys(out, trusted, signer.map(|k| k.public()))?;
-        std::fs::write(out.join("README.txt"), readme(&rows, signer.is_some()))
+        files::write_new(out.join("README.txt"), readme(&rows, signer.is_some()))
             .context("writing README.txt")?;
         let files = sums::write(out, signer)?;
         let signed = match signer {
@@ -244,9 +260,42 @@ fn check_bundle_dir(path: &Path) -> Result<()> {
 
 /// Makes the bundle directory (new, or empty).
 fn create_bundle_dir(path: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
     check_bundle_dir(path)?;
-    std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
+    match std::fs::symlink_metadata(path) {
+        // An empty directory someone else could write to: they could plant links in it.
+        Ok(m)
+            if !m.is_dir()
+                || m.uid() != rustix::process::geteuid().as_raw()
+                || m.mode() & 0o022 != 0 =>
+        {
+            bail!(
+                "{} is not a directory of yours that only you can write; name a new directory for the bundle",
+                path.display()
+            )
+        }
+        Ok(_) => {}
+        Err(_) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            files::new_dir(path)?;
+        }
+    }
+    files::new_dir(&path.join("sessions"))?;
+    files::new_dir(&path.join("audit"))?;
     Ok(path.to_path_buf())
+}
+
+/// Whether a store object's name is one the uploader gives a chain segment
+/// (`FIRST-LAST.jsonl`, 20 digits each): anything else under `audit/` is not copied.
+fn is_segment_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 47
+        && name.ends_with(".jsonl")
+        && b[20] == b'-'
+        && b[..20].iter().chain(&b[21..41]).all(u8::is_ascii_digit)
 }
 
 /// Copies every segment of `host`'s audit chain, checks it, and notes the exit status of each
@@ -260,15 +309,30 @@ async fn copy_audit_chain(
 ) -> Result<String> {
     let prefix = layout::audit_prefix(host);
     let dir = out.join(prefix.trim_end_matches('/'));
-    std::fs::create_dir_all(&dir)?;
+    files::new_dir(&dir)?;
     let keys = upload::list_keys(store, &prefix)
         .await
         .with_context(|| format!("cannot list {prefix} in {}", store.url()))?;
     let mut paths = Vec::new();
-    for key in keys.iter().filter(|k| k.ends_with(".jsonl")) {
-        let name = key.rsplit('/').next().unwrap_or(key);
+    for key in &keys {
+        let name = key.strip_prefix(&prefix).unwrap_or(key);
+        if !is_segment_name(name) {
+            print::warn(format_args!(
+                "{}: not an audit chain segment's name; left out of the bundle",
+                print::safe(key)
+            ));
+            continue;
+        }
+        // A link planted in a file:// store would copy a file from outside it.
+        if let Err(e) = guard::no_links(store, key) {
+            print::warn(format_args!(
+                "{}; left out of the bundle",
+                print::safe(&e.to_string())
+            ));
+            continue;
+        }
         let path = dir.join(name);
-        let mut file = File::create(&path)?;
+        let mut file = files::new_file(&path)?;
         upload::fetch_to(store, key, &mut file)
             .await
             .with_context(|| format!("cannot fetch {key}"))?;
@@ -282,9 +346,10 @@ async fn copy_audit_chain(
     for p in &paths {
         readers.push((p.display().to_string(), BufReader::new(File::open(p)?)));
     }
-    let report = check_pieces(readers, trusted.to_vec(), |line| {
-        if line.get("event").and_then(Value::as_str) == Some("session.end")
-            && line.contains_key("sig")
+    // Only the service's own statements count: lines a trusted key signed.
+    let report = check_pieces(readers, trusted.to_vec(), |line, signed| {
+        if signed
+            && line.get("event").and_then(Value::as_str) == Some("session.end")
             && let (Some(s), Some(code)) = (
                 line.get("session").and_then(Value::as_str),
                 line.get("exit_status").and_then(Value::as_i64),
@@ -293,14 +358,42 @@ async fn copy_audit_chain(
             ends.insert(s.to_string(), code);
         }
     })?;
-    Ok(match report.verdict {
-        ChainVerdict::Intact => format!("intact, {} events", report.lines),
-        v => format!("{v:?} ({})", report.problem.unwrap_or_default()).to_lowercase(),
+    let name = super::verify_chain::verdict_name(report.verdict);
+    Ok(match (report.verdict, report.problem) {
+        (ChainVerdict::Intact, _) => format!("intact, {} events", report.lines),
+        (_, Some(p)) => format!("{name} ({})", print::safe(&p)),
+        (_, None) => name.to_string(),
     })
 }
 
-/// Copies one session (recording and manifest as stored), verifies the copy, and writes its
-/// transcript and plain asciicast.
+/// Whether the recording's signed header is the session its manifest describes: a store
+/// writer may have put another session's recording, or a manifest of its own, in its place.
+fn bound_to(m: &Manifest, meta: Option<&sessrec_formats::SessrecMeta>) -> Result<(), String> {
+    let Some(meta) = meta else {
+        return Err("the recording is not a sessrec recording".into());
+    };
+    let held = sessrec_store::manifest::from_meta(meta);
+    let pairs = [
+        ("session", Some(&held.session_id), Some(&m.session_id)),
+        ("host", held.host.as_ref(), m.host.as_ref()),
+        ("user", held.user.as_ref(), m.user.as_ref()),
+        ("grant", held.grant.as_ref(), m.grant.as_ref()),
+        ("start", held.start.as_ref(), m.start.as_ref()),
+    ];
+    for (what, got, claimed) in pairs {
+        if got != claimed {
+            return Err(format!(
+                "the recording's signed header has {what} {}, its manifest {}",
+                got.map_or("(none)", |s| s.as_str()),
+                claimed.map_or("(none)", |s| s.as_str())
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Copies one session (recording and manifest as stored) and verifies the copy; an error is
+/// the session's alone (it is left out, and named).
 async fn copy_session(
     store: &Store,
     m: &Manifest,
@@ -311,10 +404,11 @@ async fn copy_session(
 ) -> Result<Row> {
     let id = layout::component(&m.session_id);
     let dir = out.join("sessions").join(&id);
-    std::fs::create_dir_all(&dir)?;
+    files::new_dir(&dir)?;
     let recording = dir.join("recording.cast.zst");
+    guard::no_links(store, &m.key)?;
     let mut file = progress::Counted {
-        inner: BufWriter::new(File::create(&recording)?),
+        inner: BufWriter::new(files::new_file(&recording)?),
         progress,
     };
     upload::fetch_to(store, &m.key, &mut file)
@@ -324,11 +418,12 @@ async fn copy_session(
     // The manifest as stored, at most what a manifest may be (it may have been replaced since
     // the listing read it).
     let manifest_key = m.keys().manifest;
+    guard::no_links(store, &manifest_key)?;
     match upload::read_small(store, &manifest_key).await {
-        Ok(Some(bytes)) => std::fs::write(dir.join("manifest.json"), &bytes)?,
+        Ok(Some(bytes)) => files::write_new(dir.join("manifest.json"), &bytes)?,
         Ok(None) => print::warn(format_args!(
             "session {}: no manifest at {manifest_key}; the bundle has its recording only",
-            m.session_id
+            print::safe(&m.session_id)
         )),
         Err(e) => return Err(e).with_context(|| format!("cannot read {manifest_key}")),
     }
@@ -336,46 +431,77 @@ async fn copy_session(
     row.exit_status = ends.get(&m.session_id).copied();
     let report = verify(File::open(&recording)?, trusted.to_vec())?;
     row.verdict = ShippedVerdict::from(report.verdict).name().to_string();
-    // What the signatures cover: an unsigned tail is not evidence, so not in the transcript.
-    let opts = OpenOptions::default();
-    let mut reader = open_path(&recording, &opts)?;
-    let header = reader.header().clone();
-    let mut txt = BufWriter::new(File::create(dir.join("transcript.txt"))?);
-    sessrec_player::write_transcript(
-        SignedEvents::new(&mut reader, false),
-        header.cols,
-        header.rows,
-        &mut txt,
-    )?;
-    txt.flush()?;
-    let mut reader = open_path(&recording, &opts)?;
-    let mut cast = BufWriter::new(File::create(dir.join("session.cast"))?);
-    super::convert::write_asciicast(
-        V3Encoder::new(),
-        &header,
-        &mut SignedEvents::new(&mut reader, false),
-        &mut cast,
-    )?;
-    cast.flush()?;
+    row.bytes = std::fs::metadata(&recording)?.len();
+    row.sha256 = sums::sha256_file(&recording)?;
+    if report.verdict != Verdict::Altered
+        && let Err(why) = bound_to(m, report.integrity.meta.as_ref())
+    {
+        print::warn(format_args!(
+            "session {}: substituted: {}",
+            print::safe(&m.session_id),
+            print::safe(&why)
+        ));
+        row.verdict = ShippedVerdict::Altered.name().to_string();
+    }
+    derived_files(&recording, &dir);
     Ok(row)
+}
+
+/// The transcript and the plain asciicast of what the signatures cover (an unsigned tail is
+/// not evidence). A recording that cannot be read to its end gives what could be read, and
+/// says where it stopped.
+fn derived_files(recording: &Path, dir: &Path) {
+    let made = (|| -> Result<()> {
+        let opts = OpenOptions::default();
+        let mut reader = open_path(recording, &opts)?;
+        let header = reader.header().clone();
+        let mut txt = BufWriter::new(files::new_file(dir.join("transcript.txt"))?);
+        let done = sessrec_player::write_transcript(
+            SignedEvents::new(&mut reader, false),
+            header.cols,
+            header.rows,
+            &mut txt,
+        );
+        if let Err(e) = done {
+            writeln!(txt, "\n[the transcript stops here: {e}]")?;
+        }
+        txt.flush()?;
+        let mut reader = open_path(recording, &opts)?;
+        let mut cast = BufWriter::new(files::new_file(dir.join("session.cast"))?);
+        let done = super::convert::write_asciicast(
+            V3Encoder::new(),
+            &header,
+            &mut SignedEvents::new(&mut reader, false),
+            &mut cast,
+        );
+        cast.flush()?;
+        done
+    })();
+    if let Err(e) = made {
+        print::warn(format_args!(
+            "{}: {}; the transcript or asciicast beside it stops there",
+            recording.display(),
+            print::safe(&format!("{e:#}"))
+        ));
+    }
 }
 
 fn write_tables(out: &Path, rows: &[Row]) -> Result<()> {
     let json = serde_json::to_string_pretty(rows)?;
-    std::fs::write(out.join("manifest.json"), json + "\n").context("writing manifest.json")?;
-    std::fs::write(out.join("manifest.csv"), rows::csv(rows)).context("writing manifest.csv")
+    files::write_new(out.join("manifest.json"), json + "\n").context("writing manifest.json")?;
+    files::write_new(out.join("manifest.csv"), rows::csv(rows)).context("writing manifest.csv")
 }
 
 /// The public keys the bundle is checked with: the hosts' (those trusted here) and the
 /// exporter's.
 fn write_keys(out: &Path, trusted: &[PublicKey], exporter: Option<PublicKey>) -> Result<()> {
     let dir = out.join("keys");
-    std::fs::create_dir_all(&dir)?;
+    files::new_dir(&dir)?;
     for k in trusted {
-        std::fs::write(dir.join(format!("host-{}.pub", k.id())), k.to_file_text())?;
+        files::write_new(dir.join(format!("host-{}.pub", k.id())), k.to_file_text())?;
     }
     if let Some(k) = exporter {
-        std::fs::write(dir.join("exporter.pub"), k.to_file_text())?;
+        files::write_new(dir.join("exporter.pub"), k.to_file_text())?;
     }
     Ok(())
 }

@@ -43,7 +43,8 @@ pub fn write(out: &Path, rows: &[Row], title: &str) -> Result<()> {
     for row in rows {
         session_page(out, row).with_context(|| format!("the report page of {}", row.session_id))?;
     }
-    std::fs::write(out.join("index.html"), index_page(rows, title)).context("writing index.html")
+    super::files::write_new(out.join("index.html"), index_page(rows, title))
+        .context("writing index.html")
 }
 
 fn verdict_cell(v: &str) -> String {
@@ -126,7 +127,7 @@ const SESSION_SCRIPT: &str = r#"
 
 fn session_page(out: &Path, row: &Row) -> Result<()> {
     let dir = out.join(Path::new(&row.recording).parent().unwrap_or(Path::new("")));
-    let (shots, cut) = screens(&out.join(&row.recording))?;
+    let (shots, cut) = screens(&out.join(&row.recording)).unwrap_or_default();
     let facts: Vec<(&str, String)> = vec![
         ("User", opt(&row.user)),
         ("Uid", row.uid.map(|u| u.to_string()).unwrap_or_default()),
@@ -199,7 +200,7 @@ fn session_page(out: &Path, row: &Row) -> Result<()> {
          <h2>Transcript</h2><pre class=\"transcript\">{transcript}</pre>\
          <script>{SESSION_SCRIPT}</script></body></html>\n"
     );
-    std::fs::write(dir.join("index.html"), page).context("writing the session page")
+    super::files::write_new(dir.join("index.html"), page).context("writing the session page")
 }
 
 /// The screens of a recording (what its signatures cover): at each marker, every [`EVERY`]
@@ -220,7 +221,10 @@ fn screens(recording: &Path) -> Result<(Vec<(String, String)>, bool)> {
         }
     };
     for event in SignedEvents::new(&mut reader, false) {
-        let event = event?;
+        // A recording that cannot be read on shows its screens up to there (export says why).
+        let Ok(event) = event else {
+            break;
+        };
         if event.time >= next {
             // Nothing changed the screen since the last event: one screen for the whole gap,
             // however long (a hostile time cannot make this loop).

@@ -165,17 +165,28 @@ pub fn csv(rows: &[Row]) -> String {
     out
 }
 
-/// One quoted cell. A value a spreadsheet would take for a formula (`=`, `+`, `-`, `@`, tab,
-/// CR first) gets a leading `'`, as OWASP advises; control characters become spaces.
+/// One quoted cell. A value a spreadsheet could take for a formula (its first character that
+/// is not a space one of `=` `+` `-` `@`, or their fullwidth forms; or a tab or CR first) gets
+/// a leading `'`, as OWASP advises; control and bidi characters become spaces.
 fn cell(value: &str) -> String {
     let mut v: String = value
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if c.is_control() || is_bidi(c) { ' ' } else { c })
         .collect();
-    if v.starts_with(['=', '+', '-', '@']) || value.starts_with(['\t', '\r']) {
+    let first = value.trim_start_matches(' ').chars().next();
+    if matches!(
+        first,
+        Some(
+            '=' | '+' | '-' | '@' | '\u{ff1d}' | '\u{ff0b}' | '\u{ff0d}' | '\u{ff20}' | '\t' | '\r'
+        )
+    ) {
         v.insert(0, '\'');
     }
     format!("\"{}\"", v.replace('"', "\"\""))
+}
+
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -188,5 +199,8 @@ mod tests {
         assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(cell("two\nlines"), "\"two lines\"");
         assert_eq!(cell("\tx"), "\"' x\"");
+        assert_eq!(cell(" =cmd"), "\"' =cmd\"");
+        assert_eq!(cell("\u{ff1d}cmd"), "\"'\u{ff1d}cmd\"");
+        assert_eq!(cell("a\u{202e}b"), "\"a b\"");
     }
 }

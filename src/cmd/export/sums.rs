@@ -70,12 +70,13 @@ pub fn write(root: &Path, signer: Option<&SigningKey>) -> Result<usize> {
         text.push_str(&format!("{sum}  {}\n", f.display()));
     }
     let sums = root.join("SHA256SUMS");
-    std::fs::write(&sums, &text).with_context(|| format!("cannot write {}", sums.display()))?;
+    super::files::write_new(&sums, &text)
+        .with_context(|| format!("cannot write {}", sums.display()))?;
     if let Some(key) = signer {
         let sig = minisign_signature(key, text.as_bytes(), "sessrec export: SHA256SUMS");
         let path = root.join("SHA256SUMS.minisig");
-        let mut f =
-            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut f = super::files::new_file(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         f.write_all(sig.as_bytes())?;
         // Read back as an auditor's check would: a bundle that would not verify is not handed out.
         let back = std::fs::read(&sums)?;

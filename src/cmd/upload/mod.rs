@@ -126,7 +126,7 @@ async fn pass(
     // The audit chain goes after the recordings, so a session's end is in the store once its
     // recording is.
     let host = crate::record::header::hostname().unwrap_or_else(|| "unknown".into());
-    if let Err(e) = chain::ship(store, config, &host).await {
+    if let Err(e) = chain::ship(store, config, trusted, &host).await {
         failed += 1;
         print::note(format_args!(
             "cannot ship the audit chain of {}: {e:#}; retried next pass",
