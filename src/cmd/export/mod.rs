@@ -443,7 +443,6 @@ async fn copy_session(
         ));
         row.verdict = ShippedVerdict::Altered.name().to_string();
     }
-    derived_files(&recording, &dir);
     Ok(row)
 }
 

@@ -1,4 +1,4 @@
-//! The bundle's report: `index.html` (every session, sortable and filterable) and one page per
+//! The bundle's report, and each session's derived files: `index.html` (every session, sortable and filterable) and one page per
 //! session (who, grant, when, exit status, verdict, the screens at each marker and at regular
 //! points, stepped through with a slider, and the transcript). Self-contained: no network, no
 //! external file, readable and printable without JavaScript (the script only adds the slider,
@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 use sessrec_formats::tail::SignedEvents;
@@ -38,10 +40,36 @@ pre.transcript{white-space:pre-wrap;font:12px/1.3 monospace;background:#f6f6f6;p
 @media print{#player,#filters{display:none!important}.shot{display:block!important;break-inside:avoid}th{cursor:auto}}\
 </style>";
 
-/// Writes `index.html` and `sessions/ID/index.html` for every row.
+/// Writes each session's transcript, plain asciicast and page, and `index.html`. Sessions are
+/// rendered on every core: the terminal emulator is the slow part.
 pub fn write(out: &Path, rows: &[Row], title: &str) -> Result<()> {
-    for row in rows {
-        session_page(out, row).with_context(|| format!("the report page of {}", row.session_id))?;
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(rows.len())
+        .max(1);
+    let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(row) = rows.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let recording = out.join(&row.recording);
+                    let dir = recording.parent().unwrap_or(out);
+                    super::derived_files(&recording, dir);
+                    if let Err(e) = session_page(out, row) {
+                        let e = e.context(format!("the report page of {}", row.session_id));
+                        failed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
     }
     super::files::write_new(out.join("index.html"), index_page(rows, title))
         .context("writing index.html")
