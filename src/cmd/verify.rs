@@ -35,8 +35,6 @@ impl Verify {
         };
         let mut file = File::open(fetched.path())
             .with_context(|| format!("cannot open {}", self.file.display()))?;
-        let mut out = print::stdout();
-        let name = self.file.display().to_string();
         if !is_container(&mut file)? {
             let line = "unsigned: not a .cast.zst, so there is nothing to verify (sessrec convert IN \
                         OUT.cast.zst --sign-key KEY makes a signed copy)";
@@ -53,40 +51,63 @@ impl Verify {
         }
         let (status, line) = describe(&report, keys_named);
         // The exit status is the verdict: kept when the reader of the output went away.
-        print::unless_closed(if self.json {
-            let i = &report.integrity;
-            let doc = json!({
-                "file": self.file,
-                "verdict": ShippedVerdict::from(report.verdict).name(),
-                "exit_status": status.code(),
-                "message": line,
-                "session_id": i.session_id,
-                "signer": i.signer,
-                "frames": i.data_frames,
-                "verified_frames": i.verified_frames,
-                "verified_until_ms": i.verified_end_ms,
-                "unverified_tail_ms": report.unverified_tail_ms(),
-                "unverified_tail_events": report.unverified_tail_events(),
-                "format": i.format(),
-                "stopped": i.stopped().map(|s| json!({"at_ms": s.at_ms, "reason": s.reason, "session_continued": s.session_continued})),
-                "events": report.events,
-                "last_event_ms": report.last_event_ms,
-                "altered": i.damage.as_ref().map(|d| json!({"frame": d.frame, "offset": d.offset, "reason": d.reason})),
-                "cut_at_byte": i.cut.as_ref().map(|c| c.offset),
-                "trailer": i.trailer.is_some(),
-            });
-            writeln!(out, "{}", print::json_safe(serde_json::to_string_pretty(&doc)?))
-        } else {
-            // The key id and the damage's reason come from the file: a forged one must not
-            // rewrite this line on the reviewer's terminal.
-            writeln!(out, "{}: {}", print::safe(&name), print::safe(&line))
-        })
-        .context("printing the verdict")?;
+        let i = &report.integrity;
+        let doc = json!({
+            "file": self.file,
+            "verdict": ShippedVerdict::from(report.verdict).name(),
+            "exit_status": status.code(),
+            "message": line,
+            "session_id": i.session_id,
+            "signer": i.signer,
+            "frames": i.data_frames,
+            "verified_frames": i.verified_frames,
+            "verified_until_ms": i.verified_end_ms,
+            "unverified_tail_ms": report.unverified_tail_ms(),
+            "unverified_tail_events": report.unverified_tail_events(),
+            "format": i.format(),
+            "stopped": i.stopped().map(|s| json!({"at_ms": s.at_ms, "reason": s.reason, "session_continued": s.session_continued})),
+            "events": report.events,
+            "last_event_ms": report.last_event_ms,
+            "altered": i.damage.as_ref().map(|d| json!({"frame": d.frame, "offset": d.offset, "reason": d.reason})),
+            "cut_at_byte": i.cut.as_ref().map(|c| c.offset),
+            "trailer": i.trailer.is_some(),
+        });
+        self.print_result(doc, &line, &[])?;
         Ok(status)
     }
 }
 
 impl Verify {
+    /// Prints a verdict: `doc` with `--json`, else `FILE: line` and the `detail` lines, indented.
+    /// Everything but the file name may come from the file or the store, so all of it is
+    /// escaped. The exit status is the caller's: it stands when the reader went away.
+    pub(super) fn print_result(
+        &self,
+        doc: serde_json::Value,
+        line: &str,
+        detail: &[String],
+    ) -> Result<()> {
+        let mut out = print::stdout();
+        print::unless_closed(if self.json {
+            writeln!(
+                out,
+                "{}",
+                print::json_safe(serde_json::to_string_pretty(&doc)?)
+            )
+        } else {
+            let mut text = format!(
+                "{}: {}\n",
+                print::safe(&self.file.display().to_string()),
+                print::safe(line)
+            );
+            for d in detail {
+                text.push_str(&format!("  {}\n", print::safe(d)));
+            }
+            write!(out, "{text}")
+        })
+        .context("printing the verdict")
+    }
+
     /// Prints a verdict reached without reading the recording through (a substitution).
     fn print_verdict(
         &self,
@@ -95,26 +116,11 @@ impl Verify {
         why: &impl std::fmt::Display,
     ) -> Result<Status> {
         let line = why.to_string();
-        let mut out = print::stdout();
-        print::unless_closed(if self.json {
-            let doc = json!({
-                "file": self.file, "verdict": verdict.name(),
-                "exit_status": status.code(), "message": line,
-            });
-            writeln!(
-                out,
-                "{}",
-                print::json_safe(serde_json::to_string_pretty(&doc)?)
-            )
-        } else {
-            writeln!(
-                out,
-                "{}: {}",
-                print::safe(&self.file.display().to_string()),
-                print::safe(&line)
-            )
-        })
-        .context("printing the verdict")?;
+        let doc = json!({
+            "file": self.file, "verdict": verdict.name(),
+            "exit_status": status.code(), "message": line,
+        });
+        self.print_result(doc, &line, &[])?;
         Ok(status)
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -19,7 +19,6 @@ use sessrec_store::ShippedVerdict;
 use super::export::sums;
 use crate::cli::Verify;
 use crate::exit::Status;
-use crate::print;
 
 /// The most `SHA256SUMS` or a table may hold (100 000 sessions take about 20 MB).
 const MAX_TABLE: u64 = 256 * 1024 * 1024;
@@ -68,7 +67,7 @@ impl Verify {
         let root = self.file.as_path();
         let mut f = Findings::default();
         let sums_text = read_bounded(&root.join("SHA256SUMS"))?;
-        check_sums(root, &sums_text, &mut f)?;
+        let summed = check_sums(root, &sums_text, &mut f)?;
         match std::fs::read_to_string(root.join("SHA256SUMS.minisig")) {
             Err(_) => f.add(
                 Kind::Unsigned,
@@ -88,7 +87,7 @@ impl Verify {
                 .context("manifest.json is not the bundle's table of sessions")?;
         let bundle: Value = serde_json::from_str(&read_bounded(&root.join("bundle.json"))?)
             .context("bundle.json is not a bundle description")?;
-        let in_bundle = check_recordings(root, &rows, &trusted, &mut f)?;
+        let in_bundle = check_recordings(root, &rows, &summed, &trusted, &mut f)?;
         let started = check_chains(root, &trusted, &mut f)?;
         let missing = completeness(&bundle["selection"], &started, &in_bundle);
         let left_out = |id: &str| {
@@ -126,22 +125,17 @@ impl Verify {
                 n => format!("; {n} problem{}", if n == 1 { "" } else { "s" }),
             }
         );
-        let mut out = print::stdout();
-        print::unless_closed(if self.json {
-            let doc = json!({
-                "file": self.file, "kind": "bundle", "verdict": verdict,
-                "exit_status": status.code(), "message": line,
-                "problems": f.list.iter().map(|(k, w)| json!({"kind": Findings::label(*k), "what": w})).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", print::json_safe(serde_json::to_string_pretty(&doc)?))
-        } else {
-            let mut text = format!("{}: {line}\n", print::safe(&self.file.display().to_string()));
-            for (k, what) in &f.list {
-                text.push_str(&format!("  {:<13} {}\n", Findings::label(*k), print::safe(what)));
-            }
-            write!(out, "{text}")
-        })
-        .context("printing the verdict")?;
+        let doc = json!({
+            "file": self.file, "kind": "bundle", "verdict": verdict,
+            "exit_status": status.code(), "message": line,
+            "problems": f.list.iter().map(|(k, w)| json!({"kind": Findings::label(*k), "what": w})).collect::<Vec<_>>(),
+        });
+        let detail: Vec<String> = f
+            .list
+            .iter()
+            .map(|(k, what)| format!("{:<13} {what}", Findings::label(*k)))
+            .collect();
+        self.print_result(doc, &line, &detail)?;
         Ok(status)
     }
 }
@@ -167,8 +161,11 @@ fn inside(rel: &str) -> Option<PathBuf> {
 }
 
 /// Every listed file matches; nothing is unlisted; no link.
-fn check_sums(root: &Path, text: &str, f: &mut Findings) -> Result<()> {
+/// Returns the SHA-256 of each file that matched its line, by bundle path (so no file is
+/// hashed twice).
+fn check_sums(root: &Path, text: &str, f: &mut Findings) -> Result<BTreeMap<PathBuf, String>> {
     let mut listed = BTreeSet::new();
+    let mut matched = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         let Some((sum, rel)) = line.split_once("  ") else {
             f.add(
@@ -187,7 +184,9 @@ fn check_sums(root: &Path, text: &str, f: &mut Findings) -> Result<()> {
         let full = root.join(&path);
         match std::fs::symlink_metadata(&full) {
             Ok(m) if m.is_file() => match sums::sha256_file(&full) {
-                Ok(actual) if actual == sum => {}
+                Ok(actual) if actual == sum => {
+                    matched.insert(path.clone(), actual);
+                }
                 Ok(_) => f.add(
                     Kind::Altered,
                     format!("{rel} differs from its SHA256SUMS line"),
@@ -210,13 +209,14 @@ fn check_sums(root: &Path, text: &str, f: &mut Findings) -> Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(matched)
 }
 
 /// Each row's recording verifies and is the row's session; returns the session ids present.
 fn check_recordings(
     root: &Path,
     rows: &[Map<String, Value>],
+    summed: &BTreeMap<PathBuf, String>,
     trusted: &[PublicKey],
     f: &mut Findings,
 ) -> Result<BTreeSet<String>> {
@@ -264,7 +264,11 @@ fn check_recordings(
             );
         }
         let size = std::fs::metadata(&path)?.len();
-        let sha = sums::sha256_file(&path)?;
+        // Hashed already if it matched SHA256SUMS (if not, that is reported already).
+        let sha = match inside(rel).and_then(|p| summed.get(&p).cloned()) {
+            Some(sha) => sha,
+            None => sums::sha256_file(&path)?,
+        };
         if row.get("bytes").and_then(Value::as_u64) != Some(size)
             || row.get("sha256").and_then(Value::as_str) != Some(sha.as_str())
         {
@@ -391,7 +395,7 @@ fn completeness(
     present: &BTreeSet<String>,
 ) -> Vec<(String, String)> {
     let want = |k: &str| selection.get(k).and_then(Value::as_str);
-    let time = |k: &str| want(k).and_then(parse_time);
+    let time = |k: &str| want(k).and_then(sessrec_store::catalog::parse_time);
     let (since, until) = (time("since"), time("until"));
     let ids: Vec<&str> = selection
         .get("sessions")
@@ -406,7 +410,7 @@ fn completeness(
             .all(|k| want(k).is_none() || want(k) == field(k))
             && (ids.is_empty() || ids.contains(&id.as_str()))
             && field("time")
-                .and_then(parse_time)
+                .and_then(sessrec_store::catalog::parse_time)
                 .is_some_and(|t| since.is_none_or(|a| t >= a) && until.is_none_or(|b| t < b));
         if !matches || present.contains(id) {
             continue;
@@ -421,11 +425,4 @@ fn completeness(
         out.push((id.clone(), why.to_string()));
     }
     out
-}
-
-/// A time as the catalog's filters take it: RFC 3339, or a date (midnight UTC).
-fn parse_time(s: &str) -> Option<jiff::Timestamp> {
-    s.parse::<jiff::Timestamp>()
-        .or_else(|_| format!("{s}T00:00:00Z").parse::<jiff::Timestamp>())
-        .ok()
 }

@@ -2,7 +2,7 @@
 //! directory of segments (`audit/HOST/` of a `file://` store or a bundle), read in name order.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -12,7 +12,6 @@ use sessrec_formats::keys::PublicKey;
 
 use crate::cli::Verify;
 use crate::exit::Status;
-use crate::print;
 
 /// Whether `path` is an audit chain: a directory, or a file whose first line is a chain line.
 pub(super) fn is_chain(path: &Path) -> bool {
@@ -104,39 +103,24 @@ impl Verify {
         let paths = pieces(&self.file)?;
         let report = check(&paths, trusted)?;
         let (status, line) = describe(&report, keys_named);
-        let mut out = print::stdout();
         let s = &report.summary;
-        print::unless_closed(if self.json {
-            let doc = json!({
-                "file": self.file,
-                "kind": "audit chain",
-                "verdict": verdict_name(report.verdict),
-                "exit_status": status.code(),
-                "message": line,
-                "pieces": report.pieces,
-                "lines": report.lines,
-                "first_seq": s.seqs.map(|x| x.0),
-                "last_seq": s.seqs.map(|x| x.1),
-                "last_signed_seq": s.last_signed,
-                "unsigned_tail": s.unsigned_tail,
-                "signers": s.signers.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
-                "untrusted_signers": s.untrusted.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
-                "problem": report.problem,
-            });
-            writeln!(
-                out,
-                "{}",
-                print::json_safe(serde_json::to_string_pretty(&doc)?)
-            )
-        } else {
-            writeln!(
-                out,
-                "{}: {}",
-                print::safe(&self.file.display().to_string()),
-                print::safe(&line)
-            )
-        })
-        .context("printing the verdict")?;
+        let doc = json!({
+            "file": self.file,
+            "kind": "audit chain",
+            "verdict": verdict_name(report.verdict),
+            "exit_status": status.code(),
+            "message": line,
+            "pieces": report.pieces,
+            "lines": report.lines,
+            "first_seq": s.seqs.map(|x| x.0),
+            "last_seq": s.seqs.map(|x| x.1),
+            "last_signed_seq": s.last_signed,
+            "unsigned_tail": s.unsigned_tail,
+            "signers": s.signers.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            "untrusted_signers": s.untrusted.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            "problem": report.problem,
+        });
+        self.print_result(doc, &line, &[])?;
         Ok(status)
     }
 }

@@ -138,15 +138,19 @@ fn insert(db: &Connection, m: &Manifest) -> Result<()> {
 }
 
 /// Microseconds since the epoch of an RFC 3339 time, or of a date (`2026-11-26`, midnight UTC).
-fn micros(s: &str) -> Result<i64> {
-    let t = s
-        .parse::<jiff::Timestamp>()
+/// A time as the filters take it: RFC 3339, or a date (midnight UTC).
+pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
+    s.parse::<jiff::Timestamp>()
         .or_else(|_| format!("{s}T00:00:00Z").parse::<jiff::Timestamp>())
-        .map_err(|_| {
-            crate::StoreError::Config(format!(
-                "{s:?} is not a time: use RFC 3339 (2026-11-26T10:00:00Z) or a date (2026-11-26)"
-            ))
-        })?;
+        .ok()
+}
+
+fn micros(s: &str) -> Result<i64> {
+    let t = parse_time(s).ok_or_else(|| {
+        crate::StoreError::Config(format!(
+            "{s:?} is not a time: use RFC 3339 (2026-11-26T10:00:00Z) or a date (2026-11-26)"
+        ))
+    })?;
     Ok(t.as_microsecond())
 }
 

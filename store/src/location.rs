@@ -180,7 +180,8 @@ impl Store {
 }
 
 /// `%XX` sequences decoded (what `object_store` encodes in a path part).
-fn percent_decoded(part: &str) -> String {
+/// A key component back from its `%XX` escapes (as [`crate::layout::component`] writes them).
+pub fn percent_decoded(part: &str) -> String {
     let bytes = part.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

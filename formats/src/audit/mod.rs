@@ -253,6 +253,11 @@ impl ChainCheck {
         Ok(Fed { fields, signed })
     }
 
+    /// The last line checked, as a head to continue from.
+    pub fn head(&self) -> Option<Head> {
+        self.head.filter(|_| self.first_seq.is_some())
+    }
+
     /// What the run held so far.
     pub fn summary(&self) -> ChainSummary {
         let seqs = self.first_seq.zip(self.head.map(|h| h.seq));

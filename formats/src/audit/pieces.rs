@@ -89,7 +89,7 @@ pub fn check_pieces<R: BufRead>(
             let seq = serde_json::from_slice::<Value>(&buf)
                 .ok()
                 .and_then(|v| v.get("seq").and_then(Value::as_u64));
-            let head = check.summary().head;
+            let head = check.head();
             match (seq, head) {
                 // The first line of the chain must be its first.
                 (Some(s), None) if s != 1 => {
@@ -120,7 +120,7 @@ pub fn check_pieces<R: BufRead>(
                     lines += 1;
                     if piece_bytes > REMEMBERED {
                         this.clear();
-                    } else if let Some(h) = check.summary().head {
+                    } else if let Some(h) = check.head() {
                         this.insert(h.seq, h.hash);
                     }
                     on_line(&fed.fields, fed.signed);

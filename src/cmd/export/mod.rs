@@ -34,27 +34,6 @@ use rows::Row;
 /// The bundle format, in `bundle.json`.
 pub const BUNDLE_FORMAT: &str = "sessrec-bundle-1";
 
-/// A host name back from its key component (`%XX` escapes).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && let Some(v) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 impl Export {
     pub fn run(self) -> Result<Status> {
         let signer = self.sign_key.as_deref().map(read_signing_key).transpose()?;
@@ -95,7 +74,7 @@ impl Export {
                 .with_context(|| format!("cannot list the audit chains in {}", store.url()))?
                 .iter()
                 .filter_map(|k| k.strip_prefix("audit/")?.split_once('/').map(|(h, _)| h))
-                .map(percent_decode)
+                .map(sessrec_store::location::percent_decoded)
                 .chain(selected.iter().filter_map(|m| m.host.clone()))
                 .collect(),
         };
