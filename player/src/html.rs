@@ -65,7 +65,9 @@ fn escape_char(ch: char, out: &mut String) {
         '>' => out.push_str("&gt;"),
         '"' => out.push_str("&quot;"),
         '\'' => out.push_str("&#39;"),
-        // Controls and bidi overrides never reach the page as themselves.
+        // Line breaks and tabs are text; other controls and bidi overrides never reach the
+        // page as themselves.
+        '\n' | '\t' => out.push(ch),
         c if c.is_control()
             || ('\u{202a}'..='\u{202e}').contains(&c)
             || ('\u{2066}'..='\u{2069}').contains(&c) =>
@@ -152,5 +154,6 @@ mod tests {
         );
         assert!(html.contains("&quot;q&quot; &amp;"), "{html}");
         assert!(!html.contains("<script"), "{html}");
+        assert_eq!(escape("a\nb\u{202e}"), "a\nb\u{fffd}");
     }
 }

@@ -23,6 +23,9 @@ use super::rows::Row;
 const EVERY: Micros = 30_000_000;
 /// ...and at most this many per session (the last screen is always there).
 const MAX_SCREENS: usize = 240;
+/// ...and at most this much HTML of screens on one page: every screen is at most 640 × 240
+/// cells, each of which may carry its own colours, so the count alone does not bound it.
+const MAX_SCREENS_HTML: usize = 16 * 1024 * 1024;
 /// The transcript shown on the page is cut here (the whole one is transcript.txt).
 const MAX_TRANSCRIPT: usize = 2 * 1024 * 1024;
 
@@ -155,7 +158,7 @@ const SESSION_SCRIPT: &str = r#"
 
 fn session_page(out: &Path, row: &Row) -> Result<()> {
     let dir = out.join(Path::new(&row.recording).parent().unwrap_or(Path::new("")));
-    let (shots, cut) = screens(&out.join(&row.recording)).unwrap_or_default();
+    let (shots, cut, clipped) = screens(&out.join(&row.recording)).unwrap_or_default();
     let facts: Vec<(&str, String)> = vec![
         ("User", opt(&row.user)),
         ("Uid", row.uid.map(|u| u.to_string()).unwrap_or_default()),
@@ -211,6 +214,16 @@ fn session_page(out: &Path, row: &Row) -> Result<()> {
         shots_html
             .push_str("<p>More screens than a page shows: play the recording for the rest.</p>");
     }
+    if let Some((cols, rows)) = clipped {
+        let (mc, mr) = sessrec_formats::limits::MAX_SCREEN;
+        shots_html.insert_str(
+            0,
+            &format!(
+                "<p>The recorded terminal was {cols} × {rows}; these screens show at most \
+                 {mc} × {mr} of it (the transcript has all the text).</p>"
+            ),
+        );
+    }
     let transcript = std::fs::read(dir.join("transcript.txt")).unwrap_or_default();
     let shown = &transcript[..transcript.len().min(MAX_TRANSCRIPT)];
     let mut transcript = escape(&String::from_utf8_lossy(shown));
@@ -231,22 +244,36 @@ fn session_page(out: &Path, row: &Row) -> Result<()> {
     super::files::write_new(dir.join("index.html"), page).context("writing the session page")
 }
 
+/// Screens (label, HTML), whether some were left out, and the recorded size if larger than
+/// the screens show.
+type Screens = (Vec<(String, String)>, bool, Option<(u16, u16)>);
+
 /// The screens of a recording (what its signatures cover): at each marker, every [`EVERY`]
 /// and at the end; whether there were more than [`MAX_SCREENS`].
-fn screens(recording: &Path) -> Result<(Vec<(String, String)>, bool)> {
+fn screens(recording: &Path) -> Result<Screens> {
     let mut reader = open_path(recording, &OpenOptions::default())?;
     let header = reader.header().clone();
+    let (mc, mr) = sessrec_formats::limits::MAX_SCREEN;
+    let clipped = (header.cols as usize > mc || header.rows as usize > mr)
+        .then_some((header.cols, header.rows));
     let mut vt = VirtualTerminal::new(header.cols, header.rows);
     let mut shots = Vec::new();
     let mut next = EVERY;
     let mut last = 0;
     let mut cut = false;
+    let mut html_bytes = 0usize;
     let mut take = |label: String, vt: &VirtualTerminal, shots: &mut Vec<(String, String)>| {
-        if shots.len() < MAX_SCREENS {
-            shots.push((label, screen_html(vt)));
-        } else {
+        if cut || shots.len() >= MAX_SCREENS {
             cut = true;
+            return;
         }
+        let html = screen_html(vt);
+        html_bytes += html.len();
+        if html_bytes > MAX_SCREENS_HTML {
+            cut = true;
+            return;
+        }
+        shots.push((label, html));
     };
     for event in SignedEvents::new(&mut reader, false) {
         // A recording that cannot be read on shows its screens up to there (export says why).
@@ -270,5 +297,5 @@ fn screens(recording: &Path) -> Result<(Vec<(String, String)>, bool)> {
         vt.apply(&event.data);
     }
     take(format!("{} end", clock(last)), &vt, &mut shots);
-    Ok((shots, cut))
+    Ok((shots, cut, clipped))
 }
